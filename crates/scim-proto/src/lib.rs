@@ -1,0 +1,13 @@
+//! SCIM 2.0 vocabulary (RFC 7643, RFC 7644): schemas, attribute paths, filters, PATCH,
+//! projection and protocol messages. Pure logic over `serde_json` values; no I/O.
+
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod path;
+pub mod projection;
+pub mod schema;
+pub mod value;
+
+mod json;

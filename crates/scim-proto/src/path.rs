@@ -1,0 +1,258 @@
+//! Attribute paths: RFC 7644 §3.10 (attribute notation) and the PATCH `path` ABNF of §3.5.2
+//! (`attrPath / valuePath [subAttr]`).
+
+use std::fmt;
+
+use crate::error::ScimError;
+use crate::filter::Filter;
+
+/// `[URI ":"] ATTRNAME ["." subAttr]`. The URI is kept as given; compare it case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttrPath {
+    pub uri: Option<String>,
+    pub name: String,
+    pub sub: Option<String>,
+}
+
+/// ATTRNAME = ALPHA *(nameChar); also `$ref`, which RFC 7643 uses as a sub-attribute name.
+pub(crate) fn is_attr_name(s: &str) -> bool {
+    if s == "$ref" || s.eq_ignore_ascii_case("$ref") {
+        return true;
+    }
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl AttrPath {
+    /// An unqualified path to a top-level attribute.
+    pub fn new(name: impl Into<String>) -> Self {
+        AttrPath {
+            uri: None,
+            name: name.into(),
+            sub: None,
+        }
+    }
+
+    pub fn with_sub(name: impl Into<String>, sub: impl Into<String>) -> Self {
+        AttrPath {
+            uri: None,
+            name: name.into(),
+            sub: Some(sub.into()),
+        }
+    }
+
+    /// Parses `userName`, `name.givenName`, `urn:...:enterprise:2.0:User:manager.value`.
+    /// The URN ends at the last `:`: URNs contain dots ("2.0"), attribute names never contain
+    /// colons, so the split must not be on the first dot.
+    pub fn parse(s: &str) -> Result<Self, ScimError> {
+        let s = s.trim();
+        let bad = || ScimError::invalid_path(format!("invalid attribute path '{s}'"));
+        let (uri, rest) = if s.len() > 4 && s[..4].eq_ignore_ascii_case("urn:") {
+            let colon = s.rfind(':').ok_or_else(bad)?;
+            (Some(s[..colon].to_string()), &s[colon + 1..])
+        } else {
+            (None, s)
+        };
+        let (name, sub) = match rest.split_once('.') {
+            Some((n, sub)) => (n, Some(sub)),
+            None => (rest, None),
+        };
+        if !is_attr_name(name) || sub.is_some_and(|sub| !is_attr_name(sub)) {
+            return Err(bad());
+        }
+        Ok(AttrPath {
+            uri,
+            name: name.to_string(),
+            sub: sub.map(str::to_string),
+        })
+    }
+
+    /// Equal up to ASCII case, the way SCIM compares names and URNs.
+    pub fn eq_ignore_case(&self, other: &AttrPath) -> bool {
+        fn opt_eq(a: &Option<String>, b: &Option<String>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        self.name.eq_ignore_ascii_case(&other.name) && opt_eq(&self.uri, &other.uri) && opt_eq(&self.sub, &other.sub)
+    }
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(uri) = &self.uri {
+            write!(f, "{uri}:")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A PATCH target: `members`, `name.givenName`, `members[value eq "x"]`,
+/// `emails[type eq "work"].value`. With a filter, `attr.sub` is always `None` and the
+/// sub-attribute after the brackets is in `sub`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    pub attr: AttrPath,
+    pub filter: Option<Filter>,
+    pub sub: Option<String>,
+}
+
+impl PatchPath {
+    pub fn parse(s: &str) -> Result<Self, ScimError> {
+        let s = s.trim();
+        let Some(open) = s.find('[') else {
+            return Ok(PatchPath {
+                attr: AttrPath::parse(s)?,
+                filter: None,
+                sub: None,
+            });
+        };
+        let attr = AttrPath::parse(&s[..open])?;
+        if attr.sub.is_some() {
+            return Err(ScimError::invalid_path(format!(
+                "a value filter must follow a top-level attribute in '{s}'"
+            )));
+        }
+        let close =
+            closing_bracket(s, open).ok_or_else(|| ScimError::invalid_path(format!("missing ']' in path '{s}'")))?;
+        let filter = Filter::parse_relative(&s[open + 1..close])
+            .map_err(|e| ScimError::invalid_path(format!("invalid filter in path '{s}': {}", e.detail)))?;
+        let rest = &s[close + 1..];
+        let sub = if rest.is_empty() {
+            None
+        } else {
+            match rest.strip_prefix('.') {
+                Some(sub) if is_attr_name(sub) => Some(sub.to_string()),
+                _ => {
+                    return Err(ScimError::invalid_path(format!(
+                        "unexpected '{rest}' after ']' in path '{s}'"
+                    )));
+                }
+            }
+        };
+        Ok(PatchPath {
+            attr,
+            filter: Some(filter),
+            sub,
+        })
+    }
+
+    /// A plain attribute path (no filter) as a `PatchPath`.
+    pub fn from_attr(attr: AttrPath) -> Self {
+        PatchPath {
+            attr,
+            filter: None,
+            sub: None,
+        }
+    }
+}
+
+/// Index of the `]` closing the `[` at `open`, skipping brackets inside string literals.
+fn closing_bracket(s: &str, open: usize) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip_while(|(i, _)| *i <= open) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ']' if !in_string => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+impl fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ScimType;
+
+    #[test]
+    fn simple_and_dotted_paths_parse() {
+        assert_eq!(AttrPath::parse("userName").unwrap(), AttrPath::new("userName"));
+        assert_eq!(
+            AttrPath::parse("name.givenName").unwrap(),
+            AttrPath::with_sub("name", "givenName")
+        );
+        assert_eq!(
+            AttrPath::parse("members.$ref").unwrap(),
+            AttrPath::with_sub("members", "$ref")
+        );
+    }
+
+    #[test]
+    fn urn_qualified_path_splits_on_the_last_colon() {
+        let p = AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value").unwrap();
+        assert_eq!(
+            p.uri.as_deref(),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+        );
+        assert_eq!(p.name, "manager");
+        assert_eq!(p.sub.as_deref(), Some("value"));
+        assert_eq!(
+            p.to_string(),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+        );
+    }
+
+    #[test]
+    fn malformed_paths_are_invalid_path() {
+        for bad in [
+            "",
+            "1abc",
+            "name.",
+            "a b",
+            "name.given.x",
+            "urn:x:",
+            "emails[type eq \"work\"",
+        ] {
+            let e = PatchPath::parse(bad).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{bad}");
+        }
+    }
+
+    #[test]
+    fn patch_path_with_filter_and_sub_attribute_parses_and_prints_back() {
+        let p = PatchPath::parse("emails[type eq \"work\"].value").unwrap();
+        assert_eq!(p.attr, AttrPath::new("emails"));
+        assert_eq!(p.sub.as_deref(), Some("value"));
+        assert!(p.filter.is_some());
+        assert_eq!(p.to_string(), "emails[type eq \"work\"].value");
+        assert_eq!(PatchPath::parse(&p.to_string()).unwrap(), p);
+    }
+
+    #[test]
+    fn patch_path_filter_may_contain_a_closing_bracket_in_a_string() {
+        let p = PatchPath::parse(r#"members[value eq "a]b\"c"]"#).unwrap();
+        assert_eq!(PatchPath::parse(&p.to_string()).unwrap(), p);
+        assert!(p.sub.is_none());
+    }
+
+    #[test]
+    fn plain_patch_path_has_no_filter() {
+        let p = PatchPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber").unwrap();
+        assert!(p.filter.is_none());
+        assert_eq!(p.attr.name, "employeeNumber");
+    }
+}

@@ -1,0 +1,170 @@
+use serde_json::json;
+
+use super::*;
+use crate::error::ScimType;
+use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+
+fn okta_create() -> Value {
+    json!({
+        "schemas": [USER_SCHEMA],
+        "userName": "jane@example.com",
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "emails": [{"primary": true, "value": "jane@example.com", "type": "work"}],
+        "displayName": "Jane Doe",
+        "locale": "en-US",
+        "externalId": "00u1",
+        "groups": [],
+        "password": "s3cret!",
+        "active": true
+    })
+}
+
+#[test]
+fn okta_create_body_normalises_in_canonical_order() {
+    let out = normalize_resource(ResourceKind::User, &okta_create()).unwrap();
+    let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "schemas",
+            "externalId",
+            "userName",
+            "name",
+            "displayName",
+            "locale",
+            "active",
+            "password",
+            "emails"
+        ]
+    );
+    assert_eq!(out["name"], json!({"familyName": "Doe", "givenName": "Jane"}));
+    assert_eq!(
+        out["emails"][0],
+        json!({"value": "jane@example.com", "type": "work", "primary": true})
+    );
+}
+
+#[test]
+fn names_are_matched_case_insensitively_and_rewritten() {
+    let body = json!({"SCHEMAS": [USER_SCHEMA.to_uppercase()], "USERNAME": "x", "Name": {"GIVENNAME": "a"}});
+    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    assert_eq!(
+        out,
+        json!({"schemas": [USER_SCHEMA], "userName": "x", "name": {"givenName": "a"}})
+    );
+}
+
+#[test]
+fn read_only_and_unknown_attributes_are_dropped() {
+    let body = json!({"schemas": [USER_SCHEMA], "id": "x", "meta": {"version": "1"}, "userName": "u",
+        "groups": [{"value": "g"}], "favouriteColour": "blue",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m", "displayName": "Boss"}}});
+    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    assert_eq!(
+        out,
+        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u",
+            ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m"}}})
+    );
+}
+
+#[test]
+fn entra_strings_for_booleans_and_single_objects_for_lists_are_coerced() {
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "u", "active": "False",
+        "emails": {"value": "a@b", "primary": "True"}, "nickName": null});
+    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    assert_eq!(out["active"], false);
+    assert_eq!(out["emails"], json!([{"value": "a@b", "primary": true}]));
+    assert!(out.get("nickName").is_none());
+}
+
+#[test]
+fn urn_and_dotted_keys_land_in_the_right_place() {
+    let body = json!({"schemas": [USER_SCHEMA], "urn:ietf:params:scim:schemas:core:2.0:User:userName": "u",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": 42,
+        "name.givenName": "G"});
+    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    assert_eq!(out["userName"], "u");
+    assert_eq!(out["name"], json!({"givenName": "G"}));
+    assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "42"}));
+    assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+}
+
+#[test]
+fn missing_or_wrong_schemas_are_refused() {
+    let e = normalize_resource(ResourceKind::User, &json!({"userName": "u"})).unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+    let e = normalize_resource(ResourceKind::User, &json!({"schemas": [GROUP_SCHEMA], "userName": "u"})).unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    let e = normalize_resource(
+        ResourceKind::User,
+        &json!({"schemas": [USER_SCHEMA, "urn:x"], "userName": "u"}),
+    );
+    assert_eq!(e.unwrap_err().scim_type, Some(ScimType::InvalidValue));
+}
+
+#[test]
+fn required_attributes_must_be_present_and_non_empty() {
+    for body in [
+        json!({"schemas": [USER_SCHEMA]}),
+        json!({"schemas": [USER_SCHEMA], "userName": "  "}),
+    ] {
+        let e = normalize_resource(ResourceKind::User, &body).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    }
+    let e = normalize_resource(ResourceKind::Group, &json!({"schemas": [GROUP_SCHEMA], "members": []})).unwrap_err();
+    assert!(e.detail.contains("displayName"));
+}
+
+#[test]
+fn two_primary_values_are_refused() {
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "u",
+        "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "true"}]});
+    assert_eq!(
+        normalize_resource(ResourceKind::User, &body).unwrap_err().scim_type,
+        Some(ScimType::InvalidValue)
+    );
+}
+
+#[test]
+fn wrong_types_are_invalid_value() {
+    for (attr, v) in [
+        ("active", json!("maybe")),
+        ("name", json!(["x", "y"])),
+        ("userType", json!({"a": 1})),
+    ] {
+        let mut body = json!({"schemas": [USER_SCHEMA], "userName": "u"});
+        body[attr] = v;
+        let e = normalize_resource(ResourceKind::User, &body).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{attr}");
+    }
+}
+
+#[test]
+fn group_members_keep_value_and_drop_client_refs() {
+    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops",
+        "members": [{"value": "u1", "$ref": null, "display": "Jane"}, "u2"]});
+    let out = normalize_resource(ResourceKind::Group, &body).unwrap();
+    assert_eq!(out["members"], json!([{"value": "u1"}, {"value": "u2"}]));
+}
+
+#[test]
+fn immutable_values_cannot_change_on_replace() {
+    let old = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops"});
+    assert!(check_immutable(ResourceKind::Group, &old, &old).is_ok());
+    assert!(check_immutable(ResourceKind::User, &okta_create(), &json!({})).is_ok());
+}
+
+#[test]
+fn strip_never_returned_removes_the_password() {
+    let mut doc = normalize_resource(ResourceKind::User, &okta_create()).unwrap();
+    strip_never_returned(ResourceKind::User, &mut doc);
+    assert!(doc.get("password").is_none());
+    assert_eq!(doc["userName"], "jane@example.com");
+}
+
+#[test]
+fn stored_mode_keeps_read_only_attributes() {
+    let doc = json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "u", "meta": {"resourceType": "User"}});
+    let out = normalize(ResourceKind::User, &doc, Mode::Stored).unwrap();
+    assert_eq!(out, doc);
+}

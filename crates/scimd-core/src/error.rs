@@ -1,0 +1,45 @@
+//! Domain errors name what happened; the HTTP layer maps them once to the wire.
+
+use scim_proto::error::ScimError;
+
+/// What the storage layer may report. Backend errors are converted at the store's edge into
+/// these; `Conflict` is the one place a unique-index violation becomes meaningful.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("a record with the same {0} already exists")]
+    Conflict(String),
+    #[error("the record was changed concurrently")]
+    Stale,
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Client authentication at the token endpoint failed. Deliberately says nothing about
+    /// whether the client exists.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client is known and authenticated, but may not get a token from where it stands.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => CoreError::Conflict(format!("a record with the same {what} already exists")),
+            other => CoreError::Store(other),
+        }
+    }
+}

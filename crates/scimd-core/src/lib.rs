@@ -1,0 +1,23 @@
+//! scimd's domain: identity providers and their populations, client secrets, activation
+//! tokens, provisioned resources and the audit trail. It knows neither HTTP nor SQL: storage
+//! is a [`Store`] trait object and time comes from a [`Clock`].
+
+pub mod audit;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod net;
+pub mod provider;
+pub mod service;
+pub mod store;
+pub mod token;
+
+pub use audit::{Actor, AuditEvent};
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use crypto::SecretBox;
+pub use error::{CoreError, StoreError};
+pub use net::Cidr;
+pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
+pub use service::Core;
+pub use store::{AuditQuery, ProviderStore, Store, StoredAuditEvent};
+pub use token::{AccessToken, TokenRecord};

@@ -1,0 +1,250 @@
+//! Identity providers: who may push, into which population, with which credentials.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::net::Cidr;
+
+/// A provider's id: a lowercase slug of letters, digits and hyphens. It is a path segment of
+/// the Base URL, and Okta refuses underscores there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    pub const MAX_LEN: usize = 63;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(ProviderId(s.to_owned()))
+        } else {
+            Err(format!(
+                "'{s}' is not a provider id: use 1-63 lowercase letters, digits and inner hyphens"
+            ))
+        }
+    }
+
+    /// The slug of a display name: "Okta Staff (EU)" -> "okta-staff-eu". Letters outside
+    /// ASCII are dropped; a name with nothing usable becomes "provider".
+    pub fn slug_of(name: &str) -> Self {
+        let mut slug = String::new();
+        for c in name.chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        slug.truncate(Self::MAX_LEN - 4);
+        let slug = slug.trim_end_matches('-');
+        ProviderId(if slug.is_empty() {
+            "provider".to_owned()
+        } else {
+            slug.to_owned()
+        })
+    }
+
+    /// The n-th alternative when the slug is taken: "okta-2", "okta-3", ...
+    pub fn with_suffix(&self, n: u32) -> Self {
+        ProviderId(format!("{}-{n}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProviderId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ProviderId::parse(&s)
+    }
+}
+
+impl From<ProviderId> for String {
+    fn from(p: ProviderId) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a provider's users and groups land. Fixed at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Population {
+    Internal,
+    ThirdParty,
+}
+
+impl Population {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Population::Internal => "internal",
+            Population::ThirdParty => "third-party",
+        }
+    }
+}
+
+impl FromStr for Population {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "internal" => Ok(Population::Internal),
+            "third-party" | "thirdparty" | "third_party" => Ok(Population::ThirdParty),
+            _ => Err(format!("'{s}' is not a population: use internal or third-party")),
+        }
+    }
+}
+
+impl fmt::Display for Population {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An OAuth client id: letters and digits only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const LEN: usize = 24;
+
+    pub fn generate() -> Self {
+        ClientId(crate::crypto::random_alphanumeric(Self::LEN))
+    }
+
+    /// Client ids are looked up, never trusted: anything printable and short is a candidate.
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| ClientId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Client secrets: 48 letters and digits, about 285 bits.
+pub const CLIENT_SECRET_LEN: usize = 48;
+
+/// A provider as stored. The secret is only here sealed and hashed.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub id: ProviderId,
+    pub name: String,
+    pub population: Population,
+    pub enabled: bool,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub token_ttl_seconds: i64,
+    pub allowed_networks: Vec<Cidr>,
+    pub client_id: ClientId,
+    pub secret_sealed: Vec<u8>,
+    pub secret_hash: [u8; 32],
+    pub created: Timestamp,
+    pub modified: Timestamp,
+}
+
+impl Provider {
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|c| c.contains(ip))
+    }
+}
+
+/// What an administrator supplies to register a provider.
+#[derive(Debug, Clone)]
+pub struct NewProvider {
+    pub name: String,
+    pub population: Population,
+    pub enabled: bool,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub token_ttl_seconds: i64,
+    pub allowed_networks: Vec<Cidr>,
+}
+
+/// Default token lifetime: a year, because Okta pastes a token once and never refreshes it.
+pub const DEFAULT_TOKEN_TTL_SECONDS: i64 = 365 * 24 * 3600;
+
+/// Parse a duration such as `365d`, `12h`, `90m`, `3600s` or `3600` (seconds).
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let bad = || format!("'{s}' is not a duration: use e.g. 365d, 12h, 30m or 3600s");
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(bad)?;
+    if !(60..=10 * 365 * 86_400).contains(&secs) {
+        return Err(format!("token lifetime '{s}' must be between 1 minute and 10 years"));
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_without_underscores() {
+        assert_eq!(ProviderId::slug_of("Okta Staff (EU)").as_str(), "okta-staff-eu");
+        assert_eq!(ProviderId::slug_of("entra_id__prod").as_str(), "entra-id-prod");
+        assert_eq!(ProviderId::slug_of("ÄÖ").as_str(), "provider");
+        assert_eq!(ProviderId::slug_of("okta").with_suffix(2).as_str(), "okta-2");
+    }
+
+    #[test]
+    fn provider_ids_refuse_what_a_url_segment_should_not_hold() {
+        assert!(ProviderId::parse("okta-staff").is_ok());
+        assert!(ProviderId::parse("okta_staff").is_err());
+        assert!(ProviderId::parse("Okta").is_err());
+        assert!(ProviderId::parse("-x").is_err());
+        assert!(ProviderId::parse("").is_err());
+    }
+
+    #[test]
+    fn populations_parse_from_their_names() {
+        assert_eq!("internal".parse::<Population>(), Ok(Population::Internal));
+        assert_eq!("third-party".parse::<Population>(), Ok(Population::ThirdParty));
+        assert!("vendors".parse::<Population>().is_err());
+    }
+
+    #[test]
+    fn durations_take_units_and_bounds() {
+        assert_eq!(parse_duration("365d"), Ok(365 * 86_400));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        assert!(parse_duration("5s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

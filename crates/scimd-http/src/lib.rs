@@ -1,0 +1,58 @@
+//! scimd's HTTP surface: the OAuth 2.0 token endpoint, every provider's SCIM 2.0 Base URL,
+//! and health probes. [`app`] builds the whole service, so tests can serve it on port 0.
+
+pub mod error;
+mod health;
+mod oauth;
+mod scim;
+
+use std::sync::Arc;
+
+use axum::Router;
+use scimd_core::Core;
+
+pub use error::ApiError;
+
+/// What every handler may reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    /// The externally visible origin, without a trailing slash: Base URLs and Token URLs
+    /// are derived from it.
+    pub public_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(core: Arc<Core>, public_url: &str) -> Self {
+        AppState {
+            core,
+            public_url: public_url.trim_end_matches('/').into(),
+        }
+    }
+
+    pub fn base_url(&self, provider: &str) -> String {
+        base_url(&self.public_url, provider)
+    }
+
+    pub fn token_url(&self) -> String {
+        token_url(&self.public_url)
+    }
+}
+
+pub fn base_url(public_url: &str, provider: &str) -> String {
+    format!("{}/scim/v2/{provider}", public_url.trim_end_matches('/'))
+}
+
+pub fn token_url(public_url: &str) -> String {
+    format!("{}/oauth2/token", public_url.trim_end_matches('/'))
+}
+
+/// The whole service. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:
+/// network rules need the peer address.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(oauth::routes())
+        .merge(scim::routes(state.clone()))
+        .with_state(state)
+}

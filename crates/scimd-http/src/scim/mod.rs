@@ -1,0 +1,93 @@
+//! Every provider's SCIM 2.0 Base URL, `/scim/v2/{provider}` (RFC 7644), behind bearer
+//! authentication (RFC 6750 §3): the token must be that provider's own.
+
+mod discovery;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use scim_proto::error::ScimError;
+use scimd_core::Provider;
+use scimd_core::service::AuthFailure;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated provider of a SCIM request, put in the request's extensions.
+#[derive(Clone)]
+pub struct Authenticated(pub Arc<Provider>);
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let base = Router::new()
+        .merge(discovery::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state, authenticate));
+    Router::new().nest("/scim/v2/{provider}", base)
+}
+
+async fn not_found() -> ApiError {
+    ScimError::new(404, None, "no such SCIM endpoint").into()
+}
+
+const CHALLENGE: &str = "Bearer realm=\"scimd\"";
+
+/// RFC 6750 §3.1: no credentials -> 401 with a bare challenge; a bad token -> 401 with
+/// `error="invalid_token"`. The SCIM body says the same in RFC 7644's words.
+async fn authenticate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    // Inside `nest` the URI has lost its prefix; the provider segment is in the original.
+    let original = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| req.uri().clone());
+    let path_provider = original
+        .path()
+        .strip_prefix("/scim/v2/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("")
+        .to_owned();
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let Some(token) = bearer else {
+        return ApiError::from(ScimError::new(
+            401,
+            None,
+            "authentication required: send Authorization: Bearer <token>",
+        ))
+        .with_header(header::WWW_AUTHENTICATE, CHALLENGE)
+        .into_response();
+    };
+    match state.core.authenticate_bearer(&token, &path_provider, peer.ip()).await {
+        Ok(provider) => {
+            req.extensions_mut().insert(Authenticated(Arc::new(provider)));
+            next.run(req).await
+        }
+        Err(AuthFailure::InvalidToken) => {
+            ApiError::from(ScimError::new(401, None, "the access token is invalid, expired or revoked"))
+                .with_header(
+                    header::WWW_AUTHENTICATE,
+                    &format!("{CHALLENGE}, error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\""),
+                )
+                .into_response()
+        }
+        Err(AuthFailure::NetworkNotAllowed) => {
+            ApiError::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer.ip())))
+                .into_response()
+        }
+    }
+}

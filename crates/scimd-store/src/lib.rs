@@ -1,0 +1,56 @@
+//! scimd's storage: the [`Store`](scimd_core::Store) for SQLite, the embedded default.
+//! A database URL selects the backend: `sqlite://path/to/file.db` (or a bare path).
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use scimd_core::{Store, StoreError};
+
+pub use sqlite::SqliteStore;
+
+/// Open the database named by `url`, creating and migrating it as needed.
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Backend(
+            "PostgreSQL is not supported by this build yet; use sqlite://FILE".into(),
+        ));
+    }
+    let path = sqlite_path(url)?;
+    Ok(Arc::new(SqliteStore::open(&path)?))
+}
+
+/// `sqlite://./scimd.db`, `sqlite:scimd.db`, `sqlite:///abs/path.db` or a plain path.
+pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() {
+        return Err(StoreError::Backend(format!("'{url}' names no database file")));
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Err(StoreError::Backend(format!(
+            "'{url}' is not a supported database URL: use sqlite://FILE"
+        )));
+    }
+    Ok(path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_path("sqlite://./scimd.db").ok().as_deref(), Some("./scimd.db"));
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/scimd.db").ok().as_deref(),
+            Some("/var/lib/scimd.db")
+        );
+        assert_eq!(sqlite_path("data.db").ok().as_deref(), Some("data.db"));
+        assert!(sqlite_path("mysql://x").is_err());
+        assert!(sqlite_path("sqlite://").is_err());
+    }
+}

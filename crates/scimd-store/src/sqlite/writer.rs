@@ -1,0 +1,131 @@
+//! Group commit: one thread owns the write connection and runs every write that is waiting
+//! in one transaction, each in its own savepoint, with one fsync for all of them. A caller
+//! hears back only after the commit is durable, and a failing job rolls back only itself.
+
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use scimd_core::StoreError;
+use tokio::sync::oneshot;
+
+/// At most this many jobs share a transaction, so one commit never grows without bound.
+const MAX_BATCH: usize = 512;
+
+trait Job: Send {
+    /// Run inside the open transaction; `true` if it succeeded and its work should stay.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Report the outcome once the transaction has committed (or failed to).
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+struct Pending<F, T> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> Job for Pending<F, T>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let outcome = match self.work.take() {
+            Some(work) => work(conn),
+            None => Err(StoreError::Backend("write job ran twice".into())),
+        };
+        let ok = outcome.is_ok();
+        self.result = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+        let this = *self;
+        let outcome = match (this.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(StoreError::Backend("write job did not run".into())),
+        };
+        // The caller may have gone away (a dropped request); the change is committed anyway.
+        let _ = this.reply.send(outcome);
+    }
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        thread::Builder::new()
+            .name("scimd-sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start the database writer: {e}")))?;
+        Ok(Writer { jobs: tx })
+    }
+
+    /// Run `work` in a write transaction shared with whatever else is waiting.
+    pub async fn write<F, T>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the database writer dropped a request".into()))?
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = run_batch(&conn, &mut batch);
+        for job in batch {
+            job.finish(commit.clone());
+        }
+    }
+    // Every sender is gone: the store was dropped. The connection closes with this thread.
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    let backend = |e: rusqlite::Error| StoreError::Backend(e.to_string());
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    for job in batch.iter_mut() {
+        let step = conn.execute_batch("SAVEPOINT job").and_then(|_| {
+            let ok = job.run(conn);
+            if ok {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            }
+        });
+        if let Err(e) = step {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(backend(e));
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(backend(e));
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The command line: global options every subcommand understands, then the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scimd",
+    version,
+    about = "An identity provisioning server: SCIM 2.0 for Okta, Entra ID and any SCIM client"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options read by every subcommand. Flags win over `SCIMD_*` variables, which win over the
+/// configuration file, which wins over the defaults.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalOpts {
+    /// Database URL [default: sqlite://./scimd.db]
+    #[arg(long, global = true, env = "SCIMD_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+    /// File holding the 32-byte key that seals client secrets [default: ./scimd.key]
+    #[arg(long, global = true, env = "SCIMD_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The URL identity providers reach this server at [default: derived from the listen address]
+    #[arg(long, global = true, env = "SCIMD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// A TOML configuration file (keys: database, key_file, public_url, listen)
+    #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server
+    Serve(ServeArgs),
+    /// Register and manage identity providers
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+    /// Obtain an activation token with the client-credentials grant (from any OAuth 2.0 server)
+    Token(TokenArgs),
+    /// Apply database migrations and exit
+    Migrate,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProviderCmd {
+    /// Register an identity provider and print its Base URL, Token URL, client id and secret
+    Add(ProviderAddArgs),
+    /// List providers
+    List(JsonFlag),
+    /// Show a provider's details (the client secret masked unless --reveal)
+    Show {
+        id: String,
+        /// Show the client secret in clear (recorded in the audit log)
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a provider's settings (its population is fixed)
+    Update(ProviderUpdateArgs),
+    /// Replace the client secret (issued tokens stay valid; revoke them apart)
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow the provider to obtain tokens and push again
+    Enable { id: String },
+    /// Refuse the provider's tokens and token requests until enabled again
+    Disable { id: String },
+    /// Delete a provider, its tokens and everything it provisioned
+    Delete {
+        id: String,
+        /// Confirm the deletion
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the tokens issued to a provider
+    Tokens {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one token by its id, or all of the provider's tokens
+    RevokeToken {
+        id: String,
+        /// The token's id, as shown by `scimd provider tokens`
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        token_id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write a Postman collection (v2.1) for the provider
+    Postman {
+        id: String,
+        /// Write to FILE instead of standard output
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProviderAddArgs {
+    /// A display name; the provider's id is its slug
+    #[arg(long)]
+    pub name: String,
+    /// Where its users and groups land: internal (staff) or third-party (vendors); fixed forever
+    #[arg(long)]
+    pub population: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Lifetime of issued tokens, e.g. 365d, 90d, 12h
+    #[arg(long, default_value = "365d", value_name = "DURATION")]
+    pub token_ttl: String,
+    /// Only accept token and SCIM requests from this network (repeatable), e.g. 10.0.0.0/8
+    #[arg(long = "allowed-ip", value_name = "CIDR")]
+    pub allowed_ips: Vec<String>,
+    /// Register it disabled
+    #[arg(long)]
+    pub disabled: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProviderUpdateArgs {
+    pub id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Replace the tags with these (repeatable)
+    #[arg(long = "tag", value_name = "TAG", conflicts_with = "clear_tags")]
+    pub tags: Vec<String>,
+    /// Remove every tag
+    #[arg(long)]
+    pub clear_tags: bool,
+    /// Lifetime of tokens issued from now on, e.g. 365d
+    #[arg(long, value_name = "DURATION")]
+    pub token_ttl: Option<String>,
+    /// Replace the allowed networks with these (repeatable)
+    #[arg(long = "allowed-ip", value_name = "CIDR", conflicts_with = "any_ip")]
+    pub allowed_ips: Vec<String>,
+    /// Remove the network restriction
+    #[arg(long)]
+    pub any_ip: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    Basic,
+    Body,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// The Token URL
+    #[arg(long, env = "SCIMD_TOKEN_URL")]
+    pub token_url: Option<String>,
+    #[arg(long, env = "SCIMD_CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "SCIMD_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Read tokenUrl, scim_client_id and scim_client_secret from a Postman collection or environment
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// How the client authenticates
+    #[arg(long, value_enum, default_value = "basic")]
+    pub auth: AuthArg,
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print the whole token response as JSON
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,4 @@
+//! The subcommands that act on the database or talk to a server.
+
+pub mod provider;
+pub mod token;

@@ -1,0 +1,146 @@
+//! Configuration: flags, then `SCIMD_*` variables (clap reads both), then the TOML file,
+//! then defaults. Unknown keys in the file are refused, so a typo never passes silently.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::cli::GlobalOpts;
+
+pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
+pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database: Option<String>,
+    key_file: Option<PathBuf>,
+    public_url: Option<String>,
+    listen: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: String,
+    pub key_file: PathBuf,
+    /// As configured; `None` means "derive from the listen address".
+    pub public_url: Option<String>,
+    pub listen: String,
+}
+
+impl Settings {
+    pub fn resolve(global: &GlobalOpts, listen_flag: Option<&str>) -> anyhow::Result<Settings> {
+        let file = match &global.config {
+            Some(path) => {
+                let text = fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = listen_flag
+            .map(str::to_owned)
+            .or_else(|| std::env::var("SCIMD_LISTEN").ok().filter(|s| !s.is_empty()))
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let public_url = global.public_url.clone().or(file.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("the public URL '{url}' must start with http:// or https://");
+        }
+        Ok(Settings {
+            database: global
+                .database
+                .clone()
+                .or(file.database)
+                .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            key_file: global
+                .key_file
+                .clone()
+                .or(file.key_file)
+                .unwrap_or_else(|| DEFAULT_KEY_FILE.into()),
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            listen,
+        })
+    }
+
+    /// The public URL, or one derived from where the server listens (an unspecified address
+    /// becomes `localhost`).
+    pub fn public_url_for(&self, listen: &str) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let host_port = match listen.rsplit_once(':') {
+            Some((host, port)) if host == "0.0.0.0" || host == "[::]" || host == "::" => format!("localhost:{port}"),
+            _ => listen.to_owned(),
+        };
+        format!("http://{host_port}")
+    }
+}
+
+/// Read the 32-byte key, creating it (mode 0600, never overwriting) when absent.
+pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                anyhow::anyhow!(
+                    "the key file {} must hold exactly 32 bytes (it has {})",
+                    path.display(),
+                    bytes.len()
+                )
+            })?;
+            warn_if_readable_by_others(path);
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            scimd_core::crypto::random_bytes(&mut key);
+            // Written whole under a temporary name, then linked into place: another process
+            // starting at the same moment sees either no key or the complete one.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let mut opts = fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let written = opts
+                .open(&tmp)
+                .and_then(|mut f| f.write_all(&key).and_then(|_| f.sync_all()));
+            if let Err(e) = written {
+                let _ = fs::remove_file(&tmp);
+                return Err(e).with_context(|| format!("cannot create the key file {}", path.display()));
+            }
+            let linked = fs::hard_link(&tmp, path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "created a new key file");
+                    Ok(key)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
+                Err(e) => Err(e).with_context(|| format!("cannot create the key file {}", path.display())),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    }
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "the key file is readable by other users; chmod 600 it");
+        }
+    }
+}

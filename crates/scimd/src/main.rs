@@ -1,0 +1,72 @@
+//! `scimd`: the server and its command line.
+
+mod cli;
+mod commands;
+mod config;
+mod serve;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use scimd_core::{Core, SecretBox, SystemClock};
+
+use cli::{Cli, Command};
+use config::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen_flag = match &cli.command {
+        Command::Serve(args) => args.listen.as_deref(),
+        _ => None,
+    };
+    let settings = Settings::resolve(&cli.global, listen_flag)?;
+    match cli.command {
+        // `token` talks to a server; it needs neither database nor key.
+        Command::Token(args) => commands::token::run(args),
+        Command::Serve(_) => serve::run(&settings).await,
+        Command::Migrate => {
+            open_core(&settings)?;
+            println!("database {} is up to date", settings.database);
+            Ok(())
+        }
+        Command::Provider(cmd) => {
+            let core = open_core(&settings)?;
+            commands::provider::run(&core, &settings, cmd).await
+        }
+    }
+}
+
+/// Open the database (migrating it) and the key, and build the domain service.
+pub fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
+    let store = scimd_store::open(&settings.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = config::load_or_create_key(&settings.key_file)?;
+    Ok(Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key))))
+}

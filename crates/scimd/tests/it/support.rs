@@ -1,0 +1,221 @@
+//! A real server process per test, on a free port, with a fresh database and key file.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_scimd");
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: TempDir,
+}
+
+/// What an HTTP call returned.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Self::start_in(dir)
+    }
+
+    pub fn start_in(dir: TempDir) -> Server {
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap_or_else(|e| panic!("log: {e}"));
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(db_args(dir.path()))
+            .env("RUST_LOG", "debug")
+            .env_remove("SCIMD_CONFIG")
+            .env_remove("SCIMD_PUBLIC_URL")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start scimd: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("scimd did not start; log: {}", read(&dir.path().join("server.log"))));
+        Server { child, url, dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Run the CLI on this server's database and key, with the server's public URL.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_in(self.path(), &self.url, args)
+    }
+
+    /// `scimd provider add --json`, returning the printed details.
+    pub fn add_provider(&self, name: &str, population: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["provider", "add", "--name", name, "--population", population, "--json"];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "provider add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("provider add --json: {e}"))
+    }
+
+    /// A fresh token for the provider through the real token endpoint.
+    pub fn token_for(&self, provider: &Value) -> String {
+        let r = post_form(
+            &format!("{}/oauth2/token", self.url),
+            &[("grant_type", "client_credentials")],
+            Some(&basic(str_of(provider, "client_id"), str_of(provider, "client_secret"))),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn log(&self) -> String {
+        read(&self.path().join("server.log"))
+    }
+
+    /// Stop the server and wait for it, so its log is complete.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn db_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--database".into(),
+        format!("sqlite://{}", dir.join("scimd.db").display()),
+        "--key-file".into(),
+        dir.join("scimd.key").display().to_string(),
+    ]
+}
+
+pub fn cli_in(dir: &Path, public_url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(db_args(dir))
+        .args(["--public-url", public_url])
+        .args(args)
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scimd: {e}"))
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("no string '{key}' in {v}"))
+}
+
+pub fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut r = r.unwrap_or_else(|e| panic!("HTTP call failed: {e}"));
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let mut body = String::new();
+    let _ = r.body_mut().as_reader().read_to_string(&mut body);
+    Reply {
+        status: r.status().as_u16(),
+        headers,
+        body,
+    }
+}
+
+/// Any request; `headers` are (name, value) pairs.
+pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let a = agent();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        builder = builder.header(*n, *v);
+    }
+    let req = builder
+        .body(body.unwrap_or("").to_owned())
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    reply(a.run(req))
+}
+
+pub fn post_form(url: &str, form: &[(&str, &str)], authorization: Option<&str>) -> Reply {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(a) = authorization {
+        headers.push(("Authorization", a));
+    }
+    call("POST", url, &headers, Some(&body))
+}
+
+pub fn get_bearer(url: &str, token: &str) -> Reply {
+    call("GET", url, &[("Authorization", &format!("Bearer {token}"))], None)
+}
+
+pub fn temp_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+    p
+}
