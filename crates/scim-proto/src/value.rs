@@ -147,6 +147,11 @@ fn put(
         return Ok(());
     }
     match sub {
+        // An explicit `[]` stays: on PUT, `"members": []` means "no members", while an absent
+        // `members` leaves them alone (RFC 7643 §2.5 calls both unassigned; intent differs).
+        None if attr.multi_valued && v.as_array().is_some_and(Vec::is_empty) => {
+            target.insert(attr.name.into(), Value::Array(Vec::new()))
+        }
         None => match coerce(attr, v, mode)? {
             Some(c) => target.insert(attr.name.into(), c),
             None => target.remove(attr.name),

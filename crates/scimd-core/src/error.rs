@@ -22,6 +22,9 @@ pub enum CoreError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named a version that is no longer current.
+    #[error("the resource has changed since version {0}")]
+    PreconditionFailed(String),
     /// Client authentication at the token endpoint failed. Deliberately says nothing about
     /// whether the client exists.
     #[error("client authentication failed")]

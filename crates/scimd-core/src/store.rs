@@ -1,12 +1,16 @@
 //! The storage port. Every mutating call carries its audit event, and the store commits the
 //! two together in one transaction: there is no change without its record.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use scim_proto::schema::ResourceKind;
 
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
-use crate::error::StoreError;
-use crate::provider::{ClientId, Provider, ProviderId};
+use crate::error::{CoreError, StoreError};
+use crate::provider::{ClientId, Population, Provider, ProviderId};
+use crate::resource::{ListQuery, MemberRef, NewResource, Page, ResourceRecord, UpdateFn};
 use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -32,9 +36,52 @@ pub struct StoredAuditEvent {
 }
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
-pub trait Store: ProviderStore + Send + Sync + 'static {}
+pub trait Store: ProviderStore + ResourceStore + Send + Sync + 'static {}
 
-impl<T: ProviderStore + Send + Sync + 'static> Store for T {}
+impl<T: ProviderStore + ResourceStore + Send + Sync + 'static> Store for T {}
+
+/// Users, groups and their memberships. Uniqueness (userName per population, group
+/// displayName per provider) is enforced by the database and reported as
+/// `CoreError::Conflict`; unknown member ids as `CoreError::Scim` (400 invalidValue).
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    async fn create_resource(&self, new: NewResource, event: AuditEvent) -> Result<ResourceRecord, CoreError>;
+    async fn resource(&self, provider: &ProviderId, kind: ResourceKind, id: &str) -> StoreResult<Option<ResourceRecord>>;
+    /// Apply `update` to the current record in one transaction. `if_match` is the version
+    /// the client saw (412 when it is no longer current). The event's attributes are filled
+    /// from the change.
+    async fn update_resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+        modified: Timestamp,
+        update: UpdateFn,
+        event: AuditEvent,
+    ) -> Result<ResourceRecord, CoreError>;
+    async fn delete_resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(), CoreError>;
+    async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, query: ListQuery) -> Result<Page, CoreError>;
+    /// Members of each group, in membership order.
+    async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>>;
+    /// Groups each user (or group) directly belongs to.
+    async fn groups_of(&self, members: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>>;
+    /// Resources of a population across providers, in creation order, after `after_seq`.
+    async fn population_resources(
+        &self,
+        population: Population,
+        kind: ResourceKind,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>>;
+}
 
 /// Providers, their tokens and the audit log.
 #[async_trait]

@@ -47,6 +47,11 @@ pub fn token_url(public_url: &str) -> String {
     format!("{}/oauth2/token", public_url.trim_end_matches('/'))
 }
 
+/// A stored resource as its provider's SCIM clients see it (without memberships).
+pub fn render_resource(public_url: &str, rec: &scimd_core::ResourceRecord) -> serde_json::Value {
+    scim::render_resource(&base_url(public_url, rec.provider.as_str()), rec)
+}
+
 /// The whole service. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:
 /// network rules need the peer address.
 pub fn app(state: AppState) -> Router {

@@ -44,6 +44,12 @@ pub enum Command {
     Provider(ProviderCmd),
     /// Obtain an activation token with the client-credentials grant (from any OAuth 2.0 server)
     Token(TokenArgs),
+    /// Users provisioned into a population
+    #[command(subcommand)]
+    Users(PopulationCmd),
+    /// Groups provisioned into a population (third-party groups are vendor groups)
+    #[command(subcommand)]
+    Groups(PopulationCmd),
     /// Apply database migrations and exit
     Migrate,
 }
@@ -110,6 +116,21 @@ pub enum ProviderCmd {
         /// Write to FILE instead of standard output
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PopulationCmd {
+    /// List them, oldest first
+    List {
+        /// internal (staff) or third-party (vendors)
+        #[arg(long)]
+        population: String,
+        /// At most this many
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -57,6 +57,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database {} is up to date", settings.database);
             Ok(())
         }
+        Command::Users(cmd) => {
+            let core = open_core(&settings)?;
+            commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::User, cmd).await
+        }
+        Command::Groups(cmd) => {
+            let core = open_core(&settings)?;
+            commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
+        }
         Command::Provider(cmd) => {
             let core = open_core(&settings)?;
             commands::provider::run(&core, &settings, cmd).await

@@ -49,9 +49,14 @@ impl Filter {
 
 /// Whether one element of the complex attribute `parent` satisfies a relative filter
 /// (the inside of `emails[...]`), as PATCH selects elements.
-pub(crate) fn matches_element(filter: &Filter, parent: &'static AttributeDef, elem: &Value) -> Result<bool, ScimError> {
-    check(filter, Scope::Element(parent))?;
-    Ok(eval(filter, Scope::Element(parent), elem))
+/// Call `validate_element` first: an invalid filter simply matches nothing here.
+pub(crate) fn matches_element(filter: &Filter, parent: &'static AttributeDef, elem: &Value) -> bool {
+    eval(filter, Scope::Element(parent), elem)
+}
+
+/// Schema check of a relative filter against the sub-attributes of `parent`.
+pub(crate) fn validate_element(filter: &Filter, parent: &'static AttributeDef) -> Result<(), ScimError> {
+    check(filter, Scope::Element(parent))
 }
 
 fn unknown(path: &AttrPath) -> ScimError {

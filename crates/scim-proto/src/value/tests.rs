@@ -168,3 +168,16 @@ fn stored_mode_keeps_read_only_attributes() {
     let out = normalize(ResourceKind::User, &doc, Mode::Stored).unwrap();
     assert_eq!(out, doc);
 }
+
+#[test]
+fn an_explicit_empty_member_list_is_kept_so_put_can_empty_a_group() {
+    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops", "members": []});
+    let out = normalize_resource(ResourceKind::Group, &body).unwrap();
+    assert_eq!(out["members"], json!([]));
+    let out = normalize_resource(
+        ResourceKind::Group,
+        &json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops"}),
+    )
+    .unwrap();
+    assert!(out.get("members").is_none());
+}

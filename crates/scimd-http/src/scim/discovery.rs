@@ -1,35 +1,50 @@
-//! Service provider configuration (RFC 7644 §4, RFC 7643 §5): what this server supports,
-//! stated exactly as it works.
+//! Discovery (RFC 7644 §4, RFC 7643 §5-7): the service provider configuration, resource
+//! types and schemas, stated exactly as they work.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use serde_json::json;
+use scim_proto::error::ScimError;
+use scim_proto::list::list_response;
+use scim_proto::schema::{ResourceKind, Schema, all_schemas, schema_by_id};
+use serde_json::{Value, json};
 
 use super::Authenticated;
+use super::bulk::{MAX_OPERATIONS, MAX_PAYLOAD_SIZE};
+use super::query::MAX_COUNT;
 use crate::AppState;
-use crate::error::scim_json;
+use crate::error::{ApiError, scim_json};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/ServiceProviderConfig", get(service_provider_config))
+    Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{name}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{uri}", get(schema))
 }
 
-async fn service_provider_config(
-    State(state): State<AppState>,
-    Extension(Authenticated(p)): Extension<Authenticated>,
-) -> Response {
+async fn service_provider_config(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
     let base = state.base_url(p.id.as_str());
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd",
-        "patch": {"supported": false},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": false, "maxResults": 0},
+        "patch": {"supported": true},
+        "bulk": {"supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD_SIZE},
+        "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
-        "etag": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": super::query::DEFAULT_COUNT,
+            "maxPageSize": MAX_COUNT,
+            "cursorTimeout": 0
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -44,4 +59,60 @@ async fn service_provider_config(
         }
     });
     scim_json(StatusCode::OK, &body)
+}
+
+fn resource_type_json(base: &str, kind: ResourceKind) -> Value {
+    let extensions: Vec<Value> = kind.extensions().iter().map(|s| json!({"schema": s.id, "required": false})).collect();
+    let mut v = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": kind.name(),
+        "name": kind.name(),
+        "endpoint": kind.endpoint(),
+        "description": match kind { ResourceKind::User => "User Account", ResourceKind::Group => "Group" },
+        "schema": kind.core_schema().id,
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{}", kind.name())}
+    });
+    if !extensions.is_empty() {
+        v["schemaExtensions"] = Value::Array(extensions);
+    }
+    v
+}
+
+async fn resource_types(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
+    let base = state.base_url(p.id.as_str());
+    let all: Vec<Value> = [ResourceKind::User, ResourceKind::Group].iter().map(|k| resource_type_json(&base, *k)).collect();
+    scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
+}
+
+async fn resource_type(
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let kind = [ResourceKind::User, ResourceKind::Group]
+        .into_iter()
+        .find(|k| k.name().eq_ignore_ascii_case(&name))
+        .ok_or_else(|| ScimError::new(404, None, format!("resource type '{name}' not found")))?;
+    Ok(scim_json(StatusCode::OK, &resource_type_json(&state.base_url(p.id.as_str()), kind)))
+}
+
+fn schema_json(base: &str, s: &Schema) -> Value {
+    let mut v = s.to_json();
+    v["meta"] = json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)});
+    v
+}
+
+async fn schemas(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
+    let base = state.base_url(p.id.as_str());
+    let all: Vec<Value> = all_schemas().iter().map(|s| schema_json(&base, s)).collect();
+    scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
+}
+
+async fn schema(
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(uri): Path<String>,
+) -> Result<Response, ApiError> {
+    let s = schema_by_id(&uri).ok_or_else(|| ScimError::new(404, None, format!("schema '{uri}' not found")))?;
+    Ok(scim_json(StatusCode::OK, &schema_json(&state.base_url(p.id.as_str()), s)))
 }

@@ -1,7 +1,13 @@
 //! Every provider's SCIM 2.0 Base URL, `/scim/v2/{provider}` (RFC 7644), behind bearer
 //! authentication (RFC 6750 §3): the token must be that provider's own.
 
+mod body;
+mod bulk;
 mod discovery;
+mod query;
+mod render;
+mod resources;
+mod search;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,9 +28,15 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Authenticated(pub Arc<Provider>);
 
+pub use render::resource as render_resource;
+
 pub fn routes(state: AppState) -> Router<AppState> {
     let base = Router::new()
         .merge(discovery::routes())
+        .merge(resources::routes())
+        .merge(bulk::routes())
+        .merge(search::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_PAYLOAD_SIZE))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, authenticate));
     Router::new().nest("/scim/v2/{provider}", base)

@@ -57,3 +57,46 @@ CREATE TRIGGER audit_event_append_only_delete BEFORE DELETE ON audit_event
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- Provisioned users and groups. `seq` is the stable internal order (pagination, cursors);
+-- `id` the public SCIM id. The document holds the client's attributes in canonical form,
+-- without id, meta, members or groups (memberships live in their own table).
+CREATE TABLE resource (
+    seq                 INTEGER PRIMARY KEY,
+    id                  TEXT NOT NULL UNIQUE,
+    provider_id         TEXT NOT NULL REFERENCES provider (id) ON DELETE CASCADE,
+    population          TEXT NOT NULL CHECK (population IN ('internal', 'third-party')),
+    kind                TEXT NOT NULL CHECK (kind IN ('User', 'Group')),
+    user_name           TEXT,
+    user_name_folded    TEXT,
+    external_id         TEXT,
+    display_name        TEXT,
+    display_name_folded TEXT,
+    active              INTEGER,
+    created             INTEGER NOT NULL,
+    modified            INTEGER NOT NULL,
+    version             INTEGER NOT NULL,
+    data                TEXT NOT NULL
+) STRICT;
+
+-- userName is unique per population, case-insensitively: the database decides, not a
+-- read-then-write check. Group displayName is unique per provider.
+CREATE UNIQUE INDEX resource_user_name_unique ON resource (population, user_name_folded) WHERE kind = 'User';
+CREATE UNIQUE INDEX resource_group_name_unique ON resource (provider_id, display_name_folded) WHERE kind = 'Group';
+CREATE INDEX resource_by_provider ON resource (provider_id, kind, seq);
+CREATE INDEX resource_by_user_name ON resource (provider_id, kind, user_name_folded);
+CREATE INDEX resource_by_external_id ON resource (provider_id, kind, external_id);
+CREATE INDEX resource_by_display_name ON resource (provider_id, kind, display_name_folded);
+CREATE INDEX resource_by_active ON resource (provider_id, kind, active);
+CREATE INDEX resource_by_modified ON resource (provider_id, kind, modified);
+CREATE INDEX resource_by_created ON resource (provider_id, kind, created);
+CREATE INDEX resource_by_population ON resource (population, kind, seq);
+
+-- Group members: one row per (group, member). Adding one member to a group of 100,000 is
+-- one indexed insert, and reading a group without members never touches this table.
+CREATE TABLE membership (
+    group_seq  INTEGER NOT NULL REFERENCES resource (seq) ON DELETE CASCADE,
+    member_seq INTEGER NOT NULL REFERENCES resource (seq) ON DELETE CASCADE,
+    PRIMARY KEY (group_seq, member_seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX membership_by_member ON membership (member_seq, group_seq);

@@ -3,6 +3,7 @@
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
 mod providers;
+mod resources;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -66,24 +67,26 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) async fn write<F, T>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn write<F, T, E>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
         self.writer.write(work).await
     }
 
-    pub(crate) async fn read<F, T>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn read<F, T, E>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
         let pool = Arc::clone(&self.readers);
         let permit = Arc::clone(&pool.permits)
             .acquire_owned()
             .await
-            .map_err(|_| StoreError::Backend("the read pool is closed".into()))?;
+            .map_err(|_| E::from(StoreError::Backend("the read pool is closed".into())))?;
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             let out = work(&conn);
@@ -92,7 +95,7 @@ impl SqliteStore {
             out
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a database read failed: {e}")))?
+        .map_err(|e| E::from(StoreError::Backend(format!("a database read failed: {e}"))))?
     }
 }
 

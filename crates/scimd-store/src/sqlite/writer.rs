@@ -19,21 +19,22 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
 }
 
-struct Pending<F, T> {
+struct Pending<F, T, E> {
     work: Option<F>,
-    result: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<F, T> Job for Pending<F, T>
+impl<F, T, E> Job for Pending<F, T, E>
 where
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: FnOnce(&Connection) -> Result<T, E> + Send,
     T: Send,
+    E: From<StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let outcome = match self.work.take() {
             Some(work) => work(conn),
-            None => Err(StoreError::Backend("write job ran twice".into())),
+            None => Err(StoreError::Backend("write job ran twice".into()).into()),
         };
         let ok = outcome.is_ok();
         self.result = Some(outcome);
@@ -45,8 +46,8 @@ where
         let outcome = match (this.result, commit) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(v)), Ok(())) => Ok(v),
-            (_, Err(e)) => Err(e),
-            (None, Ok(())) => Err(StoreError::Backend("write job did not run".into())),
+            (_, Err(e)) => Err(e.into()),
+            (None, Ok(())) => Err(StoreError::Backend("write job did not run".into()).into()),
         };
         // The caller may have gone away (a dropped request); the change is committed anyway.
         let _ = this.reply.send(outcome);
@@ -68,11 +69,13 @@ impl Writer {
         Ok(Writer { jobs: tx })
     }
 
-    /// Run `work` in a write transaction shared with whatever else is waiting.
-    pub async fn write<F, T>(&self, work: F) -> Result<T, StoreError>
+    /// Run `work` in a write transaction shared with whatever else is waiting. An error
+    /// rolls back `work` alone.
+    pub async fn write<F, T, E>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Pending {
@@ -82,10 +85,10 @@ impl Writer {
         };
         self.jobs
             .send(Box::new(job))
-            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
+            .map_err(|_| E::from(StoreError::Backend("the database writer has stopped".into())))?;
         answer
             .await
-            .map_err(|_| StoreError::Backend("the database writer dropped a request".into()))?
+            .map_err(|_| E::from(StoreError::Backend("the database writer dropped a request".into())))?
     }
 }
 

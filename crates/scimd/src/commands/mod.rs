@@ -1,4 +1,5 @@
 //! The subcommands that act on the database or talk to a server.
 
+pub mod population;
 pub mod provider;
 pub mod token;

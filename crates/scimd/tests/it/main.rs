@@ -4,4 +4,9 @@
 mod cli;
 mod oauth;
 mod scim_auth;
+mod scim_clients;
+mod scim_discovery;
+mod scim_groups;
+mod scim_query;
+mod scim_users;
 mod support;

@@ -219,3 +219,95 @@ pub fn temp_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
     p
 }
+
+/// A server with one provider and a token for it: the starting point of every SCIM test.
+pub struct Scim {
+    pub server: Server,
+    pub provider: Value,
+    pub token: String,
+    pub base: String,
+}
+
+impl Scim {
+    pub fn start(population: &str) -> Scim {
+        let server = Server::start();
+        let provider = server.add_provider("Okta", population, &[]);
+        let token = server.token_for(&provider);
+        let base = str_of(&provider, "base_url").to_owned();
+        Scim { server, provider, token, base }
+    }
+
+    /// Another provider on the same server, with its own token and base.
+    pub fn another(&self, name: &str, population: &str) -> (String, String) {
+        let p = self.server.add_provider(name, population, &[]);
+        (str_of(&p, "base_url").to_owned(), self.server.token_for(&p))
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.call_with(method, path, body, &[])
+    }
+
+    pub fn call_with(&self, method: &str, path: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Reply {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+        let auth = format!("Bearer {}", self.token);
+        let mut headers = vec![("Authorization", auth.as_str()), ("Content-Type", "application/scim+json")];
+        headers.extend_from_slice(extra);
+        call(method, &url, &headers, body.map(Value::to_string).as_deref())
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None)
+    }
+
+    /// Create a user and return its representation (asserting 201).
+    pub fn user(&self, user_name: &str) -> Value {
+        let r = self.call(
+            "POST",
+            "/Users",
+            Some(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "name": {"givenName": "Given", "familyName": user_name},
+                "emails": [{"primary": true, "value": user_name, "type": "work"}],
+                "displayName": format!("Display {user_name}"),
+                "active": true
+            })),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
+    pub fn group(&self, name: &str, members: &[&str]) -> Value {
+        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
+        let r = self.call(
+            "POST",
+            "/Groups",
+            Some(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": members
+            })),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+}
+
+pub fn patch_op(ops: Value) -> Value {
+    serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+pub fn ids(list: &Value) -> Vec<String> {
+    list["Resources"].as_array().into_iter().flatten().map(|r| str_of(r, "id").to_owned()).collect()
+}

@@ -1,0 +1,97 @@
+//! A stored record as the SCIM resource the client sees (RFC 7643 §3.1): `id`, `meta` with
+//! location and version, the client's attributes, and memberships read only when the
+//! projection asks for them.
+
+use std::collections::HashMap;
+
+use scim_proto::projection::Projection;
+use scim_proto::schema::ResourceKind;
+use scimd_core::{CoreError, MemberRef, ResourceRecord, Store};
+use serde_json::{Map, Value, json};
+
+pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
+    format!("{base}{}/{id}", kind.endpoint())
+}
+
+fn refs(base: &str, list: &[MemberRef], type_of: impl Fn(&MemberRef) -> &'static str) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|m| {
+                let mut o = Map::new();
+                o.insert("value".into(), json!(m.id));
+                o.insert("$ref".into(), json!(location(base, m.kind, &m.id)));
+                if let Some(d) = &m.display {
+                    o.insert("display".into(), json!(d));
+                }
+                o.insert("type".into(), json!(type_of(m)));
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
+/// The resource without memberships.
+pub fn resource(base: &str, rec: &ResourceRecord) -> Value {
+    let mut out = Map::new();
+    let data = rec.data.as_object();
+    out.insert("schemas".into(), data.and_then(|d| d.get("schemas")).cloned().unwrap_or_else(|| json!([rec.kind.core_schema().id])));
+    out.insert("id".into(), json!(rec.id));
+    if let Some(d) = data {
+        for (k, v) in d {
+            if k != "schemas" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": rec.kind.name(),
+            "created": rec.created.to_rfc3339(),
+            "lastModified": rec.modified.to_rfc3339(),
+            "location": location(base, rec.kind, &rec.id),
+            "version": rec.etag(),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// Render a page (or one) of records with the projection applied; memberships are read in
+/// one pass, and only when they will be shown.
+pub async fn resources(
+    store: &dyn Store,
+    base: &str,
+    kind: ResourceKind,
+    records: &[ResourceRecord],
+    projection: &Projection,
+) -> Result<Vec<Value>, CoreError> {
+    let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+    let (attr, links): (&str, HashMap<i64, Vec<MemberRef>>) = match kind {
+        ResourceKind::Group if projection.includes(kind, "members") => ("members", store.members_of(&seqs).await?),
+        ResourceKind::User if projection.includes(kind, "groups") => ("groups", store.groups_of(&seqs).await?),
+        _ => ("", HashMap::new()),
+    };
+    let mut out = Vec::with_capacity(records.len());
+    for rec in records {
+        let mut doc = resource(base, rec);
+        if let Some(list) = links.get(&rec.seq)
+            && !list.is_empty()
+            && let Some(o) = doc.as_object_mut()
+        {
+            let value = if attr == "members" {
+                refs(base, list, |m| m.kind.name())
+            } else {
+                refs(base, list, |_| "direct")
+            };
+            // Memberships go before meta, where a reader expects them.
+            let meta = o.remove("meta");
+            o.insert(attr.into(), value);
+            if let Some(meta) = meta {
+                o.insert("meta".into(), meta);
+            }
+        }
+        projection.apply(kind, &mut doc);
+        out.push(doc);
+    }
+    Ok(out)
+}

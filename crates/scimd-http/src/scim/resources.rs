@@ -1,0 +1,183 @@
+//! `/Users` and `/Groups` (RFC 7644 §3.3 create, §3.4 query and search, §3.5 replace and
+//! patch, §3.6 delete), with ETags (§3.14).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use scim_proto::error::ScimError;
+use scim_proto::list::list_response;
+use scim_proto::projection::Projection;
+use scim_proto::schema::ResourceKind;
+use scimd_core::{CoreError, ResourceRecord};
+
+use super::Authenticated;
+use super::body::ScimJson;
+use super::query::{ListParams, RawParams, encode_cursor};
+use super::render;
+use crate::AppState;
+use crate::error::{ApiError, scim_json};
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let ep = kind.endpoint();
+        router = router
+            .route(
+                ep,
+                get(move |s, a, q| list(kind, s, a, q)).post(move |s, a, q, b| create(kind, s, a, q, b)),
+            )
+            .route(&format!("{ep}/.search"), post(move |s, a, b| search(kind, s, a, b)))
+            .route(
+                &format!("{ep}/{{id}}"),
+                get(move |s, a, p, q, h| read(kind, s, a, p, q, h))
+                    .put(move |s, a, p, q, h, b| replace(kind, s, a, p, q, h, b))
+                    .patch(move |s, a, p, q, h, b| patch(kind, s, a, p, q, h, b))
+                    .delete(move |s, a, p, h| delete(kind, s, a, p, h)),
+            );
+    }
+    router
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// `If-Match: W/"7"` (or `"7"`) names version 7; `*` or no header names none. An ETag this
+/// server never issued can match nothing, which is a failed precondition.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
+    let Some(raw) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    parse_etag(raw).map(Some).ok_or_else(|| CoreError::PreconditionFailed(raw.to_owned()).into())
+}
+
+fn parse_etag(raw: &str) -> Option<i64> {
+    raw.trim().trim_start_matches("W/").trim_matches('"').parse().ok()
+}
+
+fn single(status: StatusCode, base: &str, rec: &ResourceRecord, doc: serde_json::Value) -> Response {
+    let mut resp = scim_json(status, &doc);
+    if let Ok(v) = HeaderValue::from_str(&rec.etag()) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&render::location(base, rec.kind, &rec.id))
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+async fn render_one(state: &AppState, base: &str, rec: &ResourceRecord, projection: &Projection) -> Result<serde_json::Value> {
+    let mut docs = render::resources(state.core.store().as_ref(), base, rec.kind, std::slice::from_ref(rec), projection).await?;
+    Ok(docs.pop().unwrap_or_default())
+}
+
+async fn list(kind: ResourceKind, State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>, RawQuery(q): RawQuery) -> Result<Response> {
+    let params = RawParams::from_query(q.as_deref())?.list()?;
+    respond_list(&state, &p, kind, params).await
+}
+
+async fn search(kind: ResourceKind, State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>, ScimJson(body): ScimJson) -> Result<Response> {
+    let params = RawParams::from_search(&body)?.list()?;
+    respond_list(&state, &p, kind, params).await
+}
+
+async fn respond_list(state: &AppState, p: &scimd_core::Provider, kind: ResourceKind, params: ListParams) -> Result<Response> {
+    let base = state.base_url(p.id.as_str());
+    let page = state.core.list_resources(p, kind, params.query).await?;
+    let docs = render::resources(state.core.store().as_ref(), &base, kind, &page.items, &params.projection).await?;
+    let next = if params.cursor_mode { page.more_after.map(encode_cursor) } else { None };
+    Ok(scim_json(StatusCode::OK, &list_response(page.total, params.start_index, docs, next)))
+}
+
+async fn create(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    RawQuery(q): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response> {
+    let projection = RawParams::from_query(q.as_deref())?.projection()?;
+    let rec = state.core.create_resource(&p, kind, &body).await?;
+    let base = state.base_url(p.id.as_str());
+    let doc = render_one(&state, &base, &rec, &projection).await?;
+    Ok(single(StatusCode::CREATED, &base, &rec, doc))
+}
+
+async fn read(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let projection = RawParams::from_query(q.as_deref())?.projection()?;
+    let rec = state.core.get_resource(&p, kind, &id).await?;
+    if let Some(tags) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && tags.split(',').any(|t| t.trim() == "*" || parse_etag(t) == Some(rec.version))
+    {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&rec.etag()) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
+    let base = state.base_url(p.id.as_str());
+    let doc = render_one(&state, &base, &rec, &projection).await?;
+    Ok(single(StatusCode::OK, &base, &rec, doc))
+}
+
+async fn replace(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response> {
+    let projection = RawParams::from_query(q.as_deref())?.projection()?;
+    let rec = state.core.replace_resource(&p, kind, &id, &body, if_match(&headers)?).await?;
+    let base = state.base_url(p.id.as_str());
+    let doc = render_one(&state, &base, &rec, &projection).await?;
+    Ok(single(StatusCode::OK, &base, &rec, doc))
+}
+
+async fn patch(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response> {
+    let projection = RawParams::from_query(q.as_deref())?.projection()?;
+    let rec = state.core.patch_resource(&p, kind, &id, &body, if_match(&headers)?).await?;
+    let base = state.base_url(p.id.as_str());
+    let doc = render_one(&state, &base, &rec, &projection).await?;
+    Ok(single(StatusCode::OK, &base, &rec, doc))
+}
+
+async fn delete(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    state.core.delete_resource(&p, kind, &id, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Unknown resource ids and methods read the same as anywhere else.
+#[allow(dead_code)]
+pub fn not_found(kind: ResourceKind, id: &str) -> ApiError {
+    ScimError::new(404, None, format!("{} '{id}' not found", kind.name())).into()
+}

@@ -1,0 +1,414 @@
+//! Users, groups and memberships in SQLite. Writes run in the group-commit writer, each
+//! read-modify-write inside its transaction; uniqueness is the unique indexes' job.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use scim_proto::error::{ScimError, ScimType};
+use scim_proto::patch::MemberOp;
+use scim_proto::schema::ResourceKind;
+use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, PageStart, ResourceRecord, SortOrder, UpdateFn};
+use scimd_core::store::StoreResult;
+use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
+use serde_json::Value;
+
+use super::filter::{filter_sql, fold, member_filter_sql, sort_sql};
+use super::providers::insert_audit;
+use super::{SqliteStore, backend};
+
+const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
+
+fn kind_str(kind: ResourceKind) -> &'static str {
+    kind.name()
+}
+
+fn parse_kind(s: &str) -> Option<ResourceKind> {
+    match s {
+        "User" => Some(ResourceKind::User),
+        "Group" => Some(ResourceKind::Group),
+        _ => None,
+    }
+}
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
+    let bad = |i: usize, what: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into());
+    let provider: String = row.get(2)?;
+    let population: String = row.get(3)?;
+    let kind: String = row.get(4)?;
+    let data: String = row.get(5)?;
+    Ok(ResourceRecord {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        provider: ProviderId::parse(&provider).map_err(|e| bad(2, e))?,
+        population: population.parse().map_err(|e| bad(3, e))?,
+        kind: parse_kind(&kind).ok_or_else(|| bad(4, format!("unknown kind {kind}")))?,
+        data: serde_json::from_str(&data).map_err(|e| bad(5, e.to_string()))?,
+        created: Timestamp(row.get(6)?),
+        modified: Timestamp(row.get(7)?),
+        version: row.get(8)?,
+    })
+}
+
+/// The indexed columns extracted from a canonical document.
+struct Columns {
+    user_name: Option<String>,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: Option<bool>,
+}
+
+impl Columns {
+    fn of(kind: ResourceKind, data: &Value) -> Columns {
+        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+        Columns {
+            user_name: if kind == ResourceKind::User { text("userName") } else { None },
+            external_id: text("externalId"),
+            display_name: text("displayName"),
+            active: if kind == ResourceKind::User { data.get("active").and_then(Value::as_bool) } else { None },
+        }
+    }
+}
+
+/// A unique-index violation named in the domain's words; anything else stays a backend error.
+fn write_error(e: rusqlite::Error, kind: ResourceKind, cols: &Columns) -> CoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        if msg.contains("user_name_folded") {
+            return CoreError::Scim(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                format!("userName '{}' is already taken in this population", cols.user_name.as_deref().unwrap_or_default()),
+            ));
+        }
+        if msg.contains("display_name_folded") && kind == ResourceKind::Group {
+            return CoreError::Scim(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                format!("a group named '{}' already exists", cols.display_name.as_deref().unwrap_or_default()),
+            ));
+        }
+    }
+    CoreError::Store(backend(e))
+}
+
+fn load(conn: &Connection, provider: &str, kind: ResourceKind, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM resource r WHERE r.id = ?1 AND r.provider_id = ?2 AND r.kind = ?3"
+    ))
+    .and_then(|mut s| s.query_row(params![id, provider, kind_str(kind)], record_from_row).optional())
+    .map_err(backend)
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> CoreError {
+    CoreError::NotFound(format!("{} '{id}'", kind.name()))
+}
+
+/// Resolve member ids of the provider to their rows; an unknown id is the client's error.
+fn member_seq(conn: &Connection, provider: &str, group_seq: i64, id: &str) -> Result<i64, CoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM resource WHERE id = ?1 AND provider_id = ?2")
+        .and_then(|mut s| s.query_row(params![id, provider], |r| r.get(0)).optional())
+        .map_err(|e| CoreError::Store(backend(e)))?;
+    match seq {
+        Some(s) if s == group_seq => {
+            Err(ScimError::bad_request(ScimType::InvalidValue, "a group cannot be a member of itself").into())
+        }
+        Some(s) => Ok(s),
+        None => Err(ScimError::bad_request(ScimType::InvalidValue, format!("member '{id}' does not exist")).into()),
+    }
+}
+
+fn add_members(conn: &Connection, provider: &str, group_seq: i64, ids: &[String]) -> Result<(), CoreError> {
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO membership (group_seq, member_seq) VALUES (?1, ?2)")
+        .map_err(|e| CoreError::Store(backend(e)))?;
+    for id in ids {
+        let member = member_seq(conn, provider, group_seq, id)?;
+        insert.execute(params![group_seq, member]).map_err(|e| CoreError::Store(backend(e)))?;
+    }
+    Ok(())
+}
+
+fn apply_member_ops(conn: &Connection, provider: &str, group_seq: i64, ops: &[MemberOp]) -> Result<(), CoreError> {
+    let db = |e: rusqlite::Error| CoreError::Store(backend(e));
+    for op in ops {
+        match op {
+            MemberOp::Add(ids) => add_members(conn, provider, group_seq, ids)?,
+            MemberOp::Remove(ids) => {
+                let mut delete = conn
+                    .prepare_cached(
+                        "DELETE FROM membership WHERE group_seq = ?1 AND member_seq = \
+                         (SELECT seq FROM resource WHERE id = ?2 AND provider_id = ?3)",
+                    )
+                    .map_err(db)?;
+                for id in ids {
+                    delete.execute(params![group_seq, id, provider]).map_err(db)?;
+                }
+            }
+            MemberOp::RemoveWhere(filter) => {
+                let frag = member_filter_sql(filter)?;
+                let sql = format!(
+                    "DELETE FROM membership WHERE group_seq = ? AND member_seq IN \
+                     (SELECT x.seq FROM membership mm JOIN resource x ON x.seq = mm.member_seq \
+                      WHERE mm.group_seq = ? AND ({}))",
+                    frag.sql
+                );
+                let mut params: Vec<SqlValue> = vec![group_seq.into(), group_seq.into()];
+                params.extend(frag.params);
+                conn.execute(&sql, params_from_iter(params)).map_err(db)?;
+            }
+            MemberOp::RemoveAll => {
+                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq]).map_err(db)?;
+            }
+            MemberOp::ReplaceAll(ids) => {
+                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq]).map_err(db)?;
+                add_members(conn, provider, group_seq, ids)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_version(rec: &ResourceRecord, if_match: Option<i64>) -> Result<(), CoreError> {
+    match if_match {
+        Some(v) if v != rec.version => Err(CoreError::PreconditionFailed(format!("{}", rec.etag()))),
+        _ => Ok(()),
+    }
+}
+
+fn memberships(conn: &Connection, sql: &str, keys: &[i64]) -> Result<HashMap<i64, Vec<MemberRef>>, StoreError> {
+    let mut out: HashMap<i64, Vec<MemberRef>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    for &key in keys {
+        let rows = stmt
+            .query_map([key], |r| {
+                let kind: String = r.get(1)?;
+                Ok(MemberRef { id: r.get(0)?, kind: parse_kind(&kind).unwrap_or(ResourceKind::User), display: r.get(2)? })
+            })
+            .map_err(backend)?;
+        let list = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
+        out.insert(key, list);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl ResourceStore for SqliteStore {
+    async fn create_resource(&self, new: NewResource, event: AuditEvent) -> Result<ResourceRecord, CoreError> {
+        self.write(move |c| {
+            let cols = Columns::of(new.kind, &new.data);
+            let data = new.data.to_string();
+            c.prepare_cached(
+                "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
+                 display_name, display_name_folded, active, created, modified, version, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    new.id,
+                    new.provider.as_str(),
+                    new.population.as_str(),
+                    kind_str(new.kind),
+                    cols.user_name,
+                    cols.user_name.as_deref().map(fold),
+                    cols.external_id,
+                    cols.display_name,
+                    cols.display_name.as_deref().map(fold),
+                    cols.active,
+                    new.created.0,
+                    data
+                ])
+            })
+            .map_err(|e| write_error(e, new.kind, &cols))?;
+            let seq = c.last_insert_rowid();
+            if !new.members.is_empty() {
+                add_members(c, new.provider.as_str(), seq, &new.members)?;
+            }
+            insert_audit(c, &event)?;
+            Ok(ResourceRecord {
+                seq,
+                id: new.id,
+                provider: new.provider,
+                population: new.population,
+                kind: new.kind,
+                data: new.data,
+                created: new.created,
+                modified: new.created,
+                version: 1,
+            })
+        })
+        .await
+    }
+
+    async fn resource(&self, provider: &ProviderId, kind: ResourceKind, id: &str) -> StoreResult<Option<ResourceRecord>> {
+        let (provider, id) = (provider.clone(), id.to_owned());
+        self.read(move |c| load(c, provider.as_str(), kind, &id)).await
+    }
+
+    async fn update_resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+        modified: Timestamp,
+        update: UpdateFn,
+        mut event: AuditEvent,
+    ) -> Result<ResourceRecord, CoreError> {
+        let (provider, id) = (provider.clone(), id.to_owned());
+        self.write(move |c| {
+            let rec = load(c, provider.as_str(), kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_version(&rec, if_match)?;
+            let change = update(&rec)?;
+            if change.data == rec.data && change.members.is_empty() {
+                return Ok(rec);
+            }
+            let cols = Columns::of(kind, &change.data);
+            let version = rec.version + 1;
+            c.prepare_cached(
+                "UPDATE resource SET user_name = ?2, user_name_folded = ?3, external_id = ?4, display_name = ?5, \
+                 display_name_folded = ?6, active = ?7, modified = ?8, version = ?9, data = ?10 WHERE seq = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    rec.seq,
+                    cols.user_name,
+                    cols.user_name.as_deref().map(fold),
+                    cols.external_id,
+                    cols.display_name,
+                    cols.display_name.as_deref().map(fold),
+                    cols.active,
+                    modified.0,
+                    version,
+                    change.data.to_string()
+                ])
+            })
+            .map_err(|e| write_error(e, kind, &cols))?;
+            apply_member_ops(c, provider.as_str(), rec.seq, &change.members)?;
+            event.attributes = change.attributes;
+            insert_audit(c, &event)?;
+            Ok(ResourceRecord { data: change.data, modified, version, ..rec })
+        })
+        .await
+    }
+
+    async fn delete_resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(), CoreError> {
+        let (provider, id) = (provider.clone(), id.to_owned());
+        self.write(move |c| {
+            let rec = load(c, provider.as_str(), kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_version(&rec, if_match)?;
+            c.execute("DELETE FROM resource WHERE seq = ?1", [rec.seq]).map_err(|e| CoreError::Store(backend(e)))?;
+            insert_audit(c, &event)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, q: ListQuery) -> Result<Page, CoreError> {
+        let provider = provider.clone();
+        self.read(move |c| {
+            let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
+            let mut params: Vec<SqlValue> = vec![provider.as_str().to_owned().into(), kind_str(kind).to_owned().into()];
+            if let Some(f) = &q.filter {
+                let frag = filter_sql(kind, f)?;
+                where_sql.push_str(&format!(" AND ({})", frag.sql));
+                params.extend(frag.params);
+            }
+            let db = |e: rusqlite::Error| CoreError::Store(backend(e));
+            let total: i64 = c
+                .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
+                .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+                .map_err(db)?;
+            let mut page = Page { total: total.max(0) as u64, items: Vec::new(), more_after: None };
+            if q.count == 0 {
+                return Ok(page);
+            }
+            let (sql, extra): (String, Vec<SqlValue>) = match q.start {
+                PageStart::After(after) => (
+                    format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
+                    vec![after.into(), (q.count as i64 + 1).into()],
+                ),
+                PageStart::Index(start) => {
+                    let order = match &q.sort {
+                        Some((path, order)) => {
+                            let dir = if *order == SortOrder::Descending { "DESC" } else { "ASC" };
+                            format!("{} {dir}, r.seq {dir}", sort_sql(kind, path)?)
+                        }
+                        None => "r.seq".to_owned(),
+                    };
+                    (
+                        format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
+                        vec![(q.count as i64).into(), (start.saturating_sub(1) as i64).into()],
+                    )
+                }
+            };
+            params.extend(extra);
+            let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt.query_map(params_from_iter(params.iter()), record_from_row).map_err(db)?;
+            page.items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+            if matches!(q.start, PageStart::After(_)) && page.items.len() as u64 > q.count {
+                page.items.truncate(q.count as usize);
+                page.more_after = page.items.last().map(|r| r.seq);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+        let groups = groups.to_vec();
+        self.read(move |c| {
+            memberships(
+                c,
+                "SELECT x.id, x.kind, coalesce(x.display_name, x.user_name) FROM membership m \
+                 JOIN resource x ON x.seq = m.member_seq WHERE m.group_seq = ?1 ORDER BY m.member_seq",
+                &groups,
+            )
+        })
+        .await
+    }
+
+    async fn groups_of(&self, members: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+        let members = members.to_vec();
+        self.read(move |c| {
+            memberships(
+                c,
+                "SELECT g.id, g.kind, g.display_name FROM membership m \
+                 JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq = ?1 ORDER BY m.group_seq",
+                &members,
+            )
+        })
+        .await
+    }
+
+    async fn population_resources(
+        &self,
+        population: Population,
+        kind: ResourceKind,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>> {
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM resource r WHERE r.population = ?1 AND r.kind = ?2 AND r.seq > ?3 ORDER BY r.seq LIMIT ?4"
+                ))
+                .map_err(backend)?;
+            let rows = s
+                .query_map(params![population.as_str(), kind_str(kind), after_seq, limit], record_from_row)
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+}

@@ -1,0 +1,152 @@
+//! /Groups through the live server: members in their own table, computed `groups` on users,
+//! uniqueness, and member rules (RFC 7643 §4.2, RFC 7644 §3.5.2).
+
+use serde_json::{Value, json};
+
+use crate::support::{Scim, patch_op, str_of};
+
+fn member_ids(group: &Value) -> Vec<String> {
+    let mut v: Vec<String> = group["members"].as_array().into_iter().flatten().map(|m| str_of(m, "value").to_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_group_with_members_reads_back_with_refs_and_users_show_their_groups() {
+    let s = Scim::start("internal");
+    let a = s.user("a@example.com");
+    let b = s.user("b@example.com");
+    let (ida, idb) = (str_of(&a, "id"), str_of(&b, "id"));
+    let g = s.group("Ops", &[ida, idb]);
+    let gid = str_of(&g, "id");
+    let mut want = vec![ida.to_owned(), idb.to_owned()];
+    want.sort();
+    assert_eq!(member_ids(&g), want);
+    let read = s.get(&format!("/Groups/{gid}")).json();
+    assert_eq!(member_ids(&read), want);
+    let m = &read["members"][0];
+    assert!(m["$ref"].as_str().is_some_and(|r| r.starts_with(&format!("{}/Users/", s.base))));
+    assert_eq!(m["type"], "User");
+    assert!(m["display"].is_string());
+
+    let user = s.get(&format!("/Users/{ida}")).json();
+    assert_eq!(user["groups"][0]["value"], gid);
+    assert_eq!(user["groups"][0]["display"], "Ops");
+
+    let slim = s.get(&format!("/Groups/{gid}?excludedAttributes=members")).json();
+    assert!(slim.get("members").is_none());
+    assert_eq!(slim["displayName"], "Ops");
+    let only = s.get(&format!("/Groups/{gid}?attributes=displayName")).json();
+    assert!(only.get("members").is_none());
+    assert_eq!(only["id"], gid);
+}
+
+#[test]
+fn group_names_are_unique_per_provider_and_members_must_exist() {
+    let s = Scim::start("internal");
+    s.group("Ops", &[]);
+    let dup = s.call("POST", "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "ops"})));
+    assert_eq!(dup.status, 409);
+    assert_eq!(dup.json()["scimType"], "uniqueness");
+    let ghost = s.call(
+        "POST",
+        "/Groups",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Dev", "members": [{"value": "no-such-user"}]})),
+    );
+    assert_eq!(ghost.status, 400, "{}", ghost.body);
+    assert_eq!(ghost.json()["scimType"], "invalidValue");
+    // Nothing was created by the refused request.
+    let list = s.get("/Groups?filter=displayName%20eq%20%22Dev%22").json();
+    assert_eq!(list["totalResults"], 0);
+    let no_name = s.call("POST", "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]})));
+    assert_eq!(no_name.status, 400);
+}
+
+#[test]
+fn groups_can_hold_groups_but_not_other_providers_resources() {
+    let s = Scim::start("internal");
+    let inner = s.group("Inner", &[]);
+    let outer = s.group("Outer", &[str_of(&inner, "id")]);
+    assert_eq!(outer["members"][0]["type"], "Group");
+    let (base, token) = s.another("Vendor", "third-party");
+    let foreign = crate::support::call(
+        "POST",
+        &format!("{base}/Groups"),
+        &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "application/scim+json")],
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "X", "members": [{"value": str_of(&inner, "id")}]}).to_string()),
+    );
+    assert_eq!(foreign.status, 400, "{}", foreign.body);
+    let own = s.call("PATCH", &format!("/Groups/{}", str_of(&outer, "id")), Some(&patch_op(json!([{"op": "add", "path": "members", "value": [{"value": str_of(&outer, "id")}]}]))));
+    assert_eq!(own.status, 400, "a group cannot contain itself");
+}
+
+#[test]
+fn put_with_members_replaces_them_and_without_keeps_them() {
+    let s = Scim::start("internal");
+    let a = s.user("a@example.com");
+    let b = s.user("b@example.com");
+    let g = s.group("Ops", &[str_of(&a, "id")]);
+    let gid = str_of(&g, "id");
+    let put = s.call(
+        "PUT",
+        &format!("/Groups/{gid}"),
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Operations", "members": [{"value": str_of(&b, "id")}]})),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(member_ids(&put.json()), vec![str_of(&b, "id").to_owned()]);
+    let rename = s.call("PUT", &format!("/Groups/{gid}"), Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops 2"})));
+    assert_eq!(rename.status, 200);
+    assert_eq!(member_ids(&s.get(&format!("/Groups/{gid}")).json()), vec![str_of(&b, "id").to_owned()]);
+    let empty = s.call("PUT", &format!("/Groups/{gid}"), Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops 2", "members": []})));
+    assert_eq!(empty.status, 200);
+    assert!(member_ids(&s.get(&format!("/Groups/{gid}")).json()).is_empty());
+}
+
+#[test]
+fn deleting_a_group_removes_it_from_its_members_groups() {
+    let s = Scim::start("internal");
+    let a = s.user("a@example.com");
+    let g = s.group("Ops", &[str_of(&a, "id")]);
+    assert_eq!(s.call("DELETE", &format!("/Groups/{}", str_of(&g, "id")), None).status, 204);
+    let user = s.get(&format!("/Users/{}", str_of(&a, "id"))).json();
+    assert!(user.get("groups").is_none_or(|g| g.as_array().is_some_and(Vec::is_empty)));
+    assert_eq!(s.call("DELETE", &format!("/Groups/{}", str_of(&g, "id")), None).status, 404);
+}
+
+#[test]
+fn the_cli_lists_each_population_apart() {
+    let s = Scim::start("internal");
+    s.user("staff@example.com");
+    s.group("Staff", &[]);
+    let (vbase, vtoken) = s.another("Vendor", "third-party");
+    let post = |path: &str, body: Value| {
+        crate::support::call(
+            "POST",
+            &format!("{vbase}{path}"),
+            &[("Authorization", &format!("Bearer {vtoken}")), ("Content-Type", "application/scim+json")],
+            Some(&body.to_string()),
+        )
+    };
+    assert_eq!(post("/Users", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "contractor@vendor.com"})).status, 201);
+    assert_eq!(post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Acme Vendors"})).status, 201);
+
+    let list = |what: &str, pop: &str| -> Vec<Value> {
+        let out = s.server.cli(&[what, "list", "--population", pop, "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let internal_users = list("users", "internal");
+    assert_eq!(internal_users.len(), 1);
+    assert_eq!(internal_users[0]["userName"], "staff@example.com");
+    assert_eq!(internal_users[0]["population"], "internal");
+    let vendors = list("users", "third-party");
+    assert_eq!(vendors.len(), 1);
+    assert_eq!(vendors[0]["userName"], "contractor@vendor.com");
+    assert_eq!(vendors[0]["provider"], "vendor");
+    let vendor_groups = list("groups", "third-party");
+    assert_eq!(vendor_groups.len(), 1);
+    assert_eq!(vendor_groups[0]["displayName"], "Acme Vendors");
+    assert_eq!(list("groups", "internal")[0]["displayName"], "Staff");
+    let table = s.server.cli(&["groups", "list", "--population", "third-party"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("vendor groups"));
+}
