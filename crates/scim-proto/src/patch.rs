@@ -114,16 +114,24 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation, ScimError> {
     }
 }
 
+/// A member as a client names it: the member's id, and the `display` it sent, if any
+/// (returned as given; RFC 7643 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub id: String,
+    pub display: Option<String>,
+}
+
 /// A change to a group's membership, which is stored outside the group document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberOp {
-    Add(Vec<String>),
+    Add(Vec<NewMember>),
     /// Remove exactly these member ids (never all: Entra's `"path":"members","value":[...]`).
     Remove(Vec<String>),
     /// Remove the members matching a filter relative to a member (`value`, `type`, ...).
     RemoveWhere(Filter),
     RemoveAll,
-    ReplaceAll(Vec<String>),
+    ReplaceAll(Vec<NewMember>),
 }
 
 fn is_members(path: &crate::path::AttrPath) -> bool {
@@ -131,31 +139,42 @@ fn is_members(path: &crate::path::AttrPath) -> bool {
         && path.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
 }
 
-/// Member ids from `[{"value": id, "$ref": null, "display": ..}]`, a single such object, or
-/// bare id strings. Duplicates are dropped, order kept.
-fn member_ids(v: Option<&Value>) -> Result<Vec<String>, ScimError> {
+/// Members from `[{"value": id, "$ref": null, "display": ..}]`, a single such object, or
+/// bare id strings. Duplicates are dropped, order kept; `$ref` and `type` are the server's
+/// to say and are ignored.
+pub fn parse_members(v: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
     let items: Vec<&Value> = match v {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(other) => vec![other],
     };
-    let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    let mut out: Vec<NewMember> = Vec::with_capacity(items.len());
     for item in items {
-        let id = match item {
-            Value::String(s) => Some(s.trim()),
-            Value::Object(o) => get_ci(o, "value").and_then(Value::as_str).map(str::trim),
-            _ => None,
+        let (id, display) = match item {
+            Value::String(s) => (Some(s.trim()), None),
+            Value::Object(o) => (
+                get_ci(o, "value").and_then(Value::as_str).map(str::trim),
+                get_ci(o, "display").and_then(Value::as_str).map(str::to_owned),
+            ),
+            _ => (None, None),
         };
         match id {
             Some(id) if !id.is_empty() => {
-                if !ids.iter().any(|known| known == id) {
-                    ids.push(id.to_string());
+                if !out.iter().any(|known| known.id == id) {
+                    out.push(NewMember {
+                        id: id.to_string(),
+                        display,
+                    });
                 }
             }
             _ => return Err(ScimError::invalid_value("every member needs a non-empty 'value'")),
         }
     }
-    Ok(ids)
+    Ok(out)
+}
+
+fn member_ids(v: Option<&Value>) -> Result<Vec<String>, ScimError> {
+    Ok(parse_members(v)?.into_iter().map(|m| m.id).collect())
 }
 
 /// Split group PATCH operations into document operations and member operations. Each list
@@ -189,10 +208,10 @@ pub fn split_members(ops: Vec<PatchOperation>) -> Result<(Vec<PatchOperation>, V
                     });
                 }
                 if let Some(members) = members {
-                    let ids = member_ids(Some(&members))?;
+                    let list = parse_members(Some(&members))?;
                     member_ops.push(match op.op {
-                        PatchOpKind::Replace => MemberOp::ReplaceAll(ids),
-                        _ => MemberOp::Add(ids),
+                        PatchOpKind::Replace => MemberOp::ReplaceAll(list),
+                        _ => MemberOp::Add(list),
                     });
                 }
             }
@@ -224,8 +243,8 @@ fn member_op(op: PatchOpKind, path: &PatchPath, value: Option<&Value>) -> Result
         (Some(_), _) => Err(ScimError::invalid_path(format!(
             "'{path}': add members with the path 'members'"
         ))),
-        (None, PatchOpKind::Add) => Ok(Some(MemberOp::Add(member_ids(value)?))),
-        (None, PatchOpKind::Replace) => Ok(Some(MemberOp::ReplaceAll(member_ids(value)?))),
+        (None, PatchOpKind::Add) => Ok(Some(MemberOp::Add(parse_members(value)?))),
+        (None, PatchOpKind::Replace) => Ok(Some(MemberOp::ReplaceAll(parse_members(value)?))),
         (None, PatchOpKind::Remove) => match value {
             None | Some(Value::Null) => Ok(Some(MemberOp::RemoveAll)),
             // Entra's removal form: only the listed members go, even if the list is empty.

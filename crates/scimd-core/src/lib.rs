@@ -20,7 +20,7 @@ pub use crypto::SecretBox;
 pub use error::{CoreError, StoreError};
 pub use net::Cidr;
 pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
+pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
-pub use resource::{ResourceRecord, MemberRef};
 pub use store::{AuditQuery, ProviderStore, ResourceStore, Store, StoredAuditEvent};
 pub use token::{AccessToken, TokenRecord};

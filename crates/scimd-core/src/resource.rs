@@ -1,9 +1,9 @@
 //! Provisioned resources as the domain sees them: records, queries and changes. What a
 //! resource looks like on the wire is the HTTP layer's business; what it may become is here.
 
-pub use scim_proto::list::SortOrder;
 use scim_proto::filter::Filter;
-use scim_proto::patch::MemberOp;
+pub use scim_proto::list::SortOrder;
+use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use serde_json::Value;
@@ -51,8 +51,8 @@ pub struct NewResource {
     pub kind: ResourceKind,
     pub data: Value,
     pub created: Timestamp,
-    /// Member ids for a new group.
-    pub members: Vec<String>,
+    /// Members of a new group.
+    pub members: Vec<NewMember>,
 }
 
 /// What an update turns a record into.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use scim_proto::error::{ScimError, ScimType};
-use scim_proto::patch::{MemberOp, apply_patch, parse_patch, split_members};
+use scim_proto::patch::{MemberOp, NewMember, apply_patch, parse_members, parse_patch, split_members};
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::{check_immutable, normalize_resource, strip_never_returned};
 use serde_json::Value;
@@ -29,23 +29,13 @@ fn not_found(kind: ResourceKind, id: &str) -> CoreError {
 }
 
 /// Take a group's members out of its document: they live in their own table.
-fn take_members(doc: &mut Value) -> Result<Option<Vec<String>>, ScimError> {
-    let Some(members) = doc.as_object_mut().and_then(|o| o.remove("members")) else {
-        return Ok(None);
-    };
-    let list = match members {
-        Value::Array(list) => list,
-        Value::Null => Vec::new(),
-        _ => return Err(ScimError::bad_request(ScimType::InvalidValue, "members must be a list")),
-    };
-    let mut ids = Vec::with_capacity(list.len());
-    for m in list {
-        match m.get("value").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => ids.push(id.to_owned()),
-            _ => return Err(ScimError::bad_request(ScimType::InvalidValue, "every member needs a \"value\" with the member's id")),
-        }
+fn take_members(doc: &mut Value) -> Result<Option<Vec<NewMember>>, ScimError> {
+    match doc.as_object_mut().and_then(|o| o.remove("members")) {
+        None => Ok(None),
+        Some(Value::Array(list)) => parse_members(Some(&Value::Array(list))).map(Some),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(_) => Err(ScimError::bad_request(ScimType::InvalidValue, "members must be a list")),
     }
-    Ok(Some(ids))
 }
 
 /// Top-level attribute names whose values differ between two documents.
@@ -57,18 +47,29 @@ fn changed_attributes(old: &Value, new: &Value) -> Vec<String> {
 }
 
 fn top_level_names(doc: &Value) -> Vec<String> {
-    doc.as_object().map(|o| o.keys().filter(|k| k.as_str() != "schemas").cloned().collect()).unwrap_or_default()
+    doc.as_object()
+        .map(|o| o.keys().filter(|k| k.as_str() != "schemas").cloned().collect())
+        .unwrap_or_default()
 }
 
 impl Core {
     fn resource_event(&self, provider: &Provider, kind: ResourceKind, verb: &str, id: &str) -> AuditEvent {
-        AuditEvent::new(self.now(), &Actor::Provider(provider.id.to_string()), &format!("{}.{verb}", noun(kind)))
-            .provider(provider.id.as_str())
-            .resource(format!("{}/{id}", kind.name()))
-            .population(provider.population)
+        AuditEvent::new(
+            self.now(),
+            &Actor::Provider(provider.id.to_string()),
+            &format!("{}.{verb}", noun(kind)),
+        )
+        .provider(provider.id.as_str())
+        .resource(format!("{}/{id}", kind.name()))
+        .population(provider.population)
     }
 
-    pub async fn create_resource(&self, provider: &Provider, kind: ResourceKind, body: &Value) -> Result<ResourceRecord, CoreError> {
+    pub async fn create_resource(
+        &self,
+        provider: &Provider,
+        kind: ResourceKind,
+        body: &Value,
+    ) -> Result<ResourceRecord, CoreError> {
         let mut data = normalize_resource(kind, body)?;
         strip_never_returned(kind, &mut data);
         let members = match kind {
@@ -80,7 +81,9 @@ impl Core {
         if !members.is_empty() {
             attributes.push("members".into());
         }
-        let event = self.resource_event(provider, kind, "create", &id).attributes(attributes);
+        let event = self
+            .resource_event(provider, kind, "create", &id)
+            .attributes(attributes);
         let new = NewResource {
             id,
             provider: provider.id.clone(),
@@ -93,8 +96,16 @@ impl Core {
         self.store().create_resource(new, event).await
     }
 
-    pub async fn get_resource(&self, provider: &Provider, kind: ResourceKind, id: &str) -> Result<ResourceRecord, CoreError> {
-        self.store().resource(&provider.id, kind, id).await?.ok_or_else(|| not_found(kind, id))
+    pub async fn get_resource(
+        &self,
+        provider: &Provider,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<ResourceRecord, CoreError> {
+        self.store()
+            .resource(&provider.id, kind, id)
+            .await?
+            .ok_or_else(|| not_found(kind, id))
     }
 
     /// PUT (RFC 7644 §3.5.1): the body replaces the client's attributes; immutable ones may
@@ -117,7 +128,11 @@ impl Core {
         if let Some(given) = body.get("id").and_then(Value::as_str)
             && given != id
         {
-            return Err(ScimError::bad_request(ScimType::Mutability, "id is read-only and differs from the resource's").into());
+            return Err(ScimError::bad_request(
+                ScimType::Mutability,
+                "id is read-only and differs from the resource's",
+            )
+            .into());
         }
         let update = Box::new(move |old: &ResourceRecord| {
             check_immutable(kind, &old.data, &data)?;
@@ -129,10 +144,16 @@ impl Core {
                 }
                 None => Vec::new(),
             };
-            Ok(Change { data, members, attributes })
+            Ok(Change {
+                data,
+                members,
+                attributes,
+            })
         });
         let event = self.resource_event(provider, kind, "replace", id);
-        self.store().update_resource(&provider.id, kind, id, if_match, self.now(), update, event).await
+        self.store()
+            .update_resource(&provider.id, kind, id, if_match, self.now(), update, event)
+            .await
     }
 
     /// PATCH (RFC 7644 §3.5.2), all or nothing. Group member operations become membership
@@ -152,23 +173,46 @@ impl Core {
         };
         let update = Box::new(move |old: &ResourceRecord| {
             let mut data = old.data.clone();
-            let mut attributes = if doc_ops.is_empty() { Vec::new() } else { apply_patch(kind, &mut data, &doc_ops)? };
+            let mut attributes = if doc_ops.is_empty() {
+                Vec::new()
+            } else {
+                apply_patch(kind, &mut data, &doc_ops)?
+            };
             strip_never_returned(kind, &mut data);
             if !member_ops.is_empty() {
                 attributes.push("members".into());
             }
-            Ok(Change { data, members: member_ops, attributes })
+            Ok(Change {
+                data,
+                members: member_ops,
+                attributes,
+            })
         });
         let event = self.resource_event(provider, kind, "patch", id);
-        self.store().update_resource(&provider.id, kind, id, if_match, self.now(), update, event).await
+        self.store()
+            .update_resource(&provider.id, kind, id, if_match, self.now(), update, event)
+            .await
     }
 
-    pub async fn delete_resource(&self, provider: &Provider, kind: ResourceKind, id: &str, if_match: Option<i64>) -> Result<(), CoreError> {
+    pub async fn delete_resource(
+        &self,
+        provider: &Provider,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<(), CoreError> {
         let event = self.resource_event(provider, kind, "delete", id);
-        self.store().delete_resource(&provider.id, kind, id, if_match, event).await
+        self.store()
+            .delete_resource(&provider.id, kind, id, if_match, event)
+            .await
     }
 
-    pub async fn list_resources(&self, provider: &Provider, kind: ResourceKind, query: ListQuery) -> Result<Page, CoreError> {
+    pub async fn list_resources(
+        &self,
+        provider: &Provider,
+        kind: ResourceKind,
+        query: ListQuery,
+    ) -> Result<Page, CoreError> {
         self.store().list_resources(&provider.id, kind, query).await
     }
 }
@@ -181,7 +225,11 @@ mod tests {
     #[test]
     fn members_leave_the_group_document() {
         let mut doc = json!({"displayName": "Ops", "members": [{"value": "a"}, {"value": "b", "display": "B"}]});
-        assert_eq!(take_members(&mut doc).ok().flatten(), Some(vec!["a".to_owned(), "b".to_owned()]));
+        let ids: Option<Vec<String>> = take_members(&mut doc)
+            .ok()
+            .flatten()
+            .map(|l| l.into_iter().map(|m| m.id).collect());
+        assert_eq!(ids, Some(vec!["a".to_owned(), "b".to_owned()]));
         assert!(doc.get("members").is_none());
         let mut bad = json!({"members": [{"display": "x"}]});
         assert!(take_members(&mut bad).is_err());
@@ -191,6 +239,9 @@ mod tests {
     fn changed_attributes_name_what_differs() {
         let old = json!({"schemas": ["x"], "userName": "a", "title": "t"});
         let new = json!({"schemas": ["y"], "userName": "a", "nickName": "n"});
-        assert_eq!(changed_attributes(&old, &new), vec!["nickName".to_owned(), "title".to_owned()]);
+        assert_eq!(
+            changed_attributes(&old, &new),
+            vec!["nickName".to_owned(), "title".to_owned()]
+        );
     }
 }

@@ -46,7 +46,12 @@ impl<T: ProviderStore + ResourceStore + Send + Sync + 'static> Store for T {}
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
     async fn create_resource(&self, new: NewResource, event: AuditEvent) -> Result<ResourceRecord, CoreError>;
-    async fn resource(&self, provider: &ProviderId, kind: ResourceKind, id: &str) -> StoreResult<Option<ResourceRecord>>;
+    async fn resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<ResourceRecord>>;
     /// Apply `update` to the current record in one transaction. `if_match` is the version
     /// the client saw (412 when it is no longer current). The event's attributes are filled
     /// from the change.
@@ -68,7 +73,12 @@ pub trait ResourceStore: Send + Sync {
         if_match: Option<i64>,
         event: AuditEvent,
     ) -> Result<(), CoreError>;
-    async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, query: ListQuery) -> Result<Page, CoreError>;
+    async fn list_resources(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        query: ListQuery,
+    ) -> Result<Page, CoreError>;
     /// Members of each group, in membership order.
     async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>>;
     /// Groups each user (or group) directly belongs to.

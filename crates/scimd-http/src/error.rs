@@ -46,9 +46,11 @@ pub fn scim_error(e: CoreError) -> ScimError {
         CoreError::NotFound(what) => ScimError::new(404, None, format!("{what} not found")),
         CoreError::Invalid(detail) => ScimError::new(400, Some(ScimType::InvalidValue), detail),
         CoreError::Conflict(detail) => ScimError::new(409, Some(ScimType::Uniqueness), detail),
-        CoreError::PreconditionFailed(current) => {
-            ScimError::new(412, None, format!("the resource has changed; its current version is {current}"))
-        }
+        CoreError::PreconditionFailed(current) => ScimError::new(
+            412,
+            None,
+            format!("the resource has changed; its current version is {current}"),
+        ),
         CoreError::InvalidClient => ScimError::new(401, None, "authentication failed"),
         CoreError::Forbidden(detail) => ScimError::new(403, None, detail),
         CoreError::Scim(e) => e,

@@ -21,6 +21,25 @@ pub fn apply_patch(kind: ResourceKind, doc: &mut Value, ops: &[PatchOperation]) 
     let mut work = doc.clone();
     for op in ops {
         match (&op.path, &op.value) {
+            (Some(path), value) if whole_extension(kind, path).is_some() => {
+                let ext = whole_extension(kind, path).map(|s| s.id).unwrap_or_default();
+                match (op.op, value) {
+                    (PatchOpKind::Remove, _) => {
+                        if let Some(obj) = work.as_object_mut() {
+                            obj.retain(|k, _| !k.eq_ignore_ascii_case(ext));
+                        }
+                    }
+                    (_, Some(v @ Value::Object(_))) => {
+                        let attrs: Map<String, Value> = std::iter::once((ext.to_owned(), v.clone())).collect();
+                        apply_pathless(kind, &mut work, op.op, &attrs)?
+                    }
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "'{ext}' takes an object of its attributes"
+                        )));
+                    }
+                }
+            }
             (Some(path), value) => apply_path(kind, &mut work, op.op, path, value.as_ref())?,
             (None, Some(Value::Object(attrs))) if op.op != PatchOpKind::Remove => {
                 apply_pathless(kind, &mut work, op.op, attrs)?
@@ -104,6 +123,16 @@ fn apply_pathless(
         set(work, op, r, Some(v))?;
     }
     Ok(())
+}
+
+/// A path naming a whole extension (`urn:...:enterprise:2.0:User`): the URN parses as a
+/// prefix plus a last segment, and the two together name the schema.
+fn whole_extension(kind: ResourceKind, path: &PatchPath) -> Option<&'static crate::schema::Schema> {
+    if path.filter.is_some() || path.sub.is_some() || path.attr.sub.is_some() {
+        return None;
+    }
+    let uri = path.attr.uri.as_deref()?;
+    kind.extension(&format!("{uri}:{}", path.attr.name))
 }
 
 fn apply_path(

@@ -41,6 +41,13 @@ fn okta_deactivation_sets_active_false() {
     assert_eq!(doc["meta"]["resourceType"], "User");
 }
 
+fn member(id: &str, display: Option<&str>) -> NewMember {
+    NewMember {
+        id: id.into(),
+        display: display.map(Into::into),
+    }
+}
+
 #[test]
 fn okta_group_patch_splits_into_rename_and_member_operations() {
     let operations = ops(json!([
@@ -51,7 +58,10 @@ fn okta_group_patch_splits_into_rename_and_member_operations() {
     let (doc_ops, member_ops) = split_members(operations).unwrap();
     assert_eq!(
         member_ops,
-        vec![MemberOp::Remove(vec!["u1".into()]), MemberOp::Add(vec!["u2".into()])]
+        vec![
+            MemberOp::Remove(vec!["u1".into()]),
+            MemberOp::Add(vec![member("u2", Some("jane@example.com"))])
+        ]
     );
     assert_eq!(doc_ops.len(), 1);
     let mut doc = group();
@@ -72,8 +82,8 @@ fn okta_full_member_replace_and_pathless_members_become_member_ops() {
     assert_eq!(
         member_ops,
         vec![
-            MemberOp::ReplaceAll(vec!["a".into(), "b".into()]),
-            MemberOp::Add(vec!["c".into()]),
+            MemberOp::ReplaceAll(vec![member("a", None), member("b", None)]),
+            MemberOp::Add(vec![member("c", None)]),
             MemberOp::RemoveAll
         ]
     );
@@ -90,7 +100,10 @@ fn entra_member_removal_by_value_list_removes_only_those_members() {
     assert!(doc_ops.is_empty());
     assert_eq!(
         member_ops,
-        vec![MemberOp::Remove(vec!["u7".into()]), MemberOp::Add(vec!["u8".into()])]
+        vec![
+            MemberOp::Remove(vec!["u7".into()]),
+            MemberOp::Add(vec![member("u8", None)])
+        ]
     );
 }
 
@@ -365,4 +378,17 @@ fn parse_refuses_malformed_messages() {
     for (body, want) in cases {
         assert_eq!(parse_patch(&body).unwrap_err().scim_type, Some(want), "{body}");
     }
+}
+
+#[test]
+fn removing_a_whole_extension_by_its_urn_drops_its_attributes() {
+    let mut doc = json!({
+        "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+        "userName": "a",
+        ENTERPRISE_USER_SCHEMA: {"employeeNumber": "7"}
+    });
+    let ops = ops(json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}]));
+    apply_patch(ResourceKind::User, &mut doc, &ops).unwrap();
+    assert!(doc.get(ENTERPRISE_USER_SCHEMA).is_none());
+    assert_eq!(doc["schemas"], json!([USER_SCHEMA]));
 }

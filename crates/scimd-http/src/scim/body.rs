@@ -16,7 +16,12 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let ctype = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let media = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if media != "application/scim+json" && media != "application/json" {
             return Err(ScimError::new(
@@ -68,6 +73,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
             _ => {}
         }
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ScimError::bad_request(ScimType::InvalidSyntax, format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })
 }

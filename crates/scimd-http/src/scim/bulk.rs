@@ -42,47 +42,71 @@ fn parse_operations(body: &Value) -> Result<(Vec<Operation>, Option<usize>), Sci
         .as_object()
         .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, "a BulkRequest must be a JSON object"))?;
     let get = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-    let declared = get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))));
+    let declared = get("schemas").and_then(Value::as_array).is_some_and(|a| {
+        a.iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA)))
+    });
     if !declared {
-        return Err(ScimError::bad_request(ScimType::InvalidSyntax, format!("a bulk body must declare {BULK_REQUEST_SCHEMA}")));
+        return Err(ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("a bulk body must declare {BULK_REQUEST_SCHEMA}"),
+        ));
     }
-    let fail_on_errors = match get("failOnErrors") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| ScimError::bad_request(ScimType::InvalidValue, "failOnErrors must be a positive integer"))?
-                as usize,
-        ),
-    };
+    let fail_on_errors =
+        match get("failOnErrors") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+                ScimError::bad_request(ScimType::InvalidValue, "failOnErrors must be a positive integer")
+            })? as usize),
+        };
     let ops = get("Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, "a BulkRequest needs an Operations list"))?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(413, None, format!("a bulk request may hold at most {MAX_OPERATIONS} operations; this one has {}", ops.len())));
+        return Err(ScimError::new(
+            413,
+            None,
+            format!(
+                "a bulk request may hold at most {MAX_OPERATIONS} operations; this one has {}",
+                ops.len()
+            ),
+        ));
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
-        let o = op
-            .as_object()
-            .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} is not an object", i + 1)))?;
+        let o = op.as_object().ok_or_else(|| {
+            ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} is not an object", i + 1))
+        })?;
         let field = |name: &str| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
         let method = field("method")
             .and_then(Value::as_str)
             .map(str::to_ascii_uppercase)
-            .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} has no method", i + 1)))?;
+            .ok_or_else(|| {
+                ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} has no method", i + 1))
+            })?;
         let path = field("path")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} has no path", i + 1)))?;
+            .ok_or_else(|| {
+                ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} has no path", i + 1))
+            })?;
         let bulk_id = field("bulkId").and_then(Value::as_str).map(str::to_owned);
         if method == "POST" && bulk_id.is_none() {
-            return Err(ScimError::bad_request(ScimType::InvalidSyntax, format!("operation {} is a POST without a bulkId", i + 1)));
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                format!("operation {} is a POST without a bulkId", i + 1),
+            ));
         }
-        let version = field("version").and_then(Value::as_str).and_then(|v| v.trim_start_matches("W/").trim_matches('"').parse().ok());
-        out.push(Operation { method, bulk_id, path, data: field("data").cloned(), version });
+        let version = field("version")
+            .and_then(Value::as_str)
+            .and_then(|v| v.trim_start_matches("W/").trim_matches('"').parse().ok());
+        out.push(Operation {
+            method,
+            bulk_id,
+            path,
+            data: field("data").cloned(),
+            version,
+        });
     }
     Ok((out, fail_on_errors))
 }
@@ -105,7 +129,10 @@ fn resolve(value: &mut Value, ids: &HashMap<String, String>) -> Result<(), Strin
 
 fn resolve_path(path: &str, ids: &HashMap<String, String>) -> Result<String, String> {
     match path.split_once("bulkId:") {
-        Some((head, name)) => ids.get(name).map(|id| format!("{head}{id}")).ok_or_else(|| name.to_owned()),
+        Some((head, name)) => ids
+            .get(name)
+            .map(|id| format!("{head}{id}"))
+            .ok_or_else(|| name.to_owned()),
         None => Ok(path.to_owned()),
     }
 }
@@ -130,25 +157,57 @@ struct Outcome {
 }
 
 async fn run_one(state: &AppState, p: &Provider, base: &str, op: &Operation, ids: &HashMap<String, String>) -> Outcome {
-    let fail = |e: ScimError| Outcome { status: e.status, location: None, version: None, id: None, error: Some(e) };
+    let fail = |e: ScimError| Outcome {
+        status: e.status,
+        location: None,
+        version: None,
+        id: None,
+        error: Some(e),
+    };
     let path = match resolve_path(&op.path, ids) {
         Ok(p) => p,
-        Err(name) => return fail(ScimError::bad_request(ScimType::InvalidValue, format!("bulkId '{name}' does not name a created resource"))),
+        Err(name) => {
+            return fail(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("bulkId '{name}' does not name a created resource"),
+            ));
+        }
     };
     let mut data = op.data.clone().unwrap_or(Value::Null);
     if let Err(name) = resolve(&mut data, ids) {
-        return fail(ScimError::bad_request(ScimType::InvalidValue, format!("bulkId '{name}' does not name a created resource")));
+        return fail(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("bulkId '{name}' does not name a created resource"),
+        ));
     }
     let Some((kind, id)) = target(&path) else {
-        return fail(ScimError::bad_request(ScimType::InvalidPath, format!("'{path}' is not a /Users or /Groups path")));
+        return fail(ScimError::bad_request(
+            ScimType::InvalidPath,
+            format!("'{path}' is not a /Users or /Groups path"),
+        ));
     };
     let result: Result<Option<scimd_core::ResourceRecord>, CoreError> = match (op.method.as_str(), id) {
         ("POST", None) => state.core.create_resource(p, kind, &data).await.map(Some),
-        ("PUT", Some(id)) => state.core.replace_resource(p, kind, &id, &data, op.version).await.map(Some),
-        ("PATCH", Some(id)) => state.core.patch_resource(p, kind, &id, &data, op.version).await.map(Some),
-        ("DELETE", Some(id)) => state.core.delete_resource(p, kind, &id, op.version).await.map(|()| None),
+        ("PUT", Some(id)) => state
+            .core
+            .replace_resource(p, kind, &id, &data, op.version)
+            .await
+            .map(Some),
+        ("PATCH", Some(id)) => state
+            .core
+            .patch_resource(p, kind, &id, &data, op.version)
+            .await
+            .map(Some),
+        ("DELETE", Some(id)) => state
+            .core
+            .delete_resource(p, kind, &id, op.version)
+            .await
+            .map(|()| None),
         (m, _) => {
-            return fail(ScimError::bad_request(ScimType::InvalidSyntax, format!("method {m} does not fit the path '{path}'")));
+            return fail(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                format!("method {m} does not fit the path '{path}'"),
+            ));
         }
     };
     match result {
@@ -159,7 +218,13 @@ async fn run_one(state: &AppState, p: &Provider, base: &str, op: &Operation, ids
             id: Some(rec.id),
             error: None,
         },
-        Ok(None) => Outcome { status: 204, location: None, version: None, id: None, error: None },
+        Ok(None) => Outcome {
+            status: 204,
+            location: None,
+            version: None,
+            id: None,
+            error: None,
+        },
         Err(e) => fail(scim_error(e)),
     }
 }
@@ -235,7 +300,10 @@ async fn bulk(
         queue = deferred;
     }
     let operations: Vec<Value> = results.into_iter().flatten().collect();
-    Ok(scim_json(StatusCode::OK, &json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": operations})))
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": operations}),
+    ))
 }
 
 #[cfg(test)]
@@ -248,14 +316,20 @@ mod tests {
         let mut data = json!({"members": [{"value": "bulkId:u1"}]});
         assert!(resolve(&mut data, &ids).is_ok());
         assert_eq!(data["members"][0]["value"], "id-1");
-        assert_eq!(resolve_path("/Groups/bulkId:u1", &ids).ok().as_deref(), Some("/Groups/id-1"));
+        assert_eq!(
+            resolve_path("/Groups/bulkId:u1", &ids).ok().as_deref(),
+            Some("/Groups/id-1")
+        );
         assert_eq!(resolve(&mut json!("bulkId:nope"), &ids), Err("nope".to_owned()));
     }
 
     #[test]
     fn paths_name_a_resource_type_and_maybe_an_id() {
         assert_eq!(target("/Users"), Some((ResourceKind::User, None)));
-        assert_eq!(target("/Groups/abc"), Some((ResourceKind::Group, Some("abc".to_owned()))));
+        assert_eq!(
+            target("/Groups/abc"),
+            Some((ResourceKind::Group, Some("abc".to_owned())))
+        );
         assert_eq!(target("/Other"), None);
     }
 }

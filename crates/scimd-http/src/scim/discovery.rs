@@ -26,7 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/Schemas/{uri}", get(schema))
 }
 
-async fn service_provider_config(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
+async fn service_provider_config(
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+) -> Response {
     let base = state.base_url(p.id.as_str());
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -42,8 +45,7 @@ async fn service_provider_config(State(state): State<AppState>, Extension(Authen
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": super::query::DEFAULT_COUNT,
-            "maxPageSize": MAX_COUNT,
-            "cursorTimeout": 0
+            "maxPageSize": MAX_COUNT
         },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -62,7 +64,11 @@ async fn service_provider_config(State(state): State<AppState>, Extension(Authen
 }
 
 fn resource_type_json(base: &str, kind: ResourceKind) -> Value {
-    let extensions: Vec<Value> = kind.extensions().iter().map(|s| json!({"schema": s.id, "required": false})).collect();
+    let extensions: Vec<Value> = kind
+        .extensions()
+        .iter()
+        .map(|s| json!({"schema": s.id, "required": false}))
+        .collect();
     let mut v = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind.name(),
@@ -78,22 +84,31 @@ fn resource_type_json(base: &str, kind: ResourceKind) -> Value {
     v
 }
 
-async fn resource_types(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
+async fn resource_types(
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+) -> Response {
     let base = state.base_url(p.id.as_str());
-    let all: Vec<Value> = [ResourceKind::User, ResourceKind::Group].iter().map(|k| resource_type_json(&base, *k)).collect();
+    let all: Vec<Value> = [ResourceKind::User, ResourceKind::Group]
+        .iter()
+        .map(|k| resource_type_json(&base, *k))
+        .collect();
     scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
 }
 
 async fn resource_type(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(name): Path<String>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let kind = [ResourceKind::User, ResourceKind::Group]
         .into_iter()
         .find(|k| k.name().eq_ignore_ascii_case(&name))
         .ok_or_else(|| ScimError::new(404, None, format!("resource type '{name}' not found")))?;
-    Ok(scim_json(StatusCode::OK, &resource_type_json(&state.base_url(p.id.as_str()), kind)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &resource_type_json(&state.base_url(p.id.as_str()), kind),
+    ))
 }
 
 fn schema_json(base: &str, s: &Schema) -> Value {
@@ -111,8 +126,11 @@ async fn schemas(State(state): State<AppState>, Extension(Authenticated(p)): Ext
 async fn schema(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(uri): Path<String>,
+    Path((_, uri)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let s = schema_by_id(&uri).ok_or_else(|| ScimError::new(404, None, format!("schema '{uri}' not found")))?;
-    Ok(scim_json(StatusCode::OK, &schema_json(&state.base_url(p.id.as_str()), s)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &schema_json(&state.base_url(p.id.as_str()), s),
+    ))
 }

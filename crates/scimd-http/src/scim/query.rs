@@ -42,10 +42,16 @@ impl RawParams {
         let obj = body
             .as_object()
             .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, "a SearchRequest must be a JSON object"))?;
-        let declared = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v);
-        let ok = declared
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+        let declared = obj
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+            .map(|(_, v)| v);
+        let ok = declared.and_then(Value::as_array).is_some_and(|a| {
+            a.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+            })
+        });
         if !ok {
             return Err(ScimError::bad_request(
                 ScimType::InvalidSyntax,
@@ -67,7 +73,10 @@ impl RawParams {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn projection(&self) -> Result<Projection, ScimError> {
@@ -82,7 +91,10 @@ impl RawParams {
         let sort = match self.get("sortBy").map(str::trim).filter(|s| !s.is_empty()) {
             Some(by) => {
                 let path = AttrPath::parse(by).map_err(|_| {
-                    ScimError::bad_request(ScimType::InvalidValue, format!("sortBy '{by}' is not an attribute path"))
+                    ScimError::bad_request(
+                        ScimType::InvalidValue,
+                        format!("sortBy '{by}' is not an attribute path"),
+                    )
                 })?;
                 let order = match self.get("sortOrder").filter(|s| !s.trim().is_empty()) {
                     Some(o) => SortOrder::parse(o)?,
@@ -108,7 +120,12 @@ impl RawParams {
             None => PageStart::Index(start_index),
         };
         Ok(ListParams {
-            query: scimd_core::resource::ListQuery { filter, sort, start, count },
+            query: scimd_core::resource::ListQuery {
+                filter,
+                sort,
+                start,
+                count,
+            },
             projection: self.projection()?,
             start_index: if cursor.is_some() { 1 } else { start_index },
             cursor_mode: cursor.is_some(),
@@ -129,7 +146,13 @@ fn decode_cursor(c: &str) -> Result<i64, ScimError> {
     c.strip_prefix('c')
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
         .filter(|n| *n >= 0)
-        .ok_or_else(|| ScimError::new(400, Some(ScimType::InvalidValue), format!("'{c}' is not a cursor this server issued (invalidCursor)")))
+        .ok_or_else(|| {
+            ScimError::new(
+                400,
+                Some(ScimType::InvalidValue),
+                format!("'{c}' is not a cursor this server issued (invalidCursor)"),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use scim_proto::projection::Projection;
-use scim_proto::schema::ResourceKind;
+use scim_proto::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
 use scimd_core::{CoreError, MemberRef, ResourceRecord, Store};
 use serde_json::{Map, Value, json};
 
@@ -34,7 +34,12 @@ fn refs(base: &str, list: &[MemberRef], type_of: impl Fn(&MemberRef) -> &'static
 pub fn resource(base: &str, rec: &ResourceRecord) -> Value {
     let mut out = Map::new();
     let data = rec.data.as_object();
-    out.insert("schemas".into(), data.and_then(|d| d.get("schemas")).cloned().unwrap_or_else(|| json!([rec.kind.core_schema().id])));
+    out.insert(
+        "schemas".into(),
+        data.and_then(|d| d.get("schemas"))
+            .cloned()
+            .unwrap_or_else(|| json!([rec.kind.core_schema().id])),
+    );
     out.insert("id".into(), json!(rec.id));
     if let Some(d) = data {
         for (k, v) in d {
@@ -42,6 +47,13 @@ pub fn resource(base: &str, rec: &ResourceRecord) -> Value {
                 out.insert(k.clone(), v.clone());
             }
         }
+    }
+    // The manager's `$ref` is the server's to state (RFC 7643 §4.3), from its id.
+    if let Some(manager) = out.get_mut(ENTERPRISE_USER_SCHEMA).and_then(|e| e.get_mut("manager"))
+        && let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_owned)
+        && let Some(m) = manager.as_object_mut()
+    {
+        m.insert("$ref".into(), json!(location(base, ResourceKind::User, &id)));
     }
     out.insert(
         "meta".into(),

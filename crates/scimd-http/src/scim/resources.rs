@@ -52,7 +52,9 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
     if raw == "*" {
         return Ok(None);
     }
-    parse_etag(raw).map(Some).ok_or_else(|| CoreError::PreconditionFailed(raw.to_owned()).into())
+    parse_etag(raw)
+        .map(Some)
+        .ok_or_else(|| CoreError::PreconditionFailed(raw.to_owned()).into())
 }
 
 fn parse_etag(raw: &str) -> Option<i64> {
@@ -72,27 +74,68 @@ fn single(status: StatusCode, base: &str, rec: &ResourceRecord, doc: serde_json:
     resp
 }
 
-async fn render_one(state: &AppState, base: &str, rec: &ResourceRecord, projection: &Projection) -> Result<serde_json::Value> {
-    let mut docs = render::resources(state.core.store().as_ref(), base, rec.kind, std::slice::from_ref(rec), projection).await?;
+async fn render_one(
+    state: &AppState,
+    base: &str,
+    rec: &ResourceRecord,
+    projection: &Projection,
+) -> Result<serde_json::Value> {
+    let mut docs = render::resources(
+        state.core.store().as_ref(),
+        base,
+        rec.kind,
+        std::slice::from_ref(rec),
+        projection,
+    )
+    .await?;
     Ok(docs.pop().unwrap_or_default())
 }
 
-async fn list(kind: ResourceKind, State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>, RawQuery(q): RawQuery) -> Result<Response> {
+async fn list(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
     let params = RawParams::from_query(q.as_deref())?.list()?;
     respond_list(&state, &p, kind, params).await
 }
 
-async fn search(kind: ResourceKind, State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>, ScimJson(body): ScimJson) -> Result<Response> {
+async fn search(
+    kind: ResourceKind,
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+    ScimJson(body): ScimJson,
+) -> Result<Response> {
     let params = RawParams::from_search(&body)?.list()?;
     respond_list(&state, &p, kind, params).await
 }
 
-async fn respond_list(state: &AppState, p: &scimd_core::Provider, kind: ResourceKind, params: ListParams) -> Result<Response> {
+async fn respond_list(
+    state: &AppState,
+    p: &scimd_core::Provider,
+    kind: ResourceKind,
+    params: ListParams,
+) -> Result<Response> {
     let base = state.base_url(p.id.as_str());
     let page = state.core.list_resources(p, kind, params.query).await?;
-    let docs = render::resources(state.core.store().as_ref(), &base, kind, &page.items, &params.projection).await?;
-    let next = if params.cursor_mode { page.more_after.map(encode_cursor) } else { None };
-    Ok(scim_json(StatusCode::OK, &list_response(page.total, params.start_index, docs, next)))
+    let docs = render::resources(
+        state.core.store().as_ref(),
+        &base,
+        kind,
+        &page.items,
+        &params.projection,
+    )
+    .await?;
+    let next = if params.cursor_mode {
+        page.more_after.map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(page.total, params.start_index, docs, next),
+    ))
 }
 
 async fn create(
@@ -113,14 +156,16 @@ async fn read(
     kind: ResourceKind,
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(id): Path<String>,
+    Path((_, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
     let projection = RawParams::from_query(q.as_deref())?.projection()?;
     let rec = state.core.get_resource(&p, kind, &id).await?;
     if let Some(tags) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && tags.split(',').any(|t| t.trim() == "*" || parse_etag(t) == Some(rec.version))
+        && tags
+            .split(',')
+            .any(|t| t.trim() == "*" || parse_etag(t) == Some(rec.version))
     {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(v) = HeaderValue::from_str(&rec.etag()) {
@@ -137,13 +182,16 @@ async fn replace(
     kind: ResourceKind,
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(id): Path<String>,
+    Path((_, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response> {
     let projection = RawParams::from_query(q.as_deref())?.projection()?;
-    let rec = state.core.replace_resource(&p, kind, &id, &body, if_match(&headers)?).await?;
+    let rec = state
+        .core
+        .replace_resource(&p, kind, &id, &body, if_match(&headers)?)
+        .await?;
     let base = state.base_url(p.id.as_str());
     let doc = render_one(&state, &base, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
@@ -153,13 +201,16 @@ async fn patch(
     kind: ResourceKind,
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(id): Path<String>,
+    Path((_, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response> {
     let projection = RawParams::from_query(q.as_deref())?.projection()?;
-    let rec = state.core.patch_resource(&p, kind, &id, &body, if_match(&headers)?).await?;
+    let rec = state
+        .core
+        .patch_resource(&p, kind, &id, &body, if_match(&headers)?)
+        .await?;
     let base = state.base_url(p.id.as_str());
     let doc = render_one(&state, &base, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
@@ -169,7 +220,7 @@ async fn delete(
     kind: ResourceKind,
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-    Path(id): Path<String>,
+    Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     state.core.delete_resource(&p, kind, &id, if_match(&headers)?).await?;

@@ -46,12 +46,29 @@ async fn search_all(
             Some(f) if f.validate(kind).is_err() => continue,
             other => other.clone(),
         };
-        let query = ListQuery { filter, sort: None, start: PageStart::Index(offset + 1), count: remaining };
+        let query = ListQuery {
+            filter,
+            sort: None,
+            start: PageStart::Index(offset + 1),
+            count: remaining,
+        };
         let page = state.core.list_resources(&p, kind, query).await?;
         total += page.total;
         offset = offset.saturating_sub(page.total);
         remaining -= page.items.len() as u64;
-        docs.extend(render::resources(state.core.store().as_ref(), &base, kind, &page.items, &params.projection).await?);
+        docs.extend(
+            render::resources(
+                state.core.store().as_ref(),
+                &base,
+                kind,
+                &page.items,
+                &params.projection,
+            )
+            .await?,
+        );
     }
-    Ok(scim_json(StatusCode::OK, &list_response(total, params.start_index, docs, None)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, params.start_index, docs, None),
+    ))
 }

@@ -92,11 +92,12 @@ CREATE INDEX resource_by_modified ON resource (provider_id, kind, modified);
 CREATE INDEX resource_by_created ON resource (provider_id, kind, created);
 CREATE INDEX resource_by_population ON resource (population, kind, seq);
 
--- Group members: one row per (group, member). Adding one member to a group of 100,000 is
+-- Group members: one row per (group, member), with the `display` the client sent. Adding one member to a group of 100,000 is
 -- one indexed insert, and reading a group without members never touches this table.
 CREATE TABLE membership (
     group_seq  INTEGER NOT NULL REFERENCES resource (seq) ON DELETE CASCADE,
     member_seq INTEGER NOT NULL REFERENCES resource (seq) ON DELETE CASCADE,
+    display    TEXT,
     PRIMARY KEY (group_seq, member_seq)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX membership_by_member ON membership (member_seq, group_seq);

@@ -2,6 +2,7 @@
 //! thread doing group commit, and a small pool of read connections. The CLI and a running
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
+pub(crate) mod filter;
 mod providers;
 mod resources;
 mod writer;
@@ -56,6 +57,7 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(backend)?;
+        filter::register_functions(&conn).map_err(backend)?;
         migrate(&conn)?;
         Ok(SqliteStore {
             writer: Writer::start(conn)?,
@@ -114,6 +116,7 @@ impl ReadPool {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
         conn.execute_batch("PRAGMA query_only = ON;").map_err(backend)?;
+        filter::register_functions(&conn).map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use scim_proto::error::{ScimError, ScimType};
-use scim_proto::patch::MemberOp;
+use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::ResourceKind;
 use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, PageStart, ResourceRecord, SortOrder, UpdateFn};
 use scimd_core::store::StoreResult;
@@ -33,7 +33,8 @@ fn parse_kind(s: &str) -> Option<ResourceKind> {
 }
 
 fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
-    let bad = |i: usize, what: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into());
+    let bad =
+        |i: usize, what: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into());
     let provider: String = row.get(2)?;
     let population: String = row.get(3)?;
     let kind: String = row.get(4)?;
@@ -63,10 +64,18 @@ impl Columns {
     fn of(kind: ResourceKind, data: &Value) -> Columns {
         let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
         Columns {
-            user_name: if kind == ResourceKind::User { text("userName") } else { None },
+            user_name: if kind == ResourceKind::User {
+                text("userName")
+            } else {
+                None
+            },
             external_id: text("externalId"),
             display_name: text("displayName"),
-            active: if kind == ResourceKind::User { data.get("active").and_then(Value::as_bool) } else { None },
+            active: if kind == ResourceKind::User {
+                data.get("active").and_then(Value::as_bool)
+            } else {
+                None
+            },
         }
     }
 }
@@ -80,14 +89,20 @@ fn write_error(e: rusqlite::Error, kind: ResourceKind, cols: &Columns) -> CoreEr
             return CoreError::Scim(ScimError::new(
                 409,
                 Some(ScimType::Uniqueness),
-                format!("userName '{}' is already taken in this population", cols.user_name.as_deref().unwrap_or_default()),
+                format!(
+                    "userName '{}' is already taken in this population",
+                    cols.user_name.as_deref().unwrap_or_default()
+                ),
             ));
         }
         if msg.contains("display_name_folded") && kind == ResourceKind::Group {
             return CoreError::Scim(ScimError::new(
                 409,
                 Some(ScimType::Uniqueness),
-                format!("a group named '{}' already exists", cols.display_name.as_deref().unwrap_or_default()),
+                format!(
+                    "a group named '{}' already exists",
+                    cols.display_name.as_deref().unwrap_or_default()
+                ),
             ));
         }
     }
@@ -98,7 +113,10 @@ fn load(conn: &Connection, provider: &str, kind: ResourceKind, id: &str) -> Resu
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM resource r WHERE r.id = ?1 AND r.provider_id = ?2 AND r.kind = ?3"
     ))
-    .and_then(|mut s| s.query_row(params![id, provider, kind_str(kind)], record_from_row).optional())
+    .and_then(|mut s| {
+        s.query_row(params![id, provider, kind_str(kind)], record_from_row)
+            .optional()
+    })
     .map_err(backend)
 }
 
@@ -121,13 +139,18 @@ fn member_seq(conn: &Connection, provider: &str, group_seq: i64, id: &str) -> Re
     }
 }
 
-fn add_members(conn: &Connection, provider: &str, group_seq: i64, ids: &[String]) -> Result<(), CoreError> {
+fn add_members(conn: &Connection, provider: &str, group_seq: i64, members: &[NewMember]) -> Result<(), CoreError> {
     let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO membership (group_seq, member_seq) VALUES (?1, ?2)")
+        .prepare_cached(
+            "INSERT INTO membership (group_seq, member_seq, display) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (group_seq, member_seq) DO UPDATE SET display = coalesce(excluded.display, display)",
+        )
         .map_err(|e| CoreError::Store(backend(e)))?;
-    for id in ids {
-        let member = member_seq(conn, provider, group_seq, id)?;
-        insert.execute(params![group_seq, member]).map_err(|e| CoreError::Store(backend(e)))?;
+    for m in members {
+        let member = member_seq(conn, provider, group_seq, &m.id)?;
+        insert
+            .execute(params![group_seq, member, m.display])
+            .map_err(|e| CoreError::Store(backend(e)))?;
     }
     Ok(())
 }
@@ -161,10 +184,12 @@ fn apply_member_ops(conn: &Connection, provider: &str, group_seq: i64, ops: &[Me
                 conn.execute(&sql, params_from_iter(params)).map_err(db)?;
             }
             MemberOp::RemoveAll => {
-                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq]).map_err(db)?;
+                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq])
+                    .map_err(db)?;
             }
             MemberOp::ReplaceAll(ids) => {
-                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq]).map_err(db)?;
+                conn.execute("DELETE FROM membership WHERE group_seq = ?1", [group_seq])
+                    .map_err(db)?;
                 add_members(conn, provider, group_seq, ids)?;
             }
         }
@@ -186,7 +211,11 @@ fn memberships(conn: &Connection, sql: &str, keys: &[i64]) -> Result<HashMap<i64
         let rows = stmt
             .query_map([key], |r| {
                 let kind: String = r.get(1)?;
-                Ok(MemberRef { id: r.get(0)?, kind: parse_kind(&kind).unwrap_or(ResourceKind::User), display: r.get(2)? })
+                Ok(MemberRef {
+                    id: r.get(0)?,
+                    kind: parse_kind(&kind).unwrap_or(ResourceKind::User),
+                    display: r.get(2)?,
+                })
             })
             .map_err(backend)?;
         let list = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
@@ -243,7 +272,12 @@ impl ResourceStore for SqliteStore {
         .await
     }
 
-    async fn resource(&self, provider: &ProviderId, kind: ResourceKind, id: &str) -> StoreResult<Option<ResourceRecord>> {
+    async fn resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<ResourceRecord>> {
         let (provider, id) = (provider.clone(), id.to_owned());
         self.read(move |c| load(c, provider.as_str(), kind, &id)).await
     }
@@ -290,7 +324,12 @@ impl ResourceStore for SqliteStore {
             apply_member_ops(c, provider.as_str(), rec.seq, &change.members)?;
             event.attributes = change.attributes;
             insert_audit(c, &event)?;
-            Ok(ResourceRecord { data: change.data, modified, version, ..rec })
+            Ok(ResourceRecord {
+                data: change.data,
+                modified,
+                version,
+                ..rec
+            })
         })
         .await
     }
@@ -307,7 +346,8 @@ impl ResourceStore for SqliteStore {
         self.write(move |c| {
             let rec = load(c, provider.as_str(), kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             check_version(&rec, if_match)?;
-            c.execute("DELETE FROM resource WHERE seq = ?1", [rec.seq]).map_err(|e| CoreError::Store(backend(e)))?;
+            c.execute("DELETE FROM resource WHERE seq = ?1", [rec.seq])
+                .map_err(|e| CoreError::Store(backend(e)))?;
             insert_audit(c, &event)?;
             Ok(())
         })
@@ -329,7 +369,11 @@ impl ResourceStore for SqliteStore {
                 .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
                 .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
                 .map_err(db)?;
-            let mut page = Page { total: total.max(0) as u64, items: Vec::new(), more_after: None };
+            let mut page = Page {
+                total: total.max(0) as u64,
+                items: Vec::new(),
+                more_after: None,
+            };
             if q.count == 0 {
                 return Ok(page);
             }
@@ -354,7 +398,9 @@ impl ResourceStore for SqliteStore {
             };
             params.extend(extra);
             let mut stmt = c.prepare_cached(&sql).map_err(db)?;
-            let rows = stmt.query_map(params_from_iter(params.iter()), record_from_row).map_err(db)?;
+            let rows = stmt
+                .query_map(params_from_iter(params.iter()), record_from_row)
+                .map_err(db)?;
             page.items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
             if matches!(q.start, PageStart::After(_)) && page.items.len() as u64 > q.count {
                 page.items.truncate(q.count as usize);
@@ -370,7 +416,7 @@ impl ResourceStore for SqliteStore {
         self.read(move |c| {
             memberships(
                 c,
-                "SELECT x.id, x.kind, coalesce(x.display_name, x.user_name) FROM membership m \
+                "SELECT x.id, x.kind, m.display FROM membership m \
                  JOIN resource x ON x.seq = m.member_seq WHERE m.group_seq = ?1 ORDER BY m.member_seq",
                 &groups,
             )

@@ -7,7 +7,12 @@ use crate::support::{Scim, enc, patch_op, str_of};
 
 fn member_ids(s: &Scim, gid: &str) -> Vec<String> {
     let g = s.get(&format!("/Groups/{gid}")).json();
-    let mut v: Vec<String> = g["members"].as_array().into_iter().flatten().map(|m| str_of(m, "value").to_owned()).collect();
+    let mut v: Vec<String> = g["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| str_of(m, "value").to_owned())
+        .collect();
     v.sort();
     v
 }
@@ -30,20 +35,44 @@ fn okta_user(user_name: &str) -> Value {
 #[test]
 fn okta_provisions_a_user_from_test_connection_to_deactivation() {
     let s = Scim::start("internal");
-    let test = s.call_with("GET", "/Users?startIndex=1&count=2", None, &[("Content-Type", "application/json")]);
+    let test = s.call_with(
+        "GET",
+        "/Users?startIndex=1&count=2",
+        None,
+        &[("Content-Type", "application/json")],
+    );
     assert_eq!(test.status, 200);
     assert_eq!(test.json()["totalResults"], 0);
 
-    let lookup = format!("/Users?filter={}&startIndex=1&count=100", enc("userName eq \"jane@example.com\""));
+    let lookup = format!(
+        "/Users?filter={}&startIndex=1&count=100",
+        enc("userName eq \"jane@example.com\"")
+    );
     let none = s.get(&lookup).json();
-    assert_eq!((none["totalResults"].as_u64(), none["Resources"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            none["totalResults"].as_u64(),
+            none["Resources"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
 
-    let created = s.call_with("POST", "/Users", Some(&okta_user("jane@example.com")), &[("Content-Type", "application/json")]);
+    let created = s.call_with(
+        "POST",
+        "/Users",
+        Some(&okta_user("jane@example.com")),
+        &[("Content-Type", "application/json")],
+    );
     assert_eq!(created.status, 201, "{}", created.body);
     let id = str_of(&created.json(), "id").to_owned();
 
     // Okta's spec test looks the user up in upper case.
-    let upper = s.get(&format!("/Users?filter={}&startIndex=1&count=100", enc("userName eq \"JANE@EXAMPLE.COM\""))).json();
+    let upper = s
+        .get(&format!(
+            "/Users?filter={}&startIndex=1&count=100",
+            enc("userName eq \"JANE@EXAMPLE.COM\"")
+        ))
+        .json();
     assert_eq!(upper["totalResults"], 1);
     assert_eq!(upper["Resources"][0]["id"], id.as_str());
 
@@ -64,7 +93,10 @@ fn okta_provisions_a_user_from_test_connection_to_deactivation() {
     assert_eq!(s.get(&format!("/Users/{id}")).json()["active"], false);
     assert_eq!(s.get(&lookup).json()["Resources"][0]["active"], false);
     let reactivate = patch_op(json!([{"op": "replace", "value": {"active": true}}]));
-    assert_eq!(s.call("PATCH", &format!("/Users/{id}"), Some(&reactivate)).json()["active"], true);
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{id}"), Some(&reactivate)).json()["active"],
+        true
+    );
 }
 
 #[test]
@@ -105,6 +137,14 @@ fn okta_pushes_a_group_with_rename_add_and_remove_in_one_patch() {
     let mut want = vec![ida.to_owned(), idb.to_owned()];
     want.sort();
     assert_eq!(member_ids(&s, gid), want);
+    let read = s.get(&format!("/Groups/{gid}")).json();
+    let shown = read["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["value"] == ida)
+        .map(|m| m["display"].clone());
+    assert_eq!(shown, Some(json!("a@example.com")), "the display Okta sent comes back");
 
     let second = patch_op(json!([
         {"op": "replace", "value": {"id": gid, "displayName": "Operations"}},
@@ -119,7 +159,10 @@ fn okta_pushes_a_group_with_rename_add_and_remove_in_one_patch() {
     assert_eq!(s.get(&format!("/Groups/{gid}")).json()["displayName"], "Operations");
 
     let replace_all = patch_op(json!([{"op": "replace", "path": "members", "value": [{"value": ida}]}]));
-    assert_eq!(s.call("PATCH", &format!("/Groups/{gid}"), Some(&replace_all)).status, 200);
+    assert_eq!(
+        s.call("PATCH", &format!("/Groups/{gid}"), Some(&replace_all)).status,
+        200
+    );
     assert_eq!(member_ids(&s, gid), vec![ida.to_owned()]);
 
     assert_eq!(s.call("DELETE", &format!("/Groups/{gid}"), None).status, 204);
@@ -129,7 +172,9 @@ fn okta_pushes_a_group_with_rename_add_and_remove_in_one_patch() {
 fn entra_patches_users_the_way_entra_does() {
     let s = Scim::start("internal");
     let guid = "7d6d0e3a-0c44-4c7b-9b07-3b0b8f3e0f10";
-    let probe = s.get(&format!("/Users?filter={}", enc(&format!("userName eq \"{guid}\"")))).json();
+    let probe = s
+        .get(&format!("/Users?filter={}", enc(&format!("userName eq \"{guid}\""))))
+        .json();
     assert_eq!(probe["totalResults"], 0);
 
     let boss = s.user("boss@example.com");
@@ -170,22 +215,46 @@ fn entra_patches_users_the_way_entra_does() {
     assert_eq!(ext["employeeNumber"], "701984");
     assert_eq!(ext["manager"]["value"], boss_id);
 
-    let manager_list = patch_op(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": [{"$ref": null, "value": boss_id}]}]));
-    assert_eq!(s.call("PATCH", &format!("/Users/{id}"), Some(&manager_list)).status, 200);
+    let manager_list = patch_op(
+        json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": [{"$ref": null, "value": boss_id}]}]),
+    );
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{id}"), Some(&manager_list)).status,
+        200
+    );
 
     // A disabled user is still found, by userName and by externalId.
-    let by_name = s.get(&format!("/Users?filter={}", enc("userName eq \"test_user@contoso.com\""))).json();
-    assert_eq!((by_name["totalResults"].as_u64(), by_name["Resources"][0]["active"].as_bool()), (Some(1), Some(false)));
+    let by_name = s
+        .get(&format!(
+            "/Users?filter={}",
+            enc("userName eq \"test_user@contoso.com\"")
+        ))
+        .json();
+    assert_eq!(
+        (
+            by_name["totalResults"].as_u64(),
+            by_name["Resources"][0]["active"].as_bool()
+        ),
+        (Some(1), Some(false))
+    );
     let by_ext = s.get(&format!("/Users?filter={}", enc("externalId eq \"e1\""))).json();
     assert_eq!(by_ext["totalResults"], 1);
-    let by_email = s.get(&format!("/Users?filter={}", enc("emails[type eq \"work\"].value eq \"test@contoso.com\""))).json();
+    let by_email = s
+        .get(&format!(
+            "/Users?filter={}",
+            enc("emails[type eq \"work\"].value eq \"test@contoso.com\"")
+        ))
+        .json();
     assert_eq!(by_email["totalResults"], 1);
 
     // The validator's empty Operations array changes nothing.
     let before = s.get(&format!("/Users/{id}")).json();
     let empty = s.call("PATCH", &format!("/Users/{id}"), Some(&patch_op(json!([]))));
     assert_eq!(empty.status, 200, "{}", empty.body);
-    assert_eq!(s.get(&format!("/Users/{id}")).json()["meta"]["version"], before["meta"]["version"]);
+    assert_eq!(
+        s.get(&format!("/Users/{id}")).json()["meta"]["version"],
+        before["meta"]["version"]
+    );
 
     // Hard delete, twice: the second is a 404.
     assert_eq!(s.call("DELETE", &format!("/Users/{id}"), None).status, 204);
@@ -209,7 +278,10 @@ fn entra_with_the_2020_flag_sends_dotted_and_urn_keys_in_a_pathless_replace() {
     assert_eq!(j["name"]["givenName"], "Flag");
     assert_eq!(j["name"]["familyName"], "Day");
     assert_eq!(j["active"], false);
-    assert_eq!(j["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Finance");
+    assert_eq!(
+        j["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Finance"
+    );
 }
 
 #[test]
@@ -221,11 +293,18 @@ fn entra_removes_only_the_listed_member_and_checks_membership_by_filter() {
     let g = s.group("Sales", &[]);
     let gid = str_of(&g, "id");
 
-    let found = s.get(&format!("/Groups?filter={}&excludedAttributes=members", enc("displayName eq \"Sales\""))).json();
+    let found = s
+        .get(&format!(
+            "/Groups?filter={}&excludedAttributes=members",
+            enc("displayName eq \"Sales\"")
+        ))
+        .json();
     assert_eq!(found["totalResults"], 1);
     assert!(found["Resources"][0].get("members").is_none());
 
-    let add = patch_op(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": ida}, {"$ref": null, "value": idb}]}]));
+    let add = patch_op(
+        json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": ida}, {"$ref": null, "value": idb}]}]),
+    );
     let r = s.call("PATCH", &format!("/Groups/{gid}"), Some(&add));
     assert!(r.status == 200 || r.status == 204, "{}", r.body);
 

@@ -34,7 +34,10 @@ fn a_created_user_comes_back_whole_with_id_meta_and_location() {
     assert_eq!(u["meta"]["resourceType"], "User");
     assert_eq!(r.header("etag"), u["meta"]["version"].as_str());
     assert!(u.get("password").is_none());
-    assert_eq!(u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"], "42");
+    assert_eq!(
+        u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
+        "42"
+    );
 
     let got = s.get(&format!("/Users/{id}"));
     assert_eq!(got.status, 200);
@@ -49,7 +52,11 @@ fn a_created_user_comes_back_whole_with_id_meta_and_location() {
 fn user_names_are_unique_per_population_regardless_of_case() {
     let s = Scim::start("internal");
     s.user("jane@example.com");
-    let dup = s.call("POST", "/Users", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "JANE@example.com"})));
+    let dup = s.call(
+        "POST",
+        "/Users",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "JANE@example.com"})),
+    );
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(dup.json()["scimType"], "uniqueness");
     assert_eq!(dup.json()["status"], "409");
@@ -61,7 +68,10 @@ fn user_names_are_unique_per_population_regardless_of_case() {
         crate::support::call(
             "POST",
             &format!("{base}/Users"),
-            &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/json"),
+            ],
             Some(&body.to_string()),
         )
     };
@@ -73,10 +83,18 @@ fn user_names_are_unique_per_population_regardless_of_case() {
 #[test]
 fn required_and_read_only_attributes_are_enforced() {
     let s = Scim::start("internal");
-    let no_name = s.call("POST", "/Users", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "displayName": "x"})));
+    let no_name = s.call(
+        "POST",
+        "/Users",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "displayName": "x"})),
+    );
     assert_eq!(no_name.status, 400);
     assert_eq!(no_name.json()["scimType"], "invalidValue");
-    let bad_schema = s.call("POST", "/Users", Some(&json!({"schemas": ["urn:example:nope"], "userName": "a"})));
+    let bad_schema = s.call(
+        "POST",
+        "/Users",
+        Some(&json!({"schemas": ["urn:example:nope"], "userName": "a"})),
+    );
     assert_eq!(bad_schema.status, 400, "{}", bad_schema.body);
     let not_an_object = s.call("POST", "/Users", Some(&json!(["x"])));
     assert_eq!(not_an_object.status, 400);
@@ -93,7 +111,9 @@ fn required_and_read_only_attributes_are_enforced() {
     let patch_groups = s.call(
         "PATCH",
         &format!("/Users/{id}"),
-        Some(&patch_op(json!([{"op": "add", "path": "groups", "value": [{"value": "x"}]}]))),
+        Some(&patch_op(
+            json!([{"op": "add", "path": "groups", "value": [{"value": "x"}]}]),
+        )),
     );
     assert_eq!(patch_groups.status, 400, "{}", patch_groups.body);
     assert_eq!(patch_groups.json()["scimType"], "mutability");
@@ -120,10 +140,17 @@ fn put_replaces_and_bumps_the_version() {
     let after = r.json();
     assert_eq!(after["name"]["givenName"], "Janet");
     assert_eq!(after["title"], "Engineer");
-    assert!(after.get("emails").is_none(), "PUT replaces: attributes not sent are cleared");
+    assert!(
+        after.get("emails").is_none(),
+        "PUT replaces: attributes not sent are cleared"
+    );
     assert_ne!(after["meta"]["version"], u["meta"]["version"]);
     assert_eq!(after["meta"]["created"], u["meta"]["created"]);
-    let missing = s.call("PUT", "/Users/00000000-0000-4000-8000-000000000000", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"})));
+    let missing = s.call(
+        "PUT",
+        "/Users/00000000-0000-4000-8000-000000000000",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"})),
+    );
     assert_eq!(missing.status, 404);
 }
 
@@ -157,9 +184,17 @@ fn patch_changes_attributes_all_or_nothing() {
         ]))),
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
-    assert_eq!(s.get(&format!("/Users/{id}")).json(), before, "a failed PATCH changes nothing");
+    assert_eq!(
+        s.get(&format!("/Users/{id}")).json(),
+        before,
+        "a failed PATCH changes nothing"
+    );
 
-    let no_schema = s.call("PATCH", &format!("/Users/{id}"), Some(&json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]})));
+    let no_schema = s.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(&json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]})),
+    );
     assert_eq!(no_schema.status, 400);
 }
 
@@ -175,7 +210,12 @@ fn deleting_a_user_makes_it_gone_and_a_second_delete_is_404() {
     assert_eq!(again.status, 404);
     assert_eq!(again.json()["status"], "404");
     let group = s.get(&format!("/Groups/{}", str_of(&g, "id"))).json();
-    assert!(group.get("members").is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)), "{group}");
+    assert!(
+        group
+            .get("members")
+            .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)),
+        "{group}"
+    );
     // The userName is free again.
     s.user("jane@example.com");
 }
@@ -187,7 +227,10 @@ fn another_providers_user_does_not_exist_here() {
     let (base, token) = s.another("Vendor", "third-party");
     let r = crate::support::get_bearer(&format!("{base}/Users/{}", str_of(&u, "id")), &token);
     assert_eq!(r.status, 404);
-    let list = crate::support::get_bearer(&format!("{base}/Users?filter={}", enc("userName eq \"jane@example.com\"")), &token);
+    let list = crate::support::get_bearer(
+        &format!("{base}/Users?filter={}", enc("userName eq \"jane@example.com\"")),
+        &token,
+    );
     assert_eq!(list.json()["totalResults"], 0);
 }
 
@@ -196,14 +239,20 @@ fn every_change_is_in_the_audit_log_with_attribute_names_only() {
     let s = Scim::start("internal");
     let u = s.user("jane@example.com");
     let id = str_of(&u, "id");
-    s.call("PATCH", &format!("/Users/{id}"), Some(&patch_op(json!([{"op": "replace", "path": "title", "value": "CTO"}]))));
+    s.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(&patch_op(json!([{"op": "replace", "path": "title", "value": "CTO"}]))),
+    );
     s.call("DELETE", &format!("/Users/{id}"), None);
     let db = rusqlite::Connection::open(s.server.path().join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
     let mut stmt = db
         .prepare("SELECT action, actor, population, attributes FROM audit_event WHERE resource = ?1 ORDER BY seq")
         .unwrap_or_else(|e| panic!("{e}"));
     let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([format!("User/{id}")], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([format!("User/{id}")], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .and_then(|rows| rows.collect())
         .unwrap_or_else(|e| panic!("{e}"));
     let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();

@@ -234,7 +234,12 @@ impl Scim {
         let provider = server.add_provider("Okta", population, &[]);
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();
-        Scim { server, provider, token, base }
+        Scim {
+            server,
+            provider,
+            token,
+            base,
+        }
     }
 
     /// Another provider on the same server, with its own token and base.
@@ -248,9 +253,16 @@ impl Scim {
     }
 
     pub fn call_with(&self, method: &str, path: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Reply {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
         let auth = format!("Bearer {}", self.token);
-        let mut headers = vec![("Authorization", auth.as_str()), ("Content-Type", "application/scim+json")];
+        let mut headers = vec![
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/scim+json"),
+        ];
         headers.extend_from_slice(extra);
         call(method, &url, &headers, body.map(Value::to_string).as_deref())
     }
@@ -309,5 +321,10 @@ pub fn enc(s: &str) -> String {
 }
 
 pub fn ids(list: &Value) -> Vec<String> {
-    list["Resources"].as_array().into_iter().flatten().map(|r| str_of(r, "id").to_owned()).collect()
+    list["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| str_of(r, "id").to_owned())
+        .collect()
 }

@@ -1,0 +1,784 @@
+//! SCIM filters (RFC 7644 §3.4.2.2) and `sortBy` (§3.4.2.3) as parameterised SQLite SQL over
+//! the `resource` row `r`. The SQL means exactly what `Filter::matches` means on the resource
+//! as the API returns it: indexed columns where there is one, the JSON document otherwise, and
+//! the `membership` table for `members` and `groups`. Every fragment is 0 or 1, never NULL, so
+//! `not (...)` cannot fall into SQL's three-valued logic.
+//!
+//! Documents are assumed canonical (as `normalize_resource` leaves them): attribute names in
+//! schema spelling, values of their schema type, multi-valued attributes as arrays.
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value, ValueRef};
+use scim_proto::error::ScimError;
+use scim_proto::filter::{CompValue, CompareOp, Filter};
+use scim_proto::path::AttrPath;
+use scim_proto::schema::{AttrType, AttributeDef, ResourceKind, Schema, resolve};
+use scimd_core::Timestamp;
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;
+
+/// Case folding used for case-insensitive comparison on both sides; Rust's `str::to_lowercase`.
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Register the SQL functions the fragments use on a connection: `scim_fold(text) -> text`
+/// (deterministic, NULL-preserving, the same as [`fold`]).
+pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(t) => Value::Text(fold(&String::from_utf8_lossy(t))),
+            other => Value::from(other),
+        })
+    })
+}
+
+/// A boolean SQL expression with positional `?` placeholders and their values, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SqlFragment {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+/// A boolean SQL expression over the row alias `r` (table `resource`), 0 or 1, true exactly when
+/// `filter` matches. Unknown attributes and operators that do not fit the attribute's type are
+/// 400 invalidFilter, as `Filter::validate` judges them.
+pub(crate) fn filter_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
+    filter.validate(kind)?;
+    let mut g = Gen::default();
+    g.filter(filter, Scope::Root(kind))?;
+    Ok(g.finish())
+}
+
+/// A boolean SQL expression over the alias `x`, a member row of a group, for the relative
+/// filter of `members[...]` (PATCH remove): `value` is `x.id`, `display` the member's display
+/// name, `type` its kind; `$ref` never matches (it depends on the request's base URL).
+pub(crate) fn member_filter_sql(filter: &Filter) -> Result<SqlFragment, ScimError> {
+    let members = AttrPath::new("members");
+    let wrapped = Filter::ValuePath {
+        attr: members.clone(),
+        filter: Box::new(filter.clone()),
+    };
+    wrapped.validate(ResourceKind::Group)?;
+    let def = resolve(ResourceKind::Group, &members)
+        .ok_or_else(|| unknown(&members))?
+        .attr;
+    let mut g = Gen::default();
+    g.filter(filter, Scope::Elem(def, &Elem::Member("x".into())))?;
+    Ok(g.finish())
+}
+
+/// An SQL expression to `ORDER BY` for `sortBy`: case-folded text unless the attribute is
+/// caseExact; a multi-valued attribute sorts by its primary (or else first) value. Unknown
+/// attributes are 400 invalidValue.
+pub(crate) fn sort_sql(kind: ResourceKind, path: &AttrPath) -> Result<String, ScimError> {
+    let r = resolve(kind, path)
+        .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{path}': no such attribute")))?;
+    let sub = match r.sub {
+        None if r.attr.is_complex() => Some(r.attr.sub_attribute("value").ok_or_else(|| {
+            ScimError::invalid_value(format!("cannot sort by '{path}': name one of its sub-attributes"))
+        })?),
+        sub => sub,
+    };
+    let def = sub.unwrap_or(r.attr);
+    if r.schema.is_core() && r.attr.name == "meta" && def.name == "version" {
+        // The version counter, not its entity-tag text, so that 10 sorts after 9.
+        return Ok("r.version".into());
+    }
+    let mut g = Gen::default();
+    let place = g.root_place(kind, r.schema, r.attr);
+    let vals = g
+        .with_sub(place, sub)
+        .map_err(|e| ScimError::invalid_value(format!("cannot sort by '{path}': {}", e.detail)))?;
+    let key = |op: &Operand| match op.repr {
+        Repr::Text if !def.case_exact => format!("scim_fold({})", op.sql),
+        Repr::Absent => "NULL".into(),
+        _ => op.sql.clone(),
+    };
+    Ok(match vals {
+        Vals::One(op) => key(&op),
+        Vals::Many(rows, op) => format!(
+            "(SELECT {} FROM {}{} ORDER BY {} LIMIT 1)",
+            key(&op),
+            rows.from,
+            rows.correl.map(|c| format!(" WHERE {c}")).unwrap_or_default(),
+            rows.order
+        ),
+    })
+}
+
+fn unknown(path: &AttrPath) -> ScimError {
+    ScimError::invalid_filter(format!("unknown attribute '{path}' in filter"))
+}
+
+/// How an operand's SQL value relates to the SCIM value it stands for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repr {
+    /// The text itself.
+    Text,
+    /// `fold` of the text (a `*_folded` column, or text that is lower-case by construction).
+    Folded,
+    /// 0 or 1.
+    Bool,
+    Number,
+    /// Epoch milliseconds of a dateTime (`created`, `modified`; NOT NULL columns).
+    Millis,
+    /// The JSON text of a complex value.
+    Object,
+    /// A value the store cannot know (`$ref`: it depends on the request's base URL).
+    Absent,
+}
+
+/// One SQL expression standing for at most one value (NULL when there is none).
+#[derive(Debug, Clone)]
+struct Operand {
+    sql: String,
+    repr: Repr,
+}
+
+fn operand(sql: impl Into<String>, repr: Repr) -> Operand {
+    Operand { sql: sql.into(), repr }
+}
+
+fn repr_of(def: &AttributeDef) -> Repr {
+    match def.ty {
+        AttrType::Boolean => Repr::Bool,
+        AttrType::Integer | AttrType::Decimal => Repr::Number,
+        AttrType::Complex => Repr::Object,
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => Repr::Text,
+    }
+}
+
+/// One complex value, whose sub-attributes are operands.
+#[derive(Debug, Clone)]
+enum Elem {
+    /// The JSON object at `path` in the JSON text `doc`.
+    Json { doc: String, path: String },
+    /// A group's member: the resource row with this alias.
+    Member(String),
+    /// A user's group: the resource row with this alias.
+    Group(String),
+    /// `meta`, kept in columns of `r`.
+    Meta,
+}
+
+/// The rows of a correlated subquery, one per value of a multi-valued attribute.
+#[derive(Debug, Clone)]
+struct Rows {
+    from: String,
+    correl: Option<String>,
+    /// The order in which the first value comes first (primary first, then list order).
+    order: String,
+    item: Item,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Scalar(Operand),
+    Complex(Elem),
+}
+
+/// Where a top-level attribute's values are.
+enum Place {
+    One(Operand),
+    Complex(Elem),
+    Many(Rows),
+}
+
+/// The values a comparison ranges over ("any value matches", RFC 7644 §3.4.2.2).
+enum Vals {
+    One(Operand),
+    Many(Rows, Operand),
+}
+
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Root(ResourceKind),
+    /// Inside `attr[...]`: paths name sub-attributes of `def`, read from the element.
+    Elem(&'static AttributeDef, &'a Elem),
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `path."name"`; names come from the static schemas, never from the request.
+fn json_key(path: &str, name: &str) -> String {
+    debug_assert!(!name.contains(['"', '\\']), "schema name {name}");
+    format!("{path}.\"{name}\"")
+}
+
+fn extract(doc: &str, path: &str) -> String {
+    format!("json_extract({doc}, {})", sql_str(path))
+}
+
+/// The operand's value is assigned (RFC 7643 §2.5: not null, "", [] or {}).
+fn assigned(op: &Operand) -> String {
+    let sql = &op.sql;
+    match op.repr {
+        Repr::Text | Repr::Folded => format!("coalesce({sql}, '') <> ''"),
+        Repr::Bool | Repr::Number | Repr::Millis => format!("{sql} IS NOT NULL"),
+        Repr::Object => format!("coalesce({sql}, '{{}}') <> '{{}}'"),
+        Repr::Absent => "0".into(),
+    }
+}
+
+fn elem_assigned(elem: &Elem) -> String {
+    match elem {
+        Elem::Json { doc, path } => assigned(&operand(extract(doc, path), Repr::Object)),
+        Elem::Member(_) | Elem::Group(_) | Elem::Meta => "1".into(),
+    }
+}
+
+/// `meta.created` as `Timestamp::to_rfc3339` prints it, for co/sw/ew (which compare text).
+fn millis_text(col: &str) -> String {
+    format!(
+        "(strftime('%Y-%m-%dT%H:%M:%S', {col} / 1000, 'unixepoch') || CASE WHEN {col} % 1000 = 0 THEN '' \
+         ELSE rtrim('.' || printf('%03d', {col} % 1000), '0') END || 'Z')"
+    )
+}
+
+fn as_bool(v: &CompValue) -> Option<bool> {
+    match v {
+        CompValue::Bool(b) => Some(*b),
+        CompValue::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        CompValue::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn as_f64(v: &CompValue) -> Option<f64> {
+    match v {
+        CompValue::Number(n) => n.as_f64(),
+        CompValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn comp_text(v: &CompValue) -> String {
+    match v {
+        CompValue::Str(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A dateTime literal as the floor of its epoch milliseconds and whether a sub-millisecond
+/// remainder is left, so that it compares exactly with millisecond columns. Validity is the
+/// `time` crate's RFC 3339 (as in `Filter::matches`); the fraction past milliseconds is cut off
+/// before parsing again, which makes the result a floor for any sign of the epoch.
+fn instant(s: &str) -> Option<(i64, bool)> {
+    let whole = Timestamp::parse_rfc3339(s)?.0;
+    let b = s.as_bytes();
+    // A leap second reads as 59.999999999 (after 1972, so truncation is a floor).
+    if b.get(17..19) == Some(b"60".as_slice()) {
+        return Some((whole, true));
+    }
+    if b.get(19) != Some(&b'.') {
+        return Some((whole, false));
+    }
+    let digits = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let keep = digits.min(3);
+    let rest = b[20 + keep..20 + digits.min(9)].iter().any(|&c| c != b'0');
+    let cut = format!("{}{}", &s[..20 + keep], &s[20 + digits..]);
+    Some((Timestamp::parse_rfc3339(&cut)?.0, rest))
+}
+
+#[derive(Default)]
+struct Gen {
+    out: String,
+    params: Vec<Value>,
+    aliases: u32,
+}
+
+impl Gen {
+    fn finish(self) -> SqlFragment {
+        SqlFragment {
+            sql: self.out,
+            params: self.params,
+        }
+    }
+
+    fn alias(&mut self, prefix: &str) -> String {
+        self.aliases += 1;
+        format!("{prefix}{}", self.aliases)
+    }
+
+    fn push(&mut self, s: &str) {
+        self.out.push_str(s);
+    }
+
+    fn bind(&mut self, sql: &str, params: impl IntoIterator<Item = Value>) {
+        self.out.push_str(sql);
+        self.params.extend(params);
+    }
+
+    fn filter(&mut self, f: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                self.push("(");
+                self.filter(a, scope)?;
+                self.push(if matches!(f, Filter::And(..)) { " AND " } else { " OR " });
+                self.filter(b, scope)?;
+                self.push(")");
+            }
+            Filter::Not(inner) => {
+                self.push("NOT (");
+                self.filter(inner, scope)?;
+                self.push(")");
+            }
+            Filter::Present(path) => self.present(scope, path)?,
+            Filter::Compare { path, op, value } => self.compare(scope, path, *op, value)?,
+            Filter::ValuePath { attr, filter } => self.value_path(scope, attr, filter)?,
+        }
+        Ok(())
+    }
+
+    /// Where a top-level attribute lives: indexed columns first, then the memberships, then
+    /// the JSON document.
+    fn root_place(&mut self, kind: ResourceKind, schema: &Schema, attr: &'static AttributeDef) -> Place {
+        if schema.is_core() {
+            let col = |sql: &str, repr| Place::One(operand(sql, repr));
+            match (kind, attr.name) {
+                (_, "id") => return col("r.id", Repr::Text),
+                (_, "externalId") => return col("r.external_id", Repr::Text),
+                (_, "displayName") => return col("r.display_name_folded", Repr::Folded),
+                (ResourceKind::User, "userName") => return col("r.user_name_folded", Repr::Folded),
+                (ResourceKind::User, "active") => return col("r.active", Repr::Bool),
+                (_, "meta") => return Place::Complex(Elem::Meta),
+                (ResourceKind::Group, "members") | (ResourceKind::User, "groups") => {
+                    let (m, o) = (self.alias("m"), self.alias("o"));
+                    let (this, other, elem) = match kind {
+                        ResourceKind::Group => ("group_seq", "member_seq", Elem::Member(o.clone())),
+                        ResourceKind::User => ("member_seq", "group_seq", Elem::Group(o.clone())),
+                    };
+                    return Place::Many(Rows {
+                        from: format!("membership {m} JOIN resource {o} ON {o}.seq = {m}.{other}"),
+                        correl: Some(format!("{m}.{this} = r.seq")),
+                        order: format!("{m}.{other}"),
+                        item: Item::Complex(elem),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let base = if schema.is_core() {
+            "$".to_string()
+        } else {
+            json_key("$", schema.id)
+        };
+        let path = json_key(&base, attr.name);
+        if attr.multi_valued {
+            let e = self.alias("e");
+            let item = if attr.is_complex() {
+                Item::Complex(Elem::Json {
+                    doc: format!("{e}.value"),
+                    path: "$".into(),
+                })
+            } else {
+                Item::Scalar(operand(format!("{e}.value"), repr_of(attr)))
+            };
+            let order = if attr.sub_attribute("primary").is_some() {
+                format!("coalesce(json_extract({e}.value, '$.\"primary\"'), 0) DESC, {e}.key")
+            } else {
+                format!("{e}.key")
+            };
+            Place::Many(Rows {
+                from: format!("json_each(r.data, {}) AS {e}", sql_str(&path)),
+                correl: None,
+                order,
+                item,
+            })
+        } else if attr.is_complex() {
+            Place::Complex(Elem::Json {
+                doc: "r.data".into(),
+                path,
+            })
+        } else {
+            Place::One(operand(extract("r.data", &path), repr_of(attr)))
+        }
+    }
+
+    fn with_sub(&mut self, place: Place, sub: Option<&'static AttributeDef>) -> Result<Vals, ScimError> {
+        Ok(match (place, sub) {
+            (Place::One(op), None) => Vals::One(op),
+            (Place::Complex(elem), Some(sub)) => Vals::One(sub_operand(&elem, sub)?),
+            (Place::Many(rows), None) => match &rows.item {
+                Item::Scalar(op) => {
+                    let op = op.clone();
+                    Vals::Many(rows, op)
+                }
+                Item::Complex(_) => return Err(ScimError::invalid_filter("a complex attribute needs a sub-attribute")),
+            },
+            (Place::Many(rows), Some(sub)) => match &rows.item {
+                Item::Complex(elem) => {
+                    let op = sub_operand(elem, sub)?;
+                    Vals::Many(rows, op)
+                }
+                Item::Scalar(_) => return Err(ScimError::invalid_filter("a simple attribute has no sub-attributes")),
+            },
+            (Place::One(_), Some(_)) => {
+                return Err(ScimError::invalid_filter("a simple attribute has no sub-attributes"));
+            }
+            (Place::Complex(_), None) => {
+                return Err(ScimError::invalid_filter("a complex attribute needs a sub-attribute"));
+            }
+        })
+    }
+
+    /// `emails[...]`, `members[...]`, `name[...]`: one element satisfies the whole inner filter.
+    fn value_path(&mut self, scope: Scope<'_>, attr: &AttrPath, inner: &Filter) -> Result<(), ScimError> {
+        let Scope::Root(kind) = scope else {
+            return Err(ScimError::invalid_filter(format!("'{attr}[...]' cannot be nested")));
+        };
+        let r = resolve(kind, attr).ok_or_else(|| unknown(attr))?;
+        if let Some(id) = member_id_eq(r.attr, inner) {
+            return self.membership_in(kind, r.attr, id);
+        }
+        match self.root_place(kind, r.schema, r.attr) {
+            Place::Complex(elem) => {
+                if let Elem::Json { doc, path } = &elem {
+                    self.push(&format!("(json_type({doc}, {}) IS NOT NULL AND ", sql_str(path)));
+                } else {
+                    self.push("(1 AND ");
+                }
+                self.filter(inner, Scope::Elem(r.attr, &elem))?;
+                self.push(")");
+            }
+            Place::Many(Rows {
+                from,
+                correl,
+                item: Item::Complex(elem),
+                ..
+            }) => {
+                self.exists_open(&from, correl.as_deref());
+                self.filter(inner, Scope::Elem(r.attr, &elem))?;
+                self.push("))");
+            }
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{attr}[...]' needs a complex attribute"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn exists_open(&mut self, from: &str, correl: Option<&str>) {
+        self.push(&format!("EXISTS (SELECT 1 FROM {from} WHERE "));
+        if let Some(c) = correl {
+            self.push(&format!("{c} AND "));
+        }
+        self.push("(");
+    }
+
+    /// The values of `path` in `scope`; a comparison on a complex attribute compares its
+    /// `value` (as `Filter::matches` does).
+    fn values(&mut self, scope: Scope<'_>, path: &AttrPath) -> Result<(Vals, &'static AttributeDef), ScimError> {
+        match scope {
+            Scope::Root(kind) => {
+                let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
+                let sub = match r.sub {
+                    None if r.attr.is_complex() => Some(r.attr.sub_attribute("value").ok_or_else(|| {
+                        ScimError::invalid_filter(format!("'{path}' is complex: compare one of its sub-attributes"))
+                    })?),
+                    sub => sub,
+                };
+                let place = self.root_place(kind, r.schema, r.attr);
+                Ok((self.with_sub(place, sub)?, sub.unwrap_or(r.attr)))
+            }
+            Scope::Elem(parent, elem) => {
+                let sub = elem_sub(parent, path)?;
+                Ok((Vals::One(sub_operand(elem, sub)?), sub))
+            }
+        }
+    }
+
+    /// `pred` for any one of the values.
+    fn any(
+        &mut self,
+        vals: &Vals,
+        pred: impl FnOnce(&mut Gen, &Operand) -> Result<(), ScimError>,
+    ) -> Result<(), ScimError> {
+        match vals {
+            Vals::One(op) => pred(self, op),
+            Vals::Many(rows, op) => {
+                self.exists_open(&rows.from, rows.correl.as_deref());
+                pred(self, op)?;
+                self.push("))");
+                Ok(())
+            }
+        }
+    }
+
+    fn present(&mut self, scope: Scope<'_>, path: &AttrPath) -> Result<(), ScimError> {
+        if let Scope::Root(kind) = scope {
+            let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
+            if r.sub.is_none() {
+                match self.root_place(kind, r.schema, r.attr) {
+                    Place::One(op) => self.push(&assigned(&op)),
+                    Place::Complex(elem) => self.push(&elem_assigned(&elem)),
+                    Place::Many(rows) => {
+                        self.exists_open(&rows.from, rows.correl.as_deref());
+                        self.push(&match &rows.item {
+                            Item::Scalar(op) => assigned(op),
+                            Item::Complex(elem) => elem_assigned(elem),
+                        });
+                        self.push("))");
+                    }
+                }
+                return Ok(());
+            }
+        }
+        // With a sub-attribute (or inside brackets) `pr` asks about the sub-attribute itself.
+        let vals = match scope {
+            Scope::Root(kind) => {
+                let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
+                let place = self.root_place(kind, r.schema, r.attr);
+                self.with_sub(place, r.sub)?
+            }
+            Scope::Elem(..) => self.values(scope, path)?.0,
+        };
+        self.any(&vals, |g, op| {
+            g.push(&assigned(op));
+            Ok(())
+        })
+    }
+
+    fn compare(
+        &mut self,
+        scope: Scope<'_>,
+        path: &AttrPath,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> Result<(), ScimError> {
+        if let Scope::Root(kind) = scope
+            && matches!(op, CompareOp::Eq | CompareOp::Ne)
+            && *value != CompValue::Null
+            && let Some(r) = resolve(kind, path)
+            && is_membership(r.attr)
+            && r.sub.is_none_or(|s| s.name == "value")
+        {
+            if op == CompareOp::Ne {
+                self.push("NOT (");
+            }
+            self.membership_in(kind, r.attr, &comp_text(value))?;
+            if op == CompareOp::Ne {
+                self.push(")");
+            }
+            return Ok(());
+        }
+        let (vals, def) = self.values(scope, path)?;
+        match (op, value) {
+            (CompareOp::Eq, CompValue::Null) => {
+                self.push("NOT (");
+                self.any(&vals, |g, o| {
+                    g.push(&assigned(o));
+                    Ok(())
+                })?;
+                self.push(")");
+            }
+            (CompareOp::Ne, CompValue::Null) => self.any(&vals, |g, o| {
+                g.push(&assigned(o));
+                Ok(())
+            })?,
+            // `ne` is the negation of `eq`: an absent attribute is "not equal".
+            (CompareOp::Ne, _) => {
+                self.push("NOT (");
+                self.any(&vals, |g, o| g.compare_one(def, CompareOp::Eq, value, o))?;
+                self.push(")");
+            }
+            _ => self.any(&vals, |g, o| g.compare_one(def, op, value, o))?,
+        }
+        Ok(())
+    }
+
+    /// `r` is a group with this member, or a user in this group, by id: an index lookup of
+    /// the id, then of the membership, whatever the number of groups.
+    fn membership_in(&mut self, kind: ResourceKind, attr: &AttributeDef, id: &str) -> Result<(), ScimError> {
+        let (this, other) = match (kind, attr.name) {
+            (ResourceKind::Group, "members") => ("group_seq", "member_seq"),
+            (ResourceKind::User, "groups") => ("member_seq", "group_seq"),
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{}' is not a membership",
+                    attr.name
+                )));
+            }
+        };
+        // Ids are lower-case UUIDs, so comparing them with the folded value is
+        // `value`'s case-insensitive comparison.
+        self.bind(
+            &format!(
+                "r.seq IN (SELECT m.{this} FROM membership m WHERE m.{other} = (SELECT seq FROM resource WHERE id = ?))"
+            ),
+            [Value::Text(fold(id))],
+        );
+        Ok(())
+    }
+
+    /// One value against the filter's value, 0 or 1. `validate` has ruled out combinations
+    /// that make no sense for the type.
+    fn compare_one(
+        &mut self,
+        def: &AttributeDef,
+        op: CompareOp,
+        want: &CompValue,
+        have: &Operand,
+    ) -> Result<(), ScimError> {
+        if have.repr == Repr::Absent {
+            self.push("0");
+            return Ok(());
+        }
+        let x = &have.sql;
+        let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+        match def.ty {
+            AttrType::Boolean => match as_bool(want) {
+                Some(b) if op == CompareOp::Eq => self.bind(&format!("{x} IS ?"), [Value::Integer(i64::from(b))]),
+                _ => self.push("0"),
+            },
+            AttrType::Integer | AttrType::Decimal => match (as_f64(want), sql_op(op)) {
+                (Some(n), Some(o)) => self.bind(&format!("coalesce({x} {o} ?, 0)"), [Value::Real(n)]),
+                _ => self.push("0"),
+            },
+            AttrType::DateTime if !substring => {
+                if have.repr != Repr::Millis {
+                    return Err(ScimError::invalid_filter(format!(
+                        "filtering on dateTime attribute '{}' is not supported",
+                        def.name
+                    )));
+                }
+                let CompValue::Str(s) = want else {
+                    self.push("0");
+                    return Ok(());
+                };
+                let Some((ms, rest)) = instant(s) else {
+                    self.push("0");
+                    return Ok(());
+                };
+                // `x` counts whole milliseconds; the literal is ms + a fraction `rest` > 0 or not.
+                let o = match op {
+                    CompareOp::Eq if rest => None,
+                    CompareOp::Eq => Some("="),
+                    CompareOp::Gt => Some(">"),
+                    CompareOp::Ge => Some(if rest { ">" } else { ">=" }),
+                    CompareOp::Lt => Some(if rest { "<=" } else { "<" }),
+                    CompareOp::Le => Some("<="),
+                    _ => None,
+                };
+                match o {
+                    // Created and modified are NOT NULL: the comparison is never NULL, and a
+                    // bare column comparison can use the index.
+                    Some(o) => self.bind(&format!("{x} {o} ?"), [Value::Integer(ms)]),
+                    None => self.push("0"),
+                }
+            }
+            _ => {
+                let (sql, repr) = match have.repr {
+                    Repr::Millis => (millis_text(x), Repr::Text),
+                    r => (x.clone(), r),
+                };
+                let raw = comp_text(want);
+                let (lhs, needle) = match (def.case_exact, repr) {
+                    (true, _) => (sql, raw),
+                    (false, Repr::Folded) => (sql, fold(&raw)),
+                    (false, _) => (format!("scim_fold({sql})"), fold(&raw)),
+                };
+                let needle = Value::Text(needle);
+                match op {
+                    CompareOp::Eq => self.bind(&format!("{lhs} IS ?"), [needle]),
+                    CompareOp::Ne => self.bind(&format!("{lhs} IS NOT ?"), [needle]),
+                    CompareOp::Co => self.bind(&format!("coalesce(instr({lhs}, ?) > 0, 0)"), [needle]),
+                    CompareOp::Sw => self.bind(&format!("coalesce(instr({lhs}, ?) = 1, 0)"), [needle]),
+                    CompareOp::Ew => self.bind(
+                        &format!("coalesce(substr({lhs}, length({lhs}) - length(?) + 1) = ?, 0)"),
+                        [needle.clone(), needle],
+                    ),
+                    CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                        let o = sql_op(op).unwrap_or("=");
+                        self.bind(&format!("coalesce({lhs} {o} ?, 0)"), [needle]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sql_op(op: CompareOp) -> Option<&'static str> {
+    match op {
+        CompareOp::Eq => Some("="),
+        CompareOp::Ne => Some("<>"),
+        CompareOp::Gt => Some(">"),
+        CompareOp::Ge => Some(">="),
+        CompareOp::Lt => Some("<"),
+        CompareOp::Le => Some("<="),
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => None,
+    }
+}
+
+fn is_membership(attr: &AttributeDef) -> bool {
+    matches!(attr.name, "members" | "groups") && attr.is_complex()
+}
+
+/// `members[value eq "id"]`: the inside of brackets that names one member id.
+fn member_id_eq<'f>(attr: &AttributeDef, inner: &'f Filter) -> Option<&'f str> {
+    match inner {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(id),
+        } if is_membership(attr)
+            && path.uri.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
+fn elem_sub(parent: &'static AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
+    if path.uri.is_some() || path.sub.is_some() {
+        return Err(unknown(path));
+    }
+    parent.sub_attribute(&path.name).ok_or_else(|| unknown(path))
+}
+
+/// A sub-attribute of one complex value.
+fn sub_operand(elem: &Elem, sub: &AttributeDef) -> Result<Operand, ScimError> {
+    Ok(match elem {
+        Elem::Json { doc, path } => operand(extract(doc, &json_key(path, sub.name)), repr_of(sub)),
+        // Ids are lower-case UUIDs: the id is its own fold.
+        Elem::Member(x) => match sub.name {
+            "value" => operand(format!("{x}.id"), Repr::Folded),
+            "display" => operand(
+                format!("coalesce({x}.display_name_folded, {x}.user_name_folded)"),
+                Repr::Folded,
+            ),
+            "type" => operand(format!("{x}.kind"), Repr::Text),
+            _ => operand("NULL", Repr::Absent),
+        },
+        Elem::Group(g) => match sub.name {
+            "value" => operand(format!("{g}.id"), Repr::Folded),
+            "display" => operand(format!("{g}.display_name_folded"), Repr::Folded),
+            "type" => operand("'direct'", Repr::Folded),
+            _ => operand("NULL", Repr::Absent),
+        },
+        Elem::Meta => match sub.name {
+            "created" => operand("r.created", Repr::Millis),
+            "lastModified" => operand("r.modified", Repr::Millis),
+            "resourceType" => operand("r.kind", Repr::Text),
+            "version" => operand("('W/\"' || r.version || '\"')", Repr::Text),
+            other => {
+                return Err(ScimError::invalid_filter(format!(
+                    "'meta.{other}' cannot be filtered on: it depends on the request's base URL"
+                )));
+            }
+        },
+    })
+}
