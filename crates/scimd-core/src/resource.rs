@@ -35,6 +35,24 @@ impl ResourceRecord {
     }
 }
 
+/// Which resource a change is for: a provider sees only its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceKey {
+    pub provider: ProviderId,
+    pub kind: ResourceKind,
+    pub id: String,
+}
+
+impl ResourceKey {
+    pub fn new(provider: &ProviderId, kind: ResourceKind, id: &str) -> Self {
+        ResourceKey {
+            provider: provider.clone(),
+            kind,
+            id: id.to_owned(),
+        }
+    }
+}
+
 /// One end of a membership, as shown in a group's `members` or a user's `groups`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {

@@ -14,7 +14,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
 use crate::provider::Provider;
-use crate::resource::{Change, ListQuery, NewResource, Page, ResourceRecord};
+use crate::resource::{Change, ListQuery, NewResource, Page, ResourceKey, ResourceRecord};
 use crate::service::Core;
 
 fn noun(kind: ResourceKind) -> &'static str {
@@ -152,7 +152,13 @@ impl Core {
         });
         let event = self.resource_event(provider, kind, "replace", id);
         self.store()
-            .update_resource(&provider.id, kind, id, if_match, self.now(), update, event)
+            .update_resource(
+                ResourceKey::new(&provider.id, kind, id),
+                if_match,
+                self.now(),
+                update,
+                event,
+            )
             .await
     }
 
@@ -190,7 +196,13 @@ impl Core {
         });
         let event = self.resource_event(provider, kind, "patch", id);
         self.store()
-            .update_resource(&provider.id, kind, id, if_match, self.now(), update, event)
+            .update_resource(
+                ResourceKey::new(&provider.id, kind, id),
+                if_match,
+                self.now(),
+                update,
+                event,
+            )
             .await
     }
 
@@ -203,7 +215,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let event = self.resource_event(provider, kind, "delete", id);
         self.store()
-            .delete_resource(&provider.id, kind, id, if_match, event)
+            .delete_resource(ResourceKey::new(&provider.id, kind, id), if_match, event)
             .await
     }
 

@@ -10,7 +10,7 @@ use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
-use crate::resource::{ListQuery, MemberRef, NewResource, Page, ResourceRecord, UpdateFn};
+use crate::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -57,9 +57,7 @@ pub trait ResourceStore: Send + Sync {
     /// from the change.
     async fn update_resource(
         &self,
-        provider: &ProviderId,
-        kind: ResourceKind,
-        id: &str,
+        key: ResourceKey,
         if_match: Option<i64>,
         modified: Timestamp,
         update: UpdateFn,
@@ -67,9 +65,7 @@ pub trait ResourceStore: Send + Sync {
     ) -> Result<ResourceRecord, CoreError>;
     async fn delete_resource(
         &self,
-        provider: &ProviderId,
-        kind: ResourceKind,
-        id: &str,
+        key: ResourceKey,
         if_match: Option<i64>,
         event: AuditEvent,
     ) -> Result<(), CoreError>;

@@ -2,7 +2,7 @@
 //! routes, OAuth error JSON (RFC 6749 §5.2) on the token endpoints. A 500 says nothing about
 //! internals; its cause is logged.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scim_proto::error::{ScimError, ScimType};
 use scimd_core::CoreError;
@@ -14,13 +14,13 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 #[derive(Debug)]
 pub struct ApiError {
     pub error: ScimError,
-    pub headers: HeaderMap,
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
-            self.headers.insert(name, v);
+            self.headers.push((name, v));
         }
         self
     }
@@ -30,7 +30,7 @@ impl From<ScimError> for ApiError {
     fn from(error: ScimError) -> Self {
         ApiError {
             error,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 }
@@ -72,7 +72,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = scim_json(status, &self.error.to_json());
-        resp.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
         resp
     }
 }

@@ -9,7 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::ResourceKind;
-use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, PageStart, ResourceRecord, SortOrder, UpdateFn};
+use scimd_core::resource::{
+    ListQuery, MemberRef, NewResource, Page, PageStart, ResourceKey, ResourceRecord, SortOrder, UpdateFn,
+};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 use serde_json::Value;
@@ -199,7 +201,7 @@ fn apply_member_ops(conn: &Connection, provider: &str, group_seq: i64, ops: &[Me
 
 fn check_version(rec: &ResourceRecord, if_match: Option<i64>) -> Result<(), CoreError> {
     match if_match {
-        Some(v) if v != rec.version => Err(CoreError::PreconditionFailed(format!("{}", rec.etag()))),
+        Some(v) if v != rec.version => Err(CoreError::PreconditionFailed(rec.etag())),
         _ => Ok(()),
     }
 }
@@ -284,15 +286,13 @@ impl ResourceStore for SqliteStore {
 
     async fn update_resource(
         &self,
-        provider: &ProviderId,
-        kind: ResourceKind,
-        id: &str,
+        key: ResourceKey,
         if_match: Option<i64>,
         modified: Timestamp,
         update: UpdateFn,
         mut event: AuditEvent,
     ) -> Result<ResourceRecord, CoreError> {
-        let (provider, id) = (provider.clone(), id.to_owned());
+        let ResourceKey { provider, kind, id } = key;
         self.write(move |c| {
             let rec = load(c, provider.as_str(), kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             check_version(&rec, if_match)?;
@@ -336,13 +336,11 @@ impl ResourceStore for SqliteStore {
 
     async fn delete_resource(
         &self,
-        provider: &ProviderId,
-        kind: ResourceKind,
-        id: &str,
+        key: ResourceKey,
         if_match: Option<i64>,
         event: AuditEvent,
     ) -> Result<(), CoreError> {
-        let (provider, id) = (provider.clone(), id.to_owned());
+        let ResourceKey { provider, kind, id } = key;
         self.write(move |c| {
             let rec = load(c, provider.as_str(), kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             check_version(&rec, if_match)?;

@@ -223,7 +223,6 @@ pub fn temp_file(dir: &Path, name: &str, content: &str) -> PathBuf {
 /// A server with one provider and a token for it: the starting point of every SCIM test.
 pub struct Scim {
     pub server: Server,
-    pub provider: Value,
     pub token: String,
     pub base: String,
 }
@@ -234,12 +233,7 @@ impl Scim {
         let provider = server.add_provider("Okta", population, &[]);
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();
-        Scim {
-            server,
-            provider,
-            token,
-            base,
-        }
+        Scim { server, token, base }
     }
 
     /// Another provider on the same server, with its own token and base.
