@@ -18,6 +18,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.4: the cursor is not one this server issued.
+    InvalidCursor,
+    /// RFC 9865 §2.4: the cursor was valid but has expired.
+    ExpiredCursor,
+    /// RFC 9865 §2.4: the count is not acceptable with cursors.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -34,6 +40,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

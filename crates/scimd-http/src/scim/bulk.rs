@@ -2,6 +2,7 @@
 //! them (§3.7.2), `failOnErrors`, and the advertised limits enforced (413 beyond them).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -229,6 +230,10 @@ async fn run_one(state: &AppState, p: &Provider, base: &str, op: &Operation, ids
     }
 }
 
+fn mentions_bulk_id(op: &Operation) -> bool {
+    op.path.contains("bulkId:") || op.data.as_ref().is_some_and(|d| d.to_string().contains("\"bulkId:"))
+}
+
 /// Does the operation mention `bulkId:<b>` for one of `waiting` (other than its own)?
 fn refers_to(op: &Operation, waiting: &[&str]) -> bool {
     let data = op.data.as_ref().map(Value::to_string).unwrap_or_default();
@@ -265,6 +270,7 @@ async fn bulk(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let (ops, fail_on_errors) = parse_operations(&body)?;
+    let ops: Vec<Arc<Operation>> = ops.into_iter().map(Arc::new).collect();
     let base = state.base_url(p.id.as_str());
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<Value>> = vec![None; ops.len()];
@@ -274,29 +280,54 @@ async fn bulk(
     // fail on their unresolved references (circular or missing ones).
     let mut queue: Vec<usize> = (0..ops.len()).collect();
     let mut force = false;
-    while !queue.is_empty() {
+    'passes: while !queue.is_empty() {
         let waiting: Vec<&str> = queue.iter().filter_map(|&i| ops[i].bulk_id.as_deref()).collect();
-        let mut deferred = Vec::new();
-        for &i in &queue {
-            let op = &ops[i];
-            if !force && refers_to(op, &waiting) {
-                deferred.push(i);
-                continue;
+        let (deferred, ready): (Vec<usize>, Vec<usize>) =
+            queue.iter().partition(|&&i| !force && refers_to(&ops[i], &waiting));
+        force = ready.is_empty();
+        let mut k = 0;
+        while k < ready.len() {
+            // Creations that refer to no other operation are independent: they run together
+            // and share commits. With failOnErrors the order of failures matters, so not then.
+            let independent =
+                |i: usize| fail_on_errors.is_none() && ops[i].method == "POST" && !mentions_bulk_id(&ops[i]);
+            let mut end = k + 1;
+            if independent(ready[k]) {
+                while end < ready.len() && independent(ready[end]) {
+                    end += 1;
+                }
             }
-            let outcome = run_one(&state, &p, &base, op, &ids).await;
-            if let (Some(b), Some(id)) = (&op.bulk_id, &outcome.id) {
-                ids.insert(b.clone(), id.clone());
+            let outcomes: Vec<(usize, Outcome)> = if end - k > 1 {
+                let mut set = tokio::task::JoinSet::new();
+                for &i in &ready[k..end] {
+                    let (state, p, base, op) = (state.clone(), Arc::clone(&p), base.clone(), Arc::clone(&ops[i]));
+                    set.spawn(async move { (i, run_one(&state, &p, &base, &op, &HashMap::new()).await) });
+                }
+                let mut done = Vec::with_capacity(end - k);
+                while let Some(joined) = set.join_next().await {
+                    match joined {
+                        Ok(pair) => done.push(pair),
+                        Err(e) => tracing::error!(error = %e, "a bulk operation task failed"),
+                    }
+                }
+                done
+            } else {
+                vec![(ready[k], run_one(&state, &p, &base, &ops[ready[k]], &ids).await)]
+            };
+            k = end;
+            for (i, outcome) in outcomes {
+                if let (Some(b), Some(id)) = (&ops[i].bulk_id, &outcome.id) {
+                    ids.insert(b.clone(), id.clone());
+                }
+                if outcome.error.is_some() {
+                    errors += 1;
+                }
+                results[i] = Some(outcome.to_json(&ops[i]));
             }
-            if outcome.error.is_some() {
-                errors += 1;
-            }
-            results[i] = Some(outcome.to_json(op));
             if fail_on_errors.is_some_and(|limit| errors >= limit) {
-                deferred.clear();
-                break;
+                break 'passes;
             }
         }
-        force = deferred.len() == queue.len();
         queue = deferred;
     }
     let operations: Vec<Value> = results.into_iter().flatten().collect();

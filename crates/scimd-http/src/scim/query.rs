@@ -147,10 +147,9 @@ fn decode_cursor(c: &str) -> Result<i64, ScimError> {
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
         .filter(|n| *n >= 0)
         .ok_or_else(|| {
-            ScimError::new(
-                400,
-                Some(ScimType::InvalidValue),
-                format!("'{c}' is not a cursor this server issued (invalidCursor)"),
+            ScimError::bad_request(
+                ScimType::InvalidCursor,
+                format!("'{c}' is not a cursor this server issued"),
             )
         })
 }

@@ -7,6 +7,8 @@ mod providers;
 mod resources;
 mod writer;
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ const READERS: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
+    id: u64,
     writer: Writer,
     readers: Arc<ReadPool>,
 }
@@ -60,6 +63,7 @@ impl SqliteStore {
         filter::register_functions(&conn).map_err(backend)?;
         migrate(&conn)?;
         Ok(SqliteStore {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             writer: Writer::start(conn)?,
             readers: Arc::new(ReadPool {
                 path: path.to_owned(),
@@ -78,6 +82,29 @@ impl SqliteStore {
         self.writer.write(work).await
     }
 
+    /// A short read (an indexed lookup of a few rows) on the calling thread's own
+    /// connection. Reads that may scan go through [`SqliteStore::read`] instead.
+    pub(crate) fn read_now<F, T, E>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        LOCAL_READERS.with(|cell| {
+            let mut local = cell
+                .try_borrow_mut()
+                .map_err(|_| StoreError::Backend("nested read".into()))?;
+            let at = match local.iter().position(|(id, _)| *id == self.id) {
+                Some(at) => at,
+                None => {
+                    local.push((self.id, open_reader(&self.readers.path)?));
+                    local.len() - 1
+                }
+            };
+            work(&local[at].1)
+        })
+    }
+
+    /// A read that may take a while, on the blocking pool so it never stalls a request.
     pub(crate) async fn read<F, T, E>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -107,18 +134,31 @@ struct ReadPool {
     permits: Arc<Semaphore>,
 }
 
+/// A read-only connection with scimd's SQL functions.
+fn open_reader(path: &str) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    conn.execute_batch("PRAGMA query_only = ON;").map_err(backend)?;
+    filter::register_functions(&conn).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+thread_local! {
+    /// Each runtime worker thread keeps its own read connection per store, so short reads
+    /// run where the request runs: no hand-off to another thread, no lock.
+    static LOCAL_READERS: RefCell<Vec<(u64, Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
 impl ReadPool {
     fn take(&self) -> Result<Connection, StoreError> {
         if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(conn);
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
-        conn.execute_batch("PRAGMA query_only = ON;").map_err(backend)?;
-        filter::register_functions(&conn).map_err(backend)?;
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(conn)
+        open_reader(&self.path)
     }
 
     fn give_back(&self, conn: Connection) {

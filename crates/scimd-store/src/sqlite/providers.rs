@@ -1,5 +1,7 @@
 //! Providers, access tokens and the audit log in SQLite.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use scimd_core::store::StoreResult;
@@ -46,6 +48,18 @@ fn provider_from_row(row: &Row<'_>, offset: usize) -> rusqlite::Result<Provider>
         modified: Timestamp(row.get(offset + 12)?),
     })
 }
+
+/// A token and its provider in one indexed read: the hot path of every SCIM request.
+static TOKEN_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TOKEN_COLUMNS}, {} FROM access_token t JOIN provider p ON p.id = t.provider_id WHERE t.hash = ?1",
+        PROVIDER_COLUMNS
+            .split(", ")
+            .map(|col| format!("p.{col}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
 
 const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked";
 
@@ -130,18 +144,15 @@ impl ProviderStore for SqliteStore {
     }
 
     async fn provider(&self, id: &ProviderId) -> StoreResult<Option<Provider>> {
-        let id = id.clone();
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE id = ?1"))
                 .and_then(|mut s| s.query_row([id.as_str()], |r| provider_from_row(r, 0)).optional())
                 .map_err(backend)
         })
-        .await
     }
 
     async fn provider_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<Provider>> {
-        let client_id = client_id.clone();
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE client_id = ?1"))
                 .and_then(|mut s| {
                     s.query_row([client_id.as_str()], |r| provider_from_row(r, 0))
@@ -149,7 +160,6 @@ impl ProviderStore for SqliteStore {
                 })
                 .map_err(backend)
         })
-        .await
     }
 
     async fn providers(&self) -> StoreResult<Vec<Provider>> {
@@ -228,19 +238,16 @@ impl ProviderStore for SqliteStore {
     }
 
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<(TokenRecord, Provider)>> {
-        let hash = *hash;
-        self.read(move |c| {
-            let sql = format!(
-                "SELECT {TOKEN_COLUMNS}, {} FROM access_token t JOIN provider p ON p.id = t.provider_id WHERE t.hash = ?1",
-                PROVIDER_COLUMNS.split(", ").map(|col| format!("p.{col}")).collect::<Vec<_>>().join(", ")
-            );
-            c.prepare_cached(&sql)
+        self.read_now(|c| {
+            c.prepare_cached(&TOKEN_WITH_PROVIDER)
                 .and_then(|mut s| {
-                    s.query_row([hash.as_slice()], |r| Ok((token_from_row(r)?, provider_from_row(r, 7)?))).optional()
+                    s.query_row([hash.as_slice()], |r| {
+                        Ok((token_from_row(r)?, provider_from_row(r, 7)?))
+                    })
+                    .optional()
                 })
                 .map_err(backend)
         })
-        .await
     }
 
     async fn tokens(&self, provider: &ProviderId) -> StoreResult<Vec<TokenRecord>> {

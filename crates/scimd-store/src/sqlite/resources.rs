@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use scim_proto::error::{ScimError, ScimType};
+use scim_proto::filter::{CompareOp, Filter};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::ResourceKind;
 use scimd_core::resource::{
@@ -280,8 +281,7 @@ impl ResourceStore for SqliteStore {
         kind: ResourceKind,
         id: &str,
     ) -> StoreResult<Option<ResourceRecord>> {
-        let (provider, id) = (provider.clone(), id.to_owned());
-        self.read(move |c| load(c, provider.as_str(), kind, &id)).await
+        self.read_now(|c| load(c, provider.as_str(), kind, id))
     }
 
     async fn update_resource(
@@ -353,60 +353,13 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, q: ListQuery) -> Result<Page, CoreError> {
+        // An indexed equality (Okta's and Entra's lookups) is answered in place; anything
+        // that may scan goes to the blocking pool.
+        if q.filter.as_ref().is_some_and(|f| is_point_lookup(kind, f)) && q.count <= 100 {
+            return self.read_now(|c| list_page(c, provider, kind, &q));
+        }
         let provider = provider.clone();
-        self.read(move |c| {
-            let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
-            let mut params: Vec<SqlValue> = vec![provider.as_str().to_owned().into(), kind_str(kind).to_owned().into()];
-            if let Some(f) = &q.filter {
-                let frag = filter_sql(kind, f)?;
-                where_sql.push_str(&format!(" AND ({})", frag.sql));
-                params.extend(frag.params);
-            }
-            let db = |e: rusqlite::Error| CoreError::Store(backend(e));
-            let total: i64 = c
-                .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
-                .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
-                .map_err(db)?;
-            let mut page = Page {
-                total: total.max(0) as u64,
-                items: Vec::new(),
-                more_after: None,
-            };
-            if q.count == 0 {
-                return Ok(page);
-            }
-            let (sql, extra): (String, Vec<SqlValue>) = match q.start {
-                PageStart::After(after) => (
-                    format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
-                    vec![after.into(), (q.count as i64 + 1).into()],
-                ),
-                PageStart::Index(start) => {
-                    let order = match &q.sort {
-                        Some((path, order)) => {
-                            let dir = if *order == SortOrder::Descending { "DESC" } else { "ASC" };
-                            format!("{} {dir}, r.seq {dir}", sort_sql(kind, path)?)
-                        }
-                        None => "r.seq".to_owned(),
-                    };
-                    (
-                        format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
-                        vec![(q.count as i64).into(), (start.saturating_sub(1) as i64).into()],
-                    )
-                }
-            };
-            params.extend(extra);
-            let mut stmt = c.prepare_cached(&sql).map_err(db)?;
-            let rows = stmt
-                .query_map(params_from_iter(params.iter()), record_from_row)
-                .map_err(db)?;
-            page.items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
-            if matches!(q.start, PageStart::After(_)) && page.items.len() as u64 > q.count {
-                page.items.truncate(q.count as usize);
-                page.more_after = page.items.last().map(|r| r.seq);
-            }
-            Ok(page)
-        })
-        .await
+        self.read(move |c| list_page(c, &provider, kind, &q)).await
     }
 
     async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
@@ -423,16 +376,14 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn groups_of(&self, members: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+        const SQL: &str = "SELECT g.id, g.kind, g.display_name FROM membership m \
+                 JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq = ?1 ORDER BY m.group_seq";
+        // A user belongs to few groups: one user's are an indexed read done in place.
+        if members.len() <= 1 {
+            return self.read_now(|c| memberships(c, SQL, members));
+        }
         let members = members.to_vec();
-        self.read(move |c| {
-            memberships(
-                c,
-                "SELECT g.id, g.kind, g.display_name FROM membership m \
-                 JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq = ?1 ORDER BY m.group_seq",
-                &members,
-            )
-        })
-        .await
+        self.read(move |c| memberships(c, SQL, &members)).await
     }
 
     async fn population_resources(
@@ -455,4 +406,82 @@ impl ResourceStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Is the filter an equality on an indexed attribute, possibly and-ed with anything?
+fn is_point_lookup(kind: ResourceKind, f: &Filter) -> bool {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            ..
+        } if path.sub.is_none() => {
+            let indexed: &[&str] = match kind {
+                ResourceKind::User => &["id", "userName", "externalId"],
+                ResourceKind::Group => &["id", "displayName", "externalId"],
+            };
+            indexed.iter().any(|a| a.eq_ignore_ascii_case(&path.name))
+        }
+        Filter::And(a, b) => is_point_lookup(kind, a) || is_point_lookup(kind, b),
+        _ => false,
+    }
+}
+
+fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &ListQuery) -> Result<Page, CoreError> {
+    let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
+    let mut params: Vec<SqlValue> = vec![provider.as_str().to_owned().into(), kind_str(kind).to_owned().into()];
+    if let Some(f) = &q.filter {
+        let frag = filter_sql(kind, f)?;
+        where_sql.push_str(&format!(" AND ({})", frag.sql));
+        params.extend(frag.params);
+    }
+    let db = |e: rusqlite::Error| CoreError::Store(backend(e));
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
+        .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+        .map_err(db)?;
+    let mut page = Page {
+        total: total.max(0) as u64,
+        items: Vec::new(),
+        more_after: None,
+    };
+    if q.count == 0 {
+        return Ok(page);
+    }
+    let (sql, extra): (String, Vec<SqlValue>) = match q.start {
+        PageStart::After(after) => (
+            format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
+            vec![after.into(), (q.count as i64 + 1).into()],
+        ),
+        PageStart::Index(start) => {
+            let order = match &q.sort {
+                Some((path, order)) => {
+                    // Resources without the value sort last ascending, first descending
+                    // (RFC 7644 §3.4.2.3): SQLite's default is the other way round.
+                    let (dir, nulls) = if *order == SortOrder::Descending {
+                        ("DESC", "FIRST")
+                    } else {
+                        ("ASC", "LAST")
+                    };
+                    format!("{} {dir} NULLS {nulls}, r.seq {dir}", sort_sql(kind, path)?)
+                }
+                None => "r.seq".to_owned(),
+            };
+            (
+                format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
+                vec![(q.count as i64).into(), (start.saturating_sub(1) as i64).into()],
+            )
+        }
+    };
+    params.extend(extra);
+    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map(params_from_iter(params.iter()), record_from_row)
+        .map_err(db)?;
+    page.items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    if matches!(q.start, PageStart::After(_)) && page.items.len() as u64 > q.count {
+        page.items.truncate(q.count as usize);
+        page.more_after = page.items.last().map(|r| r.seq);
+    }
+    Ok(page)
 }

@@ -4,9 +4,12 @@
 mod cli;
 mod oauth;
 mod scim_auth;
+mod scim_bulk;
 mod scim_clients;
 mod scim_discovery;
 mod scim_groups;
+mod scim_paging;
 mod scim_query;
+mod scim_search;
 mod scim_users;
 mod support;

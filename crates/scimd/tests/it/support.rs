@@ -322,3 +322,26 @@ pub fn ids(list: &Value) -> Vec<String> {
         .map(|r| str_of(r, "id").to_owned())
         .collect()
 }
+
+/// A SCIM Error response (RFC 7644 §3.12): the status, as a JSON string too, the `scimType`
+/// when one is expected, and the SCIM media type.
+pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(
+        r.header("content-type")
+            .map(|c| c.split(';').next().unwrap_or("").trim()),
+        Some("application/scim+json"),
+        "{}",
+        r.body
+    );
+    let e = r.json();
+    assert_eq!(
+        e["schemas"],
+        serde_json::json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+        "{e}"
+    );
+    assert_eq!(e["status"], status.to_string(), "{e}");
+    if let Some(t) = scim_type {
+        assert_eq!(e["scimType"], t, "{e}");
+    }
+}
