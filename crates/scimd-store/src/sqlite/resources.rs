@@ -436,18 +436,21 @@ fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &List
         params.extend(frag.params);
     }
     let db = |e: rusqlite::Error| CoreError::Store(backend(e));
-    let total: i64 = c
-        .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
-        .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
-        .map_err(db)?;
-    let mut page = Page {
-        total: total.max(0) as u64,
-        items: Vec::new(),
-        more_after: None,
+    let count_all = |params: &[SqlValue]| -> Result<u64, CoreError> {
+        let n: i64 = c
+            .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
+            .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+            .map_err(db)?;
+        Ok(n.max(0) as u64)
     };
     if q.count == 0 {
-        return Ok(page);
+        return Ok(Page {
+            total: count_all(&params)?,
+            items: Vec::new(),
+            more_after: None,
+        });
     }
+    let filter_params = params.len();
     let (sql, extra): (String, Vec<SqlValue>) = match q.start {
         PageStart::After(after) => (
             format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
@@ -478,10 +481,25 @@ fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &List
     let rows = stmt
         .query_map(params_from_iter(params.iter()), record_from_row)
         .map_err(db)?;
-    page.items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
-    if matches!(q.start, PageStart::After(_)) && page.items.len() as u64 > q.count {
-        page.items.truncate(q.count as usize);
-        page.more_after = page.items.last().map(|r| r.seq);
+    let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    let mut more_after = None;
+    if matches!(q.start, PageStart::After(_)) && items.len() as u64 > q.count {
+        items.truncate(q.count as usize);
+        more_after = items.last().map(|r| r.seq);
     }
+    // A first page that is not full holds every match: no need to count them again.
+    let whole = matches!(q.start, PageStart::Index(1) | PageStart::After(0))
+        && more_after.is_none()
+        && (items.len() as u64) < q.count;
+    let total = if whole {
+        items.len() as u64
+    } else {
+        count_all(&params[..filter_params])?
+    };
+    let page = Page {
+        total,
+        items,
+        more_after,
+    };
     Ok(page)
 }
