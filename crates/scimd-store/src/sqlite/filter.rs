@@ -39,7 +39,7 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 
 /// A boolean SQL expression with positional `?` placeholders and their values, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SqlFragment {
+pub struct SqlFragment {
     pub sql: String,
     pub params: Vec<Value>,
 }
@@ -47,7 +47,7 @@ pub(crate) struct SqlFragment {
 /// A boolean SQL expression over the row alias `r` (table `resource`), 0 or 1, true exactly when
 /// `filter` matches. Unknown attributes and operators that do not fit the attribute's type are
 /// 400 invalidFilter, as `Filter::validate` judges them.
-pub(crate) fn filter_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
+pub fn filter_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
     filter.validate(kind)?;
     let mut g = Gen::default();
     g.filter(filter, Scope::Root(kind))?;

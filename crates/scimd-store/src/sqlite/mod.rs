@@ -2,7 +2,7 @@
 //! thread doing group commit, and a small pool of read connections. The CLI and a running
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
-pub(crate) mod filter;
+pub mod filter;
 mod providers;
 mod resources;
 mod writer;
