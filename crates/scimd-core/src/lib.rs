@@ -13,6 +13,7 @@ pub mod resources;
 pub mod service;
 pub mod store;
 pub mod token;
+mod token_cache;
 
 pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};

@@ -11,6 +11,7 @@ use crate::error::{CoreError, StoreError};
 use crate::provider::{CLIENT_SECRET_LEN, ClientId, NewProvider, Provider, ProviderId};
 use crate::store::Store;
 use crate::token::{self, AccessToken, TokenRecord};
+use crate::token_cache::TokenCache;
 
 /// Why a bearer token was not accepted. Deliberately coarse: nothing here tells a caller
 /// whether a token exists for another provider.
@@ -29,6 +30,7 @@ pub struct Core {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
+    tokens: TokenCache,
 }
 
 /// Settings an administrator may change after registration; `None` leaves one as it is.
@@ -49,7 +51,12 @@ pub struct IssuedToken {
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox) -> Self {
-        Core { store, clock, secrets }
+        Core {
+            store,
+            clock,
+            secrets,
+            tokens: TokenCache::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -144,6 +151,7 @@ impl Core {
         let action = if enabled { "provider.enable" } else { "provider.disable" };
         let event = self.event(actor, action, &p);
         self.store.update_provider(&p, &event).await?;
+        self.tokens.clear();
         Ok(p)
     }
 
@@ -185,13 +193,16 @@ impl Core {
         p.modified = self.clock.now();
         let event = self.event(actor, "provider.update", &p).attributes(changed);
         self.store.update_provider(&p, &event).await?;
+        self.tokens.clear();
         Ok(p)
     }
 
     pub async fn delete_provider(&self, id: &str, actor: &Actor) -> Result<(), CoreError> {
         let p = self.provider(id).await?;
         let event = self.event(actor, "provider.delete", &p);
-        if self.store.delete_provider(&p.id, &event).await? {
+        let deleted = self.store.delete_provider(&p.id, &event).await?;
+        self.tokens.clear();
+        if deleted {
             Ok(())
         } else {
             Err(CoreError::NotFound(format!("provider '{id}'")))
@@ -214,6 +225,7 @@ impl Core {
             .store
             .revoke_tokens(&p.id, token_id, self.clock.now(), &event)
             .await?;
+        self.tokens.clear();
         match (token_id, n) {
             (Some(t), 0) => Err(CoreError::NotFound(format!("live token '{t}' of provider '{id}'"))),
             _ => Ok(n),
@@ -290,6 +302,7 @@ impl Core {
             .resource(format!("Token/{}", rec.id))
             .population(provider.population);
             self.store.revoke_token_by_hash(&hash, self.clock.now(), &event).await?;
+            self.tokens.clear();
         }
         Ok(())
     }
@@ -300,18 +313,27 @@ impl Core {
         presented: &str,
         path_provider: &str,
         ip: IpAddr,
-    ) -> Result<Provider, AuthFailure> {
+    ) -> Result<Arc<Provider>, AuthFailure> {
         if !token::looks_like_token(presented) {
             return Err(AuthFailure::InvalidToken);
         }
-        let found = self.store.token_by_hash(&token::digest(presented)).await.map_err(|e| {
-            tracing::error!(error = %e, "token lookup failed");
-            AuthFailure::InvalidToken
-        })?;
-        let Some((rec, provider)) = found else {
-            return Err(AuthFailure::InvalidToken);
-        };
+        let hash = token::digest(presented);
         let now = self.clock.now();
+        let (rec, provider) = match self.tokens.get(&hash, now) {
+            Some(hit) => hit,
+            None => {
+                let found = self.store.token_by_hash(&hash).await.map_err(|e| {
+                    tracing::error!(error = %e, "token lookup failed");
+                    AuthFailure::InvalidToken
+                })?;
+                let Some((rec, provider)) = found else {
+                    return Err(AuthFailure::InvalidToken);
+                };
+                let provider = Arc::new(provider);
+                self.tokens.put(hash, rec.clone(), Arc::clone(&provider), now);
+                (rec, provider)
+            }
+        };
         if !rec.is_live(now) || !provider.enabled || provider.id.as_str() != path_provider {
             return Err(AuthFailure::InvalidToken);
         }
@@ -321,9 +343,11 @@ impl Core {
         if rec
             .last_used
             .is_none_or(|t| now.millis() - t.millis() >= TOUCH_INTERVAL_MS)
-            && let Err(e) = self.store.touch_token(&rec.id, now).await
         {
-            tracing::warn!(error = %e, "could not record token use");
+            self.tokens.touched(&hash, now);
+            if let Err(e) = self.store.touch_token(&rec.id, now).await {
+                tracing::warn!(error = %e, "could not record token use");
+            }
         }
         Ok(provider)
     }

@@ -86,7 +86,7 @@ async fn authenticate(
     };
     match state.core.authenticate_bearer(&token, &path_provider, peer.ip()).await {
         Ok(provider) => {
-            req.extensions_mut().insert(Authenticated(Arc::new(provider)));
+            req.extensions_mut().insert(Authenticated(provider));
             next.run(req).await
         }
         Err(AuthFailure::InvalidToken) => {

@@ -107,3 +107,40 @@ pub async fn resources(
     }
     Ok(out)
 }
+
+#[derive(serde::Serialize)]
+struct MemberOut<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A group with all its members as response text, written straight from the member rows:
+/// a 100,000-member group never becomes a tree of JSON values in memory.
+pub fn group_with_members(base: &str, doc: &Value, members: &[MemberRef]) -> Result<String, serde_json::Error> {
+    let mut out = serde_json::to_vec(doc)?;
+    if members.is_empty() || out.last() != Some(&b'}') {
+        return String::from_utf8(out).map_err(serde::ser::Error::custom);
+    }
+    out.pop();
+    out.reserve(members.len() * (base.len() + 110));
+    out.extend_from_slice(b",\"members\":[");
+    for (i, m) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let item = MemberOut {
+            value: &m.id,
+            reference: location(base, m.kind, &m.id),
+            display: m.display.as_deref(),
+            kind: m.kind.name(),
+        };
+        serde_json::to_writer(&mut out, &item)?;
+    }
+    out.extend_from_slice(b"]}");
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
+}

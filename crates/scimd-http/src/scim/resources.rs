@@ -174,8 +174,38 @@ async fn read(
         return Ok(resp);
     }
     let base = state.base_url(p.id.as_str());
+    if kind == ResourceKind::Group && projection.is_default() {
+        return whole_group(&state, &base, &rec).await;
+    }
     let doc = render_one(&state, &base, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
+}
+
+/// A group read whole: its members are written as text straight from their rows.
+async fn whole_group(state: &AppState, base: &str, rec: &ResourceRecord) -> Result<Response> {
+    let mut members = state
+        .core
+        .store()
+        .members_of(&[rec.seq])
+        .await
+        .map_err(CoreError::from)?;
+    let list = members.remove(&rec.seq).unwrap_or_default();
+    let mut doc = render::resource(base, rec);
+    Projection::default().apply(rec.kind, &mut doc);
+    let body = render::group_with_members(base, &doc, &list).map_err(|e| {
+        tracing::error!(error = %e, "cannot render a group");
+        ApiError::from(ScimError::new(500, None, "internal server error"))
+    })?;
+    let mut resp = (StatusCode::OK, body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::error::SCIM_CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(&rec.etag()) {
+        headers.insert(header::ETAG, v);
+    }
+    Ok(resp)
 }
 
 async fn replace(

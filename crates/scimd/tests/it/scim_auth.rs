@@ -1,6 +1,6 @@
 //! The protected SCIM base (RFC 6750 §3 errors, SCIM Error bodies).
 
-use crate::support::{Server, call, get_bearer, str_of};
+use crate::support::{Server, call, eventually_status, get_bearer, str_of};
 
 #[test]
 fn a_providers_token_opens_its_service_provider_config() {
@@ -70,12 +70,12 @@ fn bad_foreign_revoked_and_disabled_tokens_are_all_invalid_token() {
     assert_eq!(foreign.body, nowhere.body);
 
     assert!(s.cli(&["provider", "disable", "okta"]).status.success());
-    invalid(&get_bearer(&spc_a, &token_a));
+    invalid(&eventually_status(&spc_a, &token_a, 401));
     assert!(s.cli(&["provider", "enable", "okta"]).status.success());
-    assert_eq!(get_bearer(&spc_a, &token_a).status, 200);
+    assert_eq!(eventually_status(&spc_a, &token_a, 200).status, 200);
 
     assert!(s.cli(&["provider", "revoke-token", "okta", "--all"]).status.success());
-    invalid(&get_bearer(&spc_a, &token_a));
+    invalid(&eventually_status(&spc_a, &token_a, 401));
 }
 
 #[test]
@@ -93,12 +93,21 @@ fn a_token_used_from_outside_the_allowed_networks_is_forbidden() {
         "192.0.2.0/24",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r = get_bearer(&format!("{}/ServiceProviderConfig", str_of(&p, "base_url")), &token);
+    let r = eventually_status(
+        &format!("{}/ServiceProviderConfig", str_of(&p, "base_url")),
+        &token,
+        403,
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.json()["status"], "403");
     assert!(s.cli(&["provider", "update", "okta", "--any-ip"]).status.success());
     assert_eq!(
-        get_bearer(&format!("{}/ServiceProviderConfig", str_of(&p, "base_url")), &token).status,
+        eventually_status(
+            &format!("{}/ServiceProviderConfig", str_of(&p, "base_url")),
+            &token,
+            200
+        )
+        .status,
         200
     );
 }

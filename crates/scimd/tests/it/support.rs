@@ -345,3 +345,16 @@ pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
         assert_eq!(e["scimType"], t, "{e}");
     }
 }
+
+/// Changes made by another process (the CLI) reach a running server within the token cache's
+/// lifetime; scimd promises 5 seconds. Poll until `url` answers `status` with this token.
+pub fn eventually_status(url: &str, token: &str, status: u16) -> Reply {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = get_bearer(url, token);
+        if r.status == status || std::time::Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
