@@ -1,8 +1,11 @@
 //! The client side of scimd: obtaining an activation token with the OAuth 2.0
 //! client-credentials grant (RFC 6749 §4.4) from any authorization server, and the Postman
-//! collection that carries a provider's values.
+//! collection that carries a provider's values; and `scimd push`, a SCIM client that
+//! provisions a directory into any SCIM 2.0 server.
 
 pub mod postman;
+pub mod push;
+pub mod scim;
 pub mod token;
 
 pub use token::{ClientAuth, TokenError, TokenRequest, request_token};

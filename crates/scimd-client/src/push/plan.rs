@@ -1,0 +1,626 @@
+//! The difference between a source [`Directory`] and what a SCIM server holds, as a [`Plan`]:
+//! users to create, update (with the attributes that change), deactivate or delete; groups
+//! to create, rename, delete, and the members to add and remove. Pure: no I/O.
+//!
+//! Matching follows Okta: a user by `externalId` when the source gives one, else by
+//! `userName` compared case-insensitively; a group by `externalId`, else by `displayName`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::source::{Attr, Directory, SourceUser};
+
+/// A user as the server has it (the attributes a push compares).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerUser {
+    pub id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub title: Option<String>,
+    pub active: bool,
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl ServerUser {
+    pub fn from_json(v: &Value) -> Option<ServerUser> {
+        let emails = v.get("emails").and_then(Value::as_array);
+        let email = emails.and_then(|es| {
+            es.iter()
+                .find(|e| {
+                    e.get("primary") == Some(&Value::Bool(true))
+                        || e.get("primary").and_then(Value::as_str) == Some("True")
+                })
+                .or_else(|| es.first())
+                .and_then(|e| text(e, "value"))
+        });
+        let name = v.get("name").cloned().unwrap_or(Value::Null);
+        Some(ServerUser {
+            id: text(v, "id")?,
+            user_name: text(v, "userName")?,
+            external_id: text(v, "externalId"),
+            given_name: text(&name, "givenName"),
+            family_name: text(&name, "familyName"),
+            display_name: text(v, "displayName"),
+            email,
+            title: text(v, "title"),
+            active: match v.get("active") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
+                _ => true,
+            },
+        })
+    }
+
+    pub fn value(&self, attr: Attr) -> Option<String> {
+        match attr {
+            Attr::UserName => Some(self.user_name.clone()),
+            Attr::ExternalId => self.external_id.clone(),
+            Attr::GivenName => self.given_name.clone(),
+            Attr::FamilyName => self.family_name.clone(),
+            Attr::DisplayName => self.display_name.clone(),
+            Attr::Email => self.email.clone(),
+            Attr::Title => self.title.clone(),
+            Attr::Active => Some(self.active.to_string()),
+        }
+    }
+}
+
+/// A group as the server has it; `members` are member ids.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerGroup {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<String>,
+}
+
+impl ServerGroup {
+    pub fn from_json(v: &Value) -> Option<ServerGroup> {
+        Some(ServerGroup {
+            id: text(v, "id")?,
+            display_name: text(v, "displayName")?,
+            external_id: text(v, "externalId"),
+            members: member_ids(v),
+        })
+    }
+}
+
+pub fn member_ids(v: &Value) -> Vec<String> {
+    v.get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| text(m, "value"))
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServerState {
+    pub users: Vec<ServerUser>,
+    pub groups: Vec<ServerGroup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Missing {
+    /// Leave what the source does not mention alone.
+    #[default]
+    Keep,
+    /// Set `active` to false on users absent from the source.
+    Deactivate,
+    /// Delete users and groups absent from the source.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub users: bool,
+    pub groups: bool,
+    pub missing: Missing,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            users: true,
+            groups: true,
+            missing: Missing::Keep,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub attr: Attr,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub id: String,
+    pub user_name: String,
+    pub changes: Vec<Change>,
+}
+
+/// A user by id, with the name shown for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCreate {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// Members by the source's `userName`, resolved to ids when users exist.
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupUpdate {
+    pub id: String,
+    pub display_name: String,
+    /// The new `displayName` when it changes.
+    pub rename: Option<String>,
+    /// Source `userName`s to add.
+    pub add: Vec<String>,
+    pub remove: Vec<Named>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub creates: Vec<SourceUser>,
+    pub updates: Vec<UserUpdate>,
+    pub unchanged_users: usize,
+    pub deactivations: Vec<Named>,
+    pub user_deletions: Vec<Named>,
+    pub group_creates: Vec<GroupCreate>,
+    pub group_updates: Vec<GroupUpdate>,
+    pub unchanged_groups: usize,
+    pub group_deletions: Vec<Named>,
+    /// Server id of every user already there, by lower-cased source (or server) `userName`.
+    pub user_ids: HashMap<String, String>,
+    /// Things that cannot be done (a member neither in the source nor on the server).
+    pub problems: Vec<String>,
+}
+
+impl Plan {
+    pub fn writes(&self) -> usize {
+        self.creates.len()
+            + self.updates.len()
+            + self.deactivations.len()
+            + self.user_deletions.len()
+            + self.group_creates.len()
+            + self.group_updates.len()
+            + self.group_deletions.len()
+    }
+
+    pub fn members_added(&self) -> usize {
+        self.group_updates.iter().map(|g| g.add.len()).sum::<usize>()
+            + self.group_creates.iter().map(|g| g.members.len()).sum::<usize>()
+    }
+
+    pub fn members_removed(&self) -> usize {
+        self.group_updates.iter().map(|g| g.remove.len()).sum()
+    }
+
+    /// One line per change, for `--dry-run`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let show = |v: &Option<String>| {
+            v.as_deref()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_else(|| "(none)".into())
+        };
+        for u in &self.creates {
+            let _ = writeln!(s, "create user {}", u.user_name);
+        }
+        for u in &self.updates {
+            let changes: Vec<String> = u
+                .changes
+                .iter()
+                .map(|c| format!("{} {} -> {}", c.attr.path(), show(&c.from), show(&c.to)))
+                .collect();
+            let _ = writeln!(s, "update user {}: {}", u.user_name, changes.join(", "));
+        }
+        for u in &self.deactivations {
+            let _ = writeln!(s, "deactivate user {}", u.name);
+        }
+        for u in &self.user_deletions {
+            let _ = writeln!(s, "delete user {}", u.name);
+        }
+        for g in &self.group_creates {
+            let _ = writeln!(s, "create group {} with {} members", g.display_name, g.members.len());
+        }
+        for g in &self.group_updates {
+            if let Some(to) = &g.rename {
+                let _ = writeln!(s, "rename group {} -> {to}", g.display_name);
+            }
+            for m in &g.add {
+                let _ = writeln!(s, "group {}: add {m}", g.display_name);
+            }
+            for m in &g.remove {
+                let _ = writeln!(s, "group {}: remove {}", g.display_name, m.name);
+            }
+        }
+        for g in &self.group_deletions {
+            let _ = writeln!(s, "delete group {}", g.name);
+        }
+        s
+    }
+}
+
+/// What differs between a source user and the server's, for the attributes the source manages.
+pub fn user_changes(src: &SourceUser, srv: &ServerUser, dir: &Directory) -> Vec<Change> {
+    dir.managed
+        .iter()
+        .filter(|a| **a != Attr::ExternalId || src.external_id.is_some())
+        .filter_map(|&attr| {
+            let (to, from) = (src.value(attr), srv.value(attr));
+            (to != from).then_some(Change { attr, from, to })
+        })
+        .collect()
+}
+
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+pub fn plan(dir: &Directory, server: &ServerState, opts: Options) -> Plan {
+    let mut p = Plan::default();
+    let by_ext: HashMap<&str, usize> = server
+        .users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| u.external_id.as_deref().map(|e| (e, i)))
+        .collect();
+    let by_name: HashMap<String, usize> = server
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (lower(&u.user_name), i))
+        .collect();
+    let mut claimed: HashSet<usize> = HashSet::new();
+    let mut in_source: HashSet<String> = HashSet::new();
+    for src in &dir.users {
+        let key = lower(&src.user_name);
+        in_source.insert(key.clone());
+        let found = src
+            .external_id
+            .as_deref()
+            .and_then(|e| by_ext.get(e))
+            .or_else(|| by_name.get(&key))
+            .copied();
+        match found {
+            Some(i) if !claimed.insert(i) => p.problems.push(format!(
+                "{}: {} matches the server's user {}, already matched by another source user",
+                src.origin, src.user_name, server.users[i].user_name
+            )),
+            Some(i) => {
+                let srv = &server.users[i];
+                p.user_ids.insert(key, srv.id.clone());
+                let changes = user_changes(src, srv, dir);
+                if !opts.users || changes.is_empty() {
+                    p.unchanged_users += usize::from(opts.users);
+                } else {
+                    p.updates.push(UserUpdate {
+                        id: srv.id.clone(),
+                        user_name: srv.user_name.clone(),
+                        changes,
+                    });
+                }
+            }
+            None if opts.users => p.creates.push(src.clone()),
+            None => {}
+        }
+    }
+    for (i, srv) in server.users.iter().enumerate() {
+        p.user_ids
+            .entry(lower(&srv.user_name))
+            .or_insert_with(|| srv.id.clone());
+        if claimed.contains(&i) || !opts.users {
+            continue;
+        }
+        let named = Named {
+            id: srv.id.clone(),
+            name: srv.user_name.clone(),
+        };
+        match opts.missing {
+            Missing::Deactivate if srv.active => p.deactivations.push(named),
+            Missing::Delete => p.user_deletions.push(named),
+            _ => {}
+        }
+    }
+    if opts.groups {
+        plan_groups(dir, server, &in_source, opts, &mut p);
+    }
+    p
+}
+
+fn plan_groups(dir: &Directory, server: &ServerState, in_source: &HashSet<String>, opts: Options, p: &mut Plan) {
+    let names: HashMap<&str, &str> = server
+        .users
+        .iter()
+        .map(|u| (u.id.as_str(), u.user_name.as_str()))
+        .collect();
+    let by_ext: HashMap<&str, usize> = server
+        .groups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| g.external_id.as_deref().map(|e| (e, i)))
+        .collect();
+    let by_name: HashMap<String, usize> = server
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (lower(&g.display_name), i))
+        .collect();
+    let mut claimed = HashSet::new();
+    for g in &dir.groups {
+        // Members the plan can reach: users of the source (existing or to be created when
+        // users are pushed too) and users already on the server.
+        let mut wanted: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
+        for m in &g.members {
+            let key = lower(m);
+            let reachable = p.user_ids.contains_key(&key) || (opts.users && in_source.contains(&key));
+            if !reachable {
+                p.problems.push(format!(
+                    "{}: member {m} of group {} is neither in the source nor on the server",
+                    g.origin, g.display_name
+                ));
+            } else if seen.insert(key) {
+                wanted.push(m.clone());
+            }
+        }
+        let found = g
+            .external_id
+            .as_deref()
+            .and_then(|e| by_ext.get(e))
+            .or_else(|| by_name.get(&lower(&g.display_name)))
+            .copied()
+            .filter(|i| claimed.insert(*i));
+        let Some(i) = found else {
+            p.group_creates.push(GroupCreate {
+                display_name: g.display_name.clone(),
+                external_id: g.external_id.clone(),
+                members: wanted,
+            });
+            continue;
+        };
+        let srv = &server.groups[i];
+        let current: HashSet<&str> = srv.members.iter().map(String::as_str).collect();
+        let mut keep: HashSet<&str> = HashSet::new();
+        let mut add = Vec::new();
+        for m in wanted {
+            match p.user_ids.get(&lower(&m)) {
+                Some(id) if current.contains(id.as_str()) => {
+                    keep.insert(id.as_str());
+                }
+                _ => add.push(m),
+            }
+        }
+        let remove: Vec<Named> = srv
+            .members
+            .iter()
+            .filter(|id| !keep.contains(id.as_str()))
+            .map(|id| Named {
+                id: id.clone(),
+                name: names
+                    .get(id.as_str())
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| id.clone()),
+            })
+            .collect();
+        let rename = (srv.display_name != g.display_name).then(|| g.display_name.clone());
+        if add.is_empty() && remove.is_empty() && rename.is_none() {
+            p.unchanged_groups += 1;
+        } else {
+            p.group_updates.push(GroupUpdate {
+                id: srv.id.clone(),
+                display_name: srv.display_name.clone(),
+                rename,
+                add,
+                remove,
+            });
+        }
+    }
+    if opts.missing == Missing::Delete {
+        for (i, g) in server.groups.iter().enumerate() {
+            if !claimed.contains(&i) {
+                p.group_deletions.push(Named {
+                    id: g.id.clone(),
+                    name: g.display_name.clone(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::source::{SourceGroup, parse_csv};
+
+    fn srv_user(id: &str, name: &str, title: Option<&str>) -> ServerUser {
+        ServerUser {
+            id: id.into(),
+            user_name: name.into(),
+            email: Some(name.to_lowercase()),
+            title: title.map(str::to_owned),
+            active: true,
+            ..Default::default()
+        }
+    }
+
+    fn source() -> Directory {
+        parse_csv(
+            "s.csv",
+            "userName,email,title,groups\n\
+             a@x,a@x,Eng,Ops\n\
+             b@x,b@x,Boss,Ops\n\
+             c@x,c@x,,\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_empty_server_gets_every_user_and_group_created() {
+        let p = plan(&source(), &ServerState::default(), Options::default());
+        assert_eq!(p.creates.len(), 3);
+        assert_eq!(p.group_creates.len(), 1);
+        assert_eq!(p.group_creates[0].members, ["a@x", "b@x"]);
+        assert_eq!(p.writes(), 4);
+    }
+
+    #[test]
+    fn a_server_in_the_source_state_needs_nothing() {
+        let server = ServerState {
+            users: vec![
+                srv_user("1", "A@X", None),
+                srv_user("2", "b@x", Some("Boss")),
+                srv_user("3", "c@x", None),
+            ],
+            groups: vec![ServerGroup {
+                id: "g".into(),
+                display_name: "Ops".into(),
+                external_id: None,
+                members: vec!["2".into(), "1".into()],
+            }],
+        };
+        let mut server_a = server.clone();
+        server_a.users[0].user_name = "a@x".into();
+        server_a.users[0].title = Some("Eng".into());
+        let p = plan(&source(), &server_a, Options::default());
+        assert_eq!(p.writes(), 0, "{}", p.describe());
+        assert_eq!((p.unchanged_users, p.unchanged_groups), (3, 1));
+
+        // userName matches case-insensitively; its case and the title are what differ.
+        let p = plan(&source(), &server, Options::default());
+        assert_eq!(p.updates.len(), 1);
+        let attrs: Vec<Attr> = p.updates[0].changes.iter().map(|c| c.attr).collect();
+        assert_eq!(attrs, [Attr::UserName, Attr::Title]);
+        assert!(
+            p.describe()
+                .contains("update user A@X: userName \"A@X\" -> \"a@x\", title (none) -> \"Eng\"")
+        );
+    }
+
+    #[test]
+    fn membership_changes_are_only_the_differences() {
+        let server = ServerState {
+            users: vec![srv_user("1", "a@x", Some("Eng")), srv_user("9", "gone@x", None)],
+            groups: vec![ServerGroup {
+                id: "g".into(),
+                display_name: "ops".into(),
+                external_id: None,
+                members: vec!["1".into(), "9".into()],
+            }],
+        };
+        let p = plan(&source(), &server, Options::default());
+        let g = &p.group_updates[0];
+        assert_eq!(g.add, ["b@x"]);
+        assert_eq!(
+            g.remove,
+            [Named {
+                id: "9".into(),
+                name: "gone@x".into()
+            }]
+        );
+        assert_eq!(g.rename.as_deref(), Some("Ops"));
+        assert!(p.deactivations.is_empty() && p.user_deletions.is_empty());
+
+        let p = plan(
+            &source(),
+            &server,
+            Options {
+                missing: Missing::Deactivate,
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            p.deactivations,
+            [Named {
+                id: "9".into(),
+                name: "gone@x".into()
+            }]
+        );
+        let p = plan(
+            &source(),
+            &server,
+            Options {
+                missing: Missing::Delete,
+                ..Options::default()
+            },
+        );
+        assert_eq!(p.user_deletions.len(), 1);
+        assert!(p.group_deletions.is_empty());
+    }
+
+    #[test]
+    fn external_ids_match_before_user_names_and_groups_only_leaves_users_alone() {
+        let mut dir = source();
+        dir.users[0].external_id = Some("E1".into());
+        dir.managed.insert(Attr::ExternalId);
+        let mut renamed = srv_user("1", "old@x", Some("Eng"));
+        renamed.external_id = Some("E1".into());
+        renamed.email = Some("a@x".into());
+        let server = ServerState {
+            users: vec![renamed],
+            groups: vec![],
+        };
+        let p = plan(&dir, &server, Options::default());
+        assert_eq!(p.updates[0].changes[0].to.as_deref(), Some("a@x"));
+        assert_eq!(p.creates.len(), 2);
+
+        let p = plan(
+            &dir,
+            &server,
+            Options {
+                users: false,
+                ..Options::default()
+            },
+        );
+        assert_eq!((p.creates.len(), p.updates.len()), (0, 0));
+        assert_eq!(p.group_creates[0].members, ["a@x"]);
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+    }
+
+    #[test]
+    fn unknown_members_are_problems_not_members() {
+        let mut dir = source();
+        dir.groups.push(SourceGroup {
+            display_name: "G".into(),
+            members: vec!["nobody@x".into(), "a@x".into(), "A@X".into()],
+            ..Default::default()
+        });
+        let p = plan(&dir, &ServerState::default(), Options::default());
+        assert_eq!(p.group_creates[1].members, ["a@x"]);
+        assert!(p.problems[0].contains("nobody@x"));
+    }
+
+    #[test]
+    fn server_users_read_from_scim_json() {
+        let v = serde_json::json!({"id": "1", "userName": "a", "active": false,
+            "emails": [{"value": "x@y"}, {"value": "p@y", "primary": true}], "name": {"givenName": "A"}});
+        let u = ServerUser::from_json(&v).unwrap();
+        assert_eq!(
+            (u.email.as_deref(), u.given_name.as_deref(), u.active),
+            (Some("p@y"), Some("A"), false)
+        );
+        assert!(ServerUser::from_json(&serde_json::json!({"userName": "a"})).is_none());
+    }
+}
