@@ -29,6 +29,10 @@ pub enum CoreError {
     /// whether the client exists.
     #[error("client authentication failed")]
     InvalidClient,
+    /// Too many failed client authentications from this client or address; retry after
+    /// this many seconds.
+    #[error("too many failed attempts; retry after {0} s")]
+    TooManyAttempts(i64),
     /// The client is known and authenticated, but may not get a token from where it stands.
     #[error("{0}")]
     Forbidden(String),

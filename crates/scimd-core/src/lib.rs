@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+mod limiter;
 pub mod net;
 pub mod provider;
 pub mod resource;

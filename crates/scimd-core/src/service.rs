@@ -8,6 +8,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::{self, SecretBox};
 use crate::error::{CoreError, StoreError};
+use crate::limiter::{self, FailureLimiter};
 use crate::provider::{CLIENT_SECRET_LEN, ClientId, NewProvider, Provider, ProviderId};
 use crate::store::Store;
 use crate::token::{self, AccessToken, TokenRecord};
@@ -31,6 +32,7 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
     tokens: TokenCache,
+    failures: FailureLimiter,
 }
 
 /// Settings an administrator may change after registration; `None` leaves one as it is.
@@ -56,6 +58,7 @@ impl Core {
             clock,
             secrets,
             tokens: TokenCache::default(),
+            failures: FailureLimiter::default(),
         }
     }
 
@@ -235,17 +238,26 @@ impl Core {
     /// Authenticate a client by id and secret and verify it may be served from `ip`.
     /// Unknown client and wrong secret are the same failure, and cost the same time.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str, ip: IpAddr) -> Result<Provider, CoreError> {
+        let now = self.clock.now();
+        let (client_key, address_key) = (format!("client:{client_id}"), format!("address:{ip}"));
+        self.failures
+            .check(&client_key, limiter::MAX_FAILURES_PER_CLIENT, now)
+            .and_then(|()| {
+                self.failures
+                    .check(&address_key, limiter::MAX_FAILURES_PER_ADDRESS, now)
+            })
+            .map_err(CoreError::TooManyAttempts)?;
         let presented = crypto::sha256(secret.as_bytes());
         let provider = match ClientId::parse(client_id) {
             Some(cid) => self.store.provider_by_client_id(&cid).await?,
             None => None,
         };
-        let Some(p) = provider else {
+        let verified = provider.filter(|p| crypto::constant_time_eq(&presented, &p.secret_hash));
+        let Some(p) = verified else {
+            self.failures.failed(&client_key, now);
+            self.failures.failed(&address_key, now);
             return Err(CoreError::InvalidClient);
         };
-        if !crypto::constant_time_eq(&presented, &p.secret_hash) {
-            return Err(CoreError::InvalidClient);
-        }
         if !p.enabled {
             return Err(CoreError::Forbidden(format!("provider '{}' is disabled", p.id)));
         }

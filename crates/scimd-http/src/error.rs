@@ -54,6 +54,9 @@ pub fn scim_error(e: CoreError) -> ScimError {
         CoreError::InvalidClient => ScimError::new(401, None, "authentication failed"),
         CoreError::Forbidden(detail) => ScimError::new(403, None, detail),
         CoreError::Scim(e) => e,
+        CoreError::TooManyAttempts(secs) => {
+            ScimError::new(429, None, format!("too many failed attempts; retry after {secs} s"))
+        }
         CoreError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
             ScimError::new(500, None, "internal server error")
@@ -87,16 +90,23 @@ pub struct OAuthError {
     pub description: String,
     /// Answer `WWW-Authenticate: Basic` (the client authenticated, or tried to, with Basic).
     pub basic_challenge: bool,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
-    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+    pub fn with_status(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
-            status: StatusCode::BAD_REQUEST,
+            status,
             code,
             description: description.into(),
             basic_challenge: false,
+            retry_after: None,
         }
+    }
+
+    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::BAD_REQUEST, code, description)
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -106,15 +116,14 @@ impl OAuthError {
     /// Unknown client and wrong secret read the same. With Basic credentials the answer is
     /// 401 with a Basic challenge (RFC 6749 §5.2).
     pub fn invalid_client(used_basic: bool) -> Self {
+        let status = if used_basic {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         OAuthError {
-            status: if used_basic {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::BAD_REQUEST
-            },
-            code: "invalid_client",
-            description: "client authentication failed".into(),
             basic_challenge: used_basic,
+            ..Self::with_status(status, "invalid_client", "client authentication failed")
         }
     }
 }
@@ -126,6 +135,11 @@ impl IntoResponse for OAuthError {
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
+        }
         if self.basic_challenge {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -142,14 +156,22 @@ impl From<CoreError> for OAuthError {
             CoreError::InvalidClient => OAuthError::invalid_client(false),
             CoreError::Forbidden(detail) => OAuthError::new("unauthorized_client", detail),
             CoreError::Invalid(detail) => OAuthError::invalid_request(detail),
+            // RFC 6749 has no code for this; the client's credentials are what is refused.
+            CoreError::TooManyAttempts(secs) => OAuthError {
+                retry_after: Some(secs),
+                ..OAuthError::with_status(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "invalid_client",
+                    format!("too many failed attempts; retry after {secs} s"),
+                )
+            },
             other => {
                 tracing::error!(error = %other, "token endpoint failure");
-                OAuthError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: "server_error",
-                    description: "internal server error".into(),
-                    basic_challenge: false,
-                }
+                OAuthError::with_status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal server error",
+                )
             }
         }
     }

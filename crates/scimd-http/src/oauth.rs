@@ -27,12 +27,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut resp = OAuthError {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        code: "invalid_request",
-        description: "use POST with an application/x-www-form-urlencoded body".into(),
-        basic_challenge: false,
-    }
+    let mut resp = OAuthError::with_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "use POST with an application/x-www-form-urlencoded body",
+    )
     .into_response();
     resp.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -183,7 +182,7 @@ async fn token(
         .await
         .map_err(|e| {
             let mut e = OAuthError::from(e);
-            if e.code == "invalid_client" {
+            if e.code == "invalid_client" && e.retry_after.is_none() {
                 e = OAuthError::invalid_client(creds.basic);
             }
             e
@@ -227,7 +226,7 @@ async fn revoke(
         .await
         .map_err(|e| {
             let e = OAuthError::from(e);
-            if e.code == "invalid_client" {
+            if e.code == "invalid_client" && e.retry_after.is_none() {
                 OAuthError::invalid_client(creds.basic)
             } else {
                 e

@@ -272,3 +272,29 @@ fn server_metadata_describes_the_token_endpoint() {
     );
     assert_eq!(m["revocation_endpoint"], format!("{}/oauth2/revoke", s.url));
 }
+
+#[test]
+fn repeated_wrong_secrets_are_slowed_down_with_429_and_retry_after() {
+    let s = Server::start();
+    let p = s.add_provider("Okta", "internal", &[]);
+    let other = s.add_provider("Entra", "internal", &[]);
+    let url = token_url(&s);
+    let wrong = basic(str_of(&p, "client_id"), "wrong");
+    let statuses: Vec<u16> = (0..11)
+        .map(|_| post_form(&url, &[("grant_type", "client_credentials")], Some(&wrong)).status)
+        .collect();
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(statuses[10], 429);
+    let limited = post_form(&url, &[("grant_type", "client_credentials")], Some(&wrong));
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"], "invalid_client");
+    let retry: u64 = limited.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Another client from the same address is not locked out by this one's failures.
+    let good = post_form(
+        &url,
+        &[("grant_type", "client_credentials")],
+        Some(&basic(str_of(&other, "client_id"), str_of(&other, "client_secret"))),
+    );
+    assert_eq!(good.status, 200, "{}", good.body);
+}
