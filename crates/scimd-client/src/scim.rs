@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const BULK_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// Largest body read from a server: a page of users or a group of 100,000 members fits.
 const BODY_LIMIT: u64 = 256 * 1024 * 1024;

@@ -44,6 +44,8 @@ pub enum Command {
     Provider(ProviderCmd),
     /// Obtain an activation token with the client-credentials grant (from any OAuth 2.0 server)
     Token(TokenArgs),
+    /// Provision users and groups from a CSV, JSON or LDIF file into any SCIM 2.0 server
+    Push(PushArgs),
     /// Users provisioned into a population
     #[command(subcommand)]
     Users(PopulationCmd),
@@ -216,6 +218,97 @@ pub struct TokenArgs {
     #[arg(long)]
     pub scope: Option<String>,
     /// Print the whole token response as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SourceFormat {
+    Csv,
+    Json,
+    Ldif,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UpdateArg {
+    /// PATCH when the server's ServiceProviderConfig says it can, else PUT
+    Auto,
+    Put,
+    Patch,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The directory to push: CSV (header row), JSON (SCIM users and groups) or LDIF
+    #[arg(long, value_name = "FILE")]
+    pub source: PathBuf,
+    /// The source's format [default: from the file extension]
+    #[arg(long, value_enum)]
+    pub format: Option<SourceFormat>,
+    /// The SCIM Base URL (or scim_base_url from --from)
+    #[arg(long, env = "SCIMD_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// A bearer token; without it one is requested with the client-credentials grant
+    #[arg(long, env = "SCIMD_TOKEN", hide_env_values = true, conflicts_with_all = ["token_url", "client_id", "client_secret"])]
+    pub token: Option<String>,
+    /// The Token URL
+    #[arg(long, env = "SCIMD_TOKEN_URL")]
+    pub token_url: Option<String>,
+    #[arg(long, env = "SCIMD_CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "SCIMD_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Read the Base URL and credentials from a Postman collection or environment
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// How the client authenticates to the Token URL
+    #[arg(long, value_enum, default_value = "basic")]
+    pub auth: AuthArg,
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Send no token at all (servers that take any request)
+    #[arg(long, conflicts_with_all = ["token", "token_url", "client_id", "client_secret", "from"])]
+    pub no_auth: bool,
+    /// Print the plan (creates, updates with what changes, deactivations, member adds and removes); write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Deactivate (active=false) users the source does not list
+    #[arg(long, conflicts_with = "delete_missing")]
+    pub deactivate_missing: bool,
+    /// Delete users and groups the source does not list
+    #[arg(long)]
+    pub delete_missing: bool,
+    /// Push only groups (their members must already be on the server)
+    #[arg(long, conflicts_with = "users_only")]
+    pub groups_only: bool,
+    /// Push only users
+    #[arg(long)]
+    pub users_only: bool,
+    /// Stop before any write if a source record is bad or a member cannot be found
+    #[arg(long)]
+    pub strict: bool,
+    /// How changed users are written
+    #[arg(long, value_enum, default_value = "auto")]
+    pub update: UpdateArg,
+    /// Most membership changes in one group PATCH
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Create users one POST at a time even when the server offers /Bulk
+    #[arg(long)]
+    pub no_bulk: bool,
+    /// Tries per request on 429, 5xx and connection errors (back-off doubles, Retry-After honoured)
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub retries: u32,
+    /// Plain progress lines even on a terminal
+    #[arg(long, conflicts_with = "quiet")]
+    pub plain: bool,
+    /// No progress output
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the summary as JSON (counts of changes and of requests by method)
     #[arg(long)]
     pub json: bool,
 }

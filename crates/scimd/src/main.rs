@@ -51,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         // `token` talks to a server; it needs neither database nor key.
         Command::Token(args) => commands::token::run(args),
+        Command::Push(args) => commands::push::run(args),
         Command::Serve(_) => serve::run(&settings).await,
         Command::Migrate => {
             open_core(&settings)?;

@@ -12,7 +12,7 @@ use super::plan::{self, Change, GroupCreate, GroupUpdate, Named, Plan, UserUpdat
 use super::progress::Progress;
 use super::source::{Attr, Directory, SourceUser};
 use super::{Fetched, PushOptions, Tally, UpdateMode};
-use crate::scim::{Capabilities, Client, GROUP_SCHEMA, Method, ScimError, USER_SCHEMA, patch_body};
+use crate::scim::{BULK_SCHEMA, Capabilities, Client, GROUP_SCHEMA, Method, ScimError, USER_SCHEMA, patch_body};
 
 /// Run `f` on every item with `jobs` threads taking the next item from a shared index.
 pub fn parallel<T: Sync>(jobs: usize, items: &[T], f: impl Fn(&T) + Sync) {
@@ -175,6 +175,30 @@ pub fn group_requests(rename: Option<&str>, remove: &[Named], add: &[Value], bat
     out
 }
 
+/// Creates in chunks within the server's Bulk limits: at most `max_ops` operations and,
+/// when it says, a payload of at most 90% of `max_payload` bytes.
+pub fn bulk_chunks(users: &[SourceUser], max_ops: usize, max_payload: usize) -> Vec<&[SourceUser]> {
+    let budget = if max_payload == 0 {
+        usize::MAX
+    } else {
+        max_payload / 10 * 9
+    };
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 200);
+    for (i, u) in users.iter().enumerate() {
+        let op = user_body(u).to_string().len() + 80;
+        if i > start && (i - start >= max_ops || size + op > budget) {
+            out.push(&users[start..i]);
+            (start, size) = (i, 200);
+        }
+        size += op;
+    }
+    if start < users.len() {
+        out.push(&users[start..]);
+    }
+    out
+}
+
 #[derive(Default)]
 struct Counters([AtomicUsize; 11]);
 
@@ -230,6 +254,7 @@ struct Exec<'a> {
 }
 
 enum UserTask<'p> {
+    Bulk(&'p [SourceUser]),
     Create(&'p SourceUser),
     Update(&'p UserUpdate),
     Deactivate(&'p Named),
@@ -268,17 +293,27 @@ pub fn execute(
     x.counters.add(U_UNCHANGED, plan.unchanged_users);
     x.counters.add(G_UNCHANGED, plan.unchanged_groups);
 
-    let users: Vec<UserTask> = plan
-        .creates
-        .iter()
-        .map(UserTask::Create)
+    let bulk = opts.bulk && caps.bulk && caps.bulk_max_operations > 1 && plan.creates.len() > 1;
+    let creates: Vec<UserTask> = if bulk {
+        bulk_chunks(&plan.creates, caps.bulk_max_operations, caps.bulk_max_payload)
+            .into_iter()
+            .map(UserTask::Bulk)
+            .collect()
+    } else {
+        plan.creates.iter().map(UserTask::Create).collect()
+    };
+    let users: Vec<UserTask> = creates
+        .into_iter()
         .chain(plan.updates.iter().map(UserTask::Update))
         .chain(plan.deactivations.iter().map(UserTask::Deactivate))
         .collect();
     x.progress.message("users");
     parallel(opts.jobs, &users, |t| {
         x.user_task(t);
-        x.progress.inc();
+        x.progress.inc_by(match t {
+            UserTask::Bulk(chunk) => chunk.len() as u64,
+            _ => 1,
+        });
     });
     let groups: Vec<GroupTask> = plan
         .group_creates
@@ -335,6 +370,7 @@ impl Exec<'_> {
 
     fn user_task(&self, t: &UserTask) {
         match t {
+            UserTask::Bulk(chunk) => self.bulk_create(chunk),
             UserTask::Create(u) => self.user_create(u),
             UserTask::Update(u) => match self.user_update(&u.id, &u.changes) {
                 Ok(()) => self.counters.add(U_UPDATED, 1),
@@ -368,6 +404,53 @@ impl Exec<'_> {
                 .call(Method::Put, &path, Some(&user_put_body(&raw, changes)))?;
         }
         Ok(())
+    }
+
+    /// One `/Bulk` request creating a chunk of users; what it did not create (a conflict,
+    /// an operation missing from the answer, a server refusing Bulk after all) goes one by one.
+    fn bulk_create(&self, chunk: &[SourceUser]) {
+        let ops: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, u)| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": user_body(u)}))
+            .collect();
+        let body = json!({"schemas": [BULK_SCHEMA], "Operations": ops});
+        let answer = match self.client.call(Method::Post, "/Bulk", Some(&body)) {
+            Ok(r) => r.body,
+            Err(_) => return chunk.iter().for_each(|u| self.user_create(u)),
+        };
+        let mut results: HashMap<String, &Value> = HashMap::new();
+        for op in answer["Operations"].as_array().into_iter().flatten() {
+            if let Some(id) = op["bulkId"].as_str() {
+                results.insert(id.to_owned(), op);
+            }
+        }
+        for (i, u) in chunk.iter().enumerate() {
+            let Some(op) = results.get(&format!("u{i}")) else {
+                self.user_create(u);
+                continue;
+            };
+            let status = match &op["status"] {
+                Value::String(s) => s.parse::<u16>().unwrap_or(0),
+                v => v.as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0),
+            };
+            let id = op["response"]["id"].as_str().or_else(|| {
+                op["location"]
+                    .as_str()
+                    .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+            });
+            match (status, id) {
+                (200..=299, Some(id)) => {
+                    self.remember(&u.user_name, id);
+                    self.counters.add(U_CREATED, 1);
+                }
+                (409, _) => self.user_create(u),
+                _ => {
+                    let detail = op["response"]["detail"].as_str().unwrap_or("no id in the answer");
+                    self.fail(format!("create user {} (bulk): HTTP {status}: {detail}", u.user_name));
+                }
+            }
+        }
     }
 
     /// POST; on 409 (a user the listing did not show, or a retried POST that had landed)
@@ -573,6 +656,24 @@ mod tests {
         assert_eq!(
             user_put_body(&raw, &changes),
             json!({"id": "1", "userName": "a", "x": 1, "name": {"givenName": "Jo"}, "active": false})
+        );
+    }
+
+    #[test]
+    fn bulk_chunks_respect_operations_and_payload() {
+        let users: Vec<SourceUser> = (0..25)
+            .map(|i| SourceUser {
+                user_name: format!("user{i:03}@example.com"),
+                active: true,
+                ..Default::default()
+            })
+            .collect();
+        let sizes = |c: Vec<&[SourceUser]>| c.iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(bulk_chunks(&users, 10, 0)), [10, 10, 5]);
+        let one = user_body(&users[0]).to_string().len() + 80;
+        assert_eq!(
+            sizes(bulk_chunks(&users, 100, (200 + 4 * one) * 10 / 9 + 10)),
+            [4, 4, 4, 4, 4, 4, 1]
         );
     }
 

@@ -38,6 +38,8 @@ pub struct PushOptions {
     pub batch: usize,
     pub scope: Options,
     pub progress: ProgressMode,
+    /// Create users through `/Bulk` when the server offers it (RFC 7644 §3.7).
+    pub bulk: bool,
 }
 
 impl Default for PushOptions {
@@ -50,6 +52,7 @@ impl Default for PushOptions {
             batch: 1000,
             scope: Options::default(),
             progress: ProgressMode::Auto,
+            bulk: true,
         }
     }
 }
@@ -139,10 +142,13 @@ impl Report {
     /// The human summary.
     pub fn summary(&self) -> String {
         let t = &self.tally;
-        let would = if self.dry_run { "would be " } else { "" };
         let r = &self.requests;
-        let mut s = format!(
-            "users:  {} created, {} updated, {} deactivated, {} deleted, {} unchanged ({would}changed)\n\
+        let mut s = String::new();
+        if self.dry_run {
+            s.push_str("dry run: nothing was written; the counts are what a push would do\n");
+        }
+        s.push_str(&format!(
+            "users:  {} created, {} updated, {} deactivated, {} deleted, {} unchanged\n\
              groups: {} created, {} updated (+{} -{} members), {} deleted, {} unchanged\n\
              requests: {} GET, {} POST, {} PUT, {} PATCH, {} DELETE, {} retries in {:.1} s\n",
             t.users_created,
@@ -163,7 +169,7 @@ impl Report {
             r.delete,
             r.retries,
             self.seconds
-        );
+        ));
         if t.changes() == 0 && self.failures.is_empty() {
             s.push_str("no changes: the server already matches the source\n");
         }

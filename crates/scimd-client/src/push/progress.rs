@@ -54,9 +54,13 @@ impl Progress {
 
     /// One more change done (or failed).
     pub fn inc(&self) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.inc_by(1);
+    }
+
+    pub fn inc_by(&self, n: u64) {
+        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
         if let Some(bar) = &self.bar {
-            bar.inc(1);
+            bar.inc(n);
         }
         if let Some(last) = &self.plain {
             let Ok(mut last) = last.lock() else { return };

@@ -2,4 +2,5 @@
 
 pub mod population;
 pub mod provider;
+pub mod push;
 pub mod token;

@@ -1,43 +1,73 @@
-//! `scimd token`: the client-credentials grant by hand; the token alone on stdout.
+//! `scimd token`: the client-credentials grant by hand; the token alone on stdout. Also the
+//! credentials logic `scimd push` shares: flags, then `SCIMD_*` variables, then a Postman file.
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use scimd_client::{ClientAuth, TokenRequest, postman, request_token};
 
 use crate::cli::{AuthArg, TokenArgs};
 
+/// The variables of a Postman collection or environment (`--from`), or none.
+pub fn postman_vars(from: Option<&Path>) -> anyhow::Result<BTreeMap<String, String>> {
+    let Some(path) = from else {
+        return Ok(BTreeMap::new());
+    };
+    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    postman::variables(&doc).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// A flag (or its environment variable), else the Postman variable `var`.
+pub fn pick(flag: &Option<String>, vars: &BTreeMap<String, String>, var: &str, what: &str) -> anyhow::Result<String> {
+    flag.clone()
+        .or_else(|| vars.get(var).cloned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            anyhow!(
+                "no {what}: pass --{} or use --from FILE with a '{var}' variable",
+                what.replace(' ', "-")
+            )
+        })
+}
+
+/// The client-credentials flags every command that fetches a token takes.
+pub struct Credentials<'a> {
+    pub token_url: &'a Option<String>,
+    pub client_id: &'a Option<String>,
+    pub client_secret: &'a Option<String>,
+    pub auth: AuthArg,
+    pub scope: &'a Option<String>,
+}
+
+impl Credentials<'_> {
+    pub fn request(&self, vars: &BTreeMap<String, String>) -> anyhow::Result<TokenRequest> {
+        Ok(TokenRequest {
+            token_url: pick(self.token_url, vars, "tokenUrl", "token url")?,
+            client_id: pick(self.client_id, vars, "scim_client_id", "client id")?,
+            client_secret: pick(self.client_secret, vars, "scim_client_secret", "client secret")?,
+            auth: match self.auth {
+                AuthArg::Basic => ClientAuth::Basic,
+                AuthArg::Body => ClientAuth::Body,
+            },
+            scope: self.scope.clone(),
+        })
+    }
+}
+
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let from = match &args.from {
-        Some(path) => {
-            let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let doc: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-            postman::variables(&doc).map_err(|e| anyhow!("{}: {e}", path.display()))?
-        }
-        None => Default::default(),
-    };
-    let pick = |flag: &Option<String>, var: &str, what: &str| -> anyhow::Result<String> {
-        flag.clone()
-            .or_else(|| from.get(var).cloned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                anyhow!(
-                    "no {what}: pass --{} or use --from FILE with a '{var}' variable",
-                    what.replace(' ', "-")
-                )
-            })
-    };
-    let req = TokenRequest {
-        token_url: pick(&args.token_url, "tokenUrl", "token url")?,
-        client_id: pick(&args.client_id, "scim_client_id", "client id")?,
-        client_secret: pick(&args.client_secret, "scim_client_secret", "client secret")?,
-        auth: match args.auth {
-            AuthArg::Basic => ClientAuth::Basic,
-            AuthArg::Body => ClientAuth::Body,
-        },
-        scope: args.scope,
-    };
+    let vars = postman_vars(args.from.as_deref())?;
+    let req = Credentials {
+        token_url: &args.token_url,
+        client_id: &args.client_id,
+        client_secret: &args.client_secret,
+        auth: args.auth,
+        scope: &args.scope,
+    }
+    .request(&vars)?;
     let response = request_token(&req)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);

@@ -3,6 +3,7 @@
 
 mod cli;
 mod oauth;
+mod push;
 mod scim_auth;
 mod scim_bulk;
 mod scim_clients;
