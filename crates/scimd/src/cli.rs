@@ -249,7 +249,7 @@ pub struct PushArgs {
     #[arg(long, env = "SCIMD_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
     /// A bearer token; without it one is requested with the client-credentials grant
-    #[arg(long, env = "SCIMD_TOKEN", hide_env_values = true, conflicts_with_all = ["token_url", "client_id", "client_secret"])]
+    #[arg(long, env = "SCIMD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// The Token URL
     #[arg(long, env = "SCIMD_TOKEN_URL")]
@@ -267,7 +267,7 @@ pub struct PushArgs {
     #[arg(long)]
     pub scope: Option<String>,
     /// Send no token at all (servers that take any request)
-    #[arg(long, conflicts_with_all = ["token", "token_url", "client_id", "client_secret", "from"])]
+    #[arg(long)]
     pub no_auth: bool,
     /// Print the plan (creates, updates with what changes, deactivations, member adds and removes); write nothing
     #[arg(long)]
