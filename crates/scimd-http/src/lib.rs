@@ -3,7 +3,9 @@
 
 pub mod error;
 mod health;
+pub mod metrics;
 mod oauth;
+mod request_id;
 mod scim;
 
 use std::sync::Arc;
@@ -17,6 +19,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    pub metrics: Arc<metrics::Metrics>,
     /// The externally visible origin, without a trailing slash: Base URLs and Token URLs
     /// are derived from it.
     pub public_url: Arc<str>,
@@ -26,6 +29,7 @@ impl AppState {
     pub fn new(core: Arc<Core>, public_url: &str) -> Self {
         AppState {
             core,
+            metrics: Arc::default(),
             public_url: public_url.trim_end_matches('/').into(),
         }
     }
@@ -59,5 +63,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(oauth::routes())
         .merge(scim::routes(state.clone()))
+        .route("/metrics", axum::routing::get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

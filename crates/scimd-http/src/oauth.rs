@@ -157,8 +157,30 @@ fn form_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The token endpoint, counted: every refusal by its reason, every token by its provider.
 async fn token(
     State(state): State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match issue(&state, peer, query, headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let reason = if e.retry_after.is_some() {
+                "rate_limited"
+            } else {
+                e.code
+            };
+            state.metrics.token_failed(reason);
+            e.into_response()
+        }
+    }
+}
+
+async fn issue(
+    state: &AppState,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -187,6 +209,7 @@ async fn token(
             }
             e
         })?;
+    state.metrics.token_issued(issued.provider.id.as_str());
     let expires_in = (issued.record.expires.seconds() - issued.record.created.seconds()).max(0);
     let mut body = json!({
         "access_token": issued.token.as_str(),

@@ -30,9 +30,18 @@ pub struct GlobalOpts {
     /// The URL identity providers reach this server at [default: derived from the listen address]
     #[arg(long, global = true, env = "SCIMD_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Log lines as human-readable text or as JSON objects [default: text]
+    #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// A TOML configuration file (keys: database, key_file, public_url, listen)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

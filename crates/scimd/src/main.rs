@@ -16,7 +16,7 @@ use config::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.global.log_format.unwrap_or(cli::LogFormat::Text));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -33,13 +33,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs go to standard error: `RUST_LOG` filters them (default `info`); each line of a
+/// request carries its request id.
+fn init_logging(format: cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Text => builder.init(),
+        cli::LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

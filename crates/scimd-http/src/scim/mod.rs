@@ -46,6 +46,21 @@ async fn not_found() -> ApiError {
     ScimError::new(404, None, "no such SCIM endpoint").into()
 }
 
+/// The resource type a SCIM path addresses, for metrics.
+fn resource_kind(path: &str) -> &'static str {
+    let rest = path
+        .strip_prefix("/scim/v2/")
+        .and_then(|r| r.split_once('/'))
+        .map(|(_, r)| r)
+        .unwrap_or("");
+    match rest.split('/').next().unwrap_or("") {
+        "Users" => "User",
+        "Groups" => "Group",
+        "Bulk" => "Bulk",
+        _ => "other",
+    }
+}
+
 const CHALLENGE: &str = "Bearer realm=\"scimd\"";
 
 /// RFC 6750 §3.1: no credentials -> 401 with a bare challenge; a bad token -> 401 with
@@ -86,8 +101,13 @@ async fn authenticate(
     };
     match state.core.authenticate_bearer(&token, &path_provider, peer.ip()).await {
         Ok(provider) => {
-            req.extensions_mut().insert(Authenticated(provider));
-            next.run(req).await
+            let (method, kind) = (req.method().clone(), resource_kind(original.path()));
+            req.extensions_mut().insert(Authenticated(Arc::clone(&provider)));
+            let resp = next.run(req).await;
+            if resp.status().is_success() && method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+                state.metrics.provisioned(provider.id.as_str(), kind, method.as_str());
+            }
+            resp
         }
         Err(AuthFailure::InvalidToken) => {
             ApiError::from(ScimError::new(401, None, "the access token is invalid, expired or revoked"))

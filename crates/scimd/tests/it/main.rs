@@ -3,6 +3,7 @@
 
 mod cli;
 mod oauth;
+mod operations;
 mod push;
 mod scim_auth;
 mod scim_bulk;

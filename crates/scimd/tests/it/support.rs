@@ -45,8 +45,14 @@ impl Server {
     }
 
     pub fn start_in(dir: TempDir) -> Server {
+        Self::start_with(dir, &[])
+    }
+
+    /// Start with extra global options (e.g. `--log-format json`).
+    pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap_or_else(|e| panic!("log: {e}"));
         let mut child = Command::new(BIN)
+            .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(db_args(dir.path()))
             .env("RUST_LOG", "debug")
