@@ -44,6 +44,19 @@ struct Credentials {
     basic: bool,
 }
 
+impl Credentials {
+    /// A refusal in OAuth terms; a failed authentication is answered in the way the client
+    /// authenticated (401 with a Basic challenge for the Authorization header).
+    fn refused(&self, e: scimd_core::CoreError) -> OAuthError {
+        let e = OAuthError::from(e);
+        if e.code == "invalid_client" && e.retry_after.is_none() {
+            OAuthError::invalid_client(self.basic)
+        } else {
+            e
+        }
+    }
+}
+
 /// The form body as name/value pairs; each parameter at most once (RFC 6749 §3.2).
 fn form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let ctype = headers
@@ -202,13 +215,7 @@ async fn issue(
         .core
         .issue_token(&creds.id, &creds.secret, peer.ip())
         .await
-        .map_err(|e| {
-            let mut e = OAuthError::from(e);
-            if e.code == "invalid_client" && e.retry_after.is_none() {
-                e = OAuthError::invalid_client(creds.basic);
-            }
-            e
-        })?;
+        .map_err(|e| creds.refused(e))?;
     state.metrics.token_issued(issued.provider.id.as_str());
     let expires_in = (issued.record.expires.seconds() - issued.record.created.seconds()).max(0);
     let mut body = json!({
@@ -247,14 +254,7 @@ async fn revoke(
         .core
         .authenticate_client(&creds.id, &creds.secret, peer.ip())
         .await
-        .map_err(|e| {
-            let e = OAuthError::from(e);
-            if e.code == "invalid_client" && e.retry_after.is_none() {
-                OAuthError::invalid_client(creds.basic)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| creds.refused(e))?;
     state
         .core
         .revoke_presented(&provider, &token)

@@ -32,8 +32,8 @@ pub fn routes() -> Router<AppState> {
             .route(
                 &format!("{ep}/{{id}}"),
                 get(move |s, a, p, q, h| read(kind, s, a, p, q, h))
-                    .put(move |s, a, p, q, h, b| replace(kind, s, a, p, q, h, b))
-                    .patch(move |s, a, p, q, h, b| patch(kind, s, a, p, q, h, b))
+                    .put(move |s, a, p, q, h, b| update(kind, Update::Replace, s, a, p, q, h, b))
+                    .patch(move |s, a, p, q, h, b| update(kind, Update::Patch, s, a, p, q, h, b))
                     .delete(move |s, a, p, h| delete(kind, s, a, p, h)),
             );
     }
@@ -208,27 +208,17 @@ async fn whole_group(state: &AppState, base: &str, rec: &ResourceRecord) -> Resu
     Ok(resp)
 }
 
-async fn replace(
-    kind: ResourceKind,
-    State(state): State<AppState>,
-    Extension(Authenticated(p)): Extension<Authenticated>,
-    Path((_, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response> {
-    let projection = RawParams::from_query(q.as_deref())?.projection()?;
-    let rec = state
-        .core
-        .replace_resource(&p, kind, &id, &body, if_match(&headers)?)
-        .await?;
-    let base = state.base_url(p.id.as_str());
-    let doc = render_one(&state, &base, &rec, &projection).await?;
-    Ok(single(StatusCode::OK, &base, &rec, doc))
+/// PUT and PATCH differ only in what the core does with the body.
+#[derive(Clone, Copy)]
+enum Update {
+    Replace,
+    Patch,
 }
 
-async fn patch(
+#[allow(clippy::too_many_arguments)]
+async fn update(
     kind: ResourceKind,
+    how: Update,
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
     Path((_, id)): Path<(String, String)>,
@@ -237,10 +227,11 @@ async fn patch(
     ScimJson(body): ScimJson,
 ) -> Result<Response> {
     let projection = RawParams::from_query(q.as_deref())?.projection()?;
-    let rec = state
-        .core
-        .patch_resource(&p, kind, &id, &body, if_match(&headers)?)
-        .await?;
+    let version = if_match(&headers)?;
+    let rec = match how {
+        Update::Replace => state.core.replace_resource(&p, kind, &id, &body, version).await?,
+        Update::Patch => state.core.patch_resource(&p, kind, &id, &body, version).await?,
+    };
     let base = state.base_url(p.id.as_str());
     let doc = render_one(&state, &base, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
@@ -255,10 +246,4 @@ async fn delete(
 ) -> Result<Response> {
     state.core.delete_resource(&p, kind, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Unknown resource ids and methods read the same as anywhere else.
-#[allow(dead_code)]
-pub fn not_found(kind: ResourceKind, id: &str) -> ApiError {
-    ScimError::new(404, None, format!("{} '{id}' not found", kind.name())).into()
 }

@@ -5,16 +5,9 @@ use serde_json::{Value, json};
 
 use crate::support::{Scim, enc, patch_op, str_of};
 
+/// The sorted member ids of a group, read back through the API.
 fn member_ids(s: &Scim, gid: &str) -> Vec<String> {
-    let g = s.get(&format!("/Groups/{gid}")).json();
-    let mut v: Vec<String> = g["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| str_of(m, "value").to_owned())
-        .collect();
-    v.sort();
-    v
+    crate::support::member_ids(&s.get(&format!("/Groups/{gid}")).json())
 }
 
 fn okta_user(user_name: &str) -> Value {

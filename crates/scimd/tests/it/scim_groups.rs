@@ -3,18 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Scim, patch_op, str_of};
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut v: Vec<String> = group["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| str_of(m, "value").to_owned())
-        .collect();
-    v.sort();
-    v
-}
+use crate::support::{Scim, member_ids, patch_op, str_of};
 
 #[test]
 fn a_group_with_members_reads_back_with_refs_and_users_show_their_groups() {

@@ -364,3 +364,15 @@ pub fn eventually_status(url: &str, token: &str, status: u16) -> Reply {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The member ids of a group representation, sorted.
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut v: Vec<String> = group["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| str_of(m, "value").to_owned())
+        .collect();
+    v.sort();
+    v
+}
