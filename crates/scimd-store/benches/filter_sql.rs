@@ -3,7 +3,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use scim_proto::filter::Filter;
 use scim_proto::schema::ResourceKind;
-use scimd_store::sqlite::filter::filter_sql;
+use scimd_store::filter::{Dialect, filter_sql};
 use std::hint::black_box;
 
 fn translate(c: &mut Criterion) {
@@ -22,7 +22,7 @@ fn translate(c: &mut Criterion) {
     ] {
         let filter = Filter::parse(text).unwrap_or_else(|e| panic!("{e}"));
         c.bench_function(&format!("filter to SQL: {name}"), |b| {
-            b.iter(|| filter_sql(kind, black_box(&filter)))
+            b.iter(|| filter_sql(Dialect::Sqlite, kind, black_box(&filter)))
         });
     }
 }

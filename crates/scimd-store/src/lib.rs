@@ -1,20 +1,28 @@
-//! scimd's storage: the [`Store`](scimd_core::Store) for SQLite, the embedded default.
-//! A database URL selects the backend: `sqlite://path/to/file.db` (or a bare path).
+//! scimd's storage: the [`Store`](scimd_core::Store) for SQLite, the embedded default, and
+//! for PostgreSQL, for several instances on one database. A database URL selects the
+//! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
 
+pub mod filter;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 use scimd_core::{Store, StoreError};
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
-/// Open the database named by `url`, creating and migrating it as needed.
-pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Backend(
-            "PostgreSQL is not supported by this build yet; use sqlite://FILE".into(),
-        ));
+/// Is `url` a PostgreSQL URL?
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Open the database named by `url`, creating and migrating it as needed. `options` size
+/// the PostgreSQL connection pool; SQLite has its own fixed arrangement.
+pub async fn open(url: &str, options: PgOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if is_postgres(url) {
+        return Ok(Arc::new(PgStore::open(url, options).await?));
     }
     let path = sqlite_path(url)?;
     Ok(Arc::new(SqliteStore::open(&path)?))
@@ -32,7 +40,7 @@ pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
     }
     if url.contains("://") && !url.starts_with("sqlite://") {
         return Err(StoreError::Backend(format!(
-            "'{url}' is not a supported database URL: use sqlite://FILE"
+            "'{url}' is not a supported database URL: use sqlite://FILE or postgres://USER:PASSWORD@HOST/DATABASE"
         )));
     }
     Ok(path.to_owned())

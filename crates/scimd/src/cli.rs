@@ -21,9 +21,15 @@ pub struct Cli {
 /// configuration file, which wins over the defaults.
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalOpts {
-    /// Database URL [default: sqlite://./scimd.db]
+    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE [default: sqlite://./scimd.db]
     #[arg(long, global = true, env = "SCIMD_DATABASE", value_name = "URL")]
     pub database: Option<String>,
+    /// PostgreSQL: most connections this process opens [default: 16]
+    #[arg(long, global = true, env = "SCIMD_DB_POOL_SIZE", value_name = "N")]
+    pub db_pool_size: Option<usize>,
+    /// PostgreSQL: how long to wait to connect or for a free connection, e.g. 5s [default: 5s]
+    #[arg(long, global = true, env = "SCIMD_DB_TIMEOUT", value_name = "DURATION")]
+    pub db_timeout: Option<String>,
     /// File holding the 32-byte key that seals client secrets [default: ./scimd.key]
     #[arg(long, global = true, env = "SCIMD_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
@@ -33,7 +39,7 @@ pub struct GlobalOpts {
     /// Log lines as human-readable text or as JSON objects [default: text]
     #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// A TOML configuration file (keys: database, key_file, public_url, listen)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

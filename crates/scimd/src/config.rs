@@ -13,11 +13,15 @@ use crate::cli::GlobalOpts;
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
 pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DB_POOL_SIZE: usize = 16;
+pub const DEFAULT_DB_TIMEOUT: &str = "5s";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database: Option<String>,
+    db_pool_size: Option<usize>,
+    db_timeout: Option<String>,
     key_file: Option<PathBuf>,
     public_url: Option<String>,
     listen: Option<String>,
@@ -26,6 +30,9 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: String,
+    /// PostgreSQL connection pool: size, and the wait for a connection.
+    pub db_pool_size: usize,
+    pub db_timeout: std::time::Duration,
     pub key_file: PathBuf,
     /// As configured; `None` means "derive from the listen address".
     pub public_url: Option<String>,
@@ -54,12 +61,29 @@ impl Settings {
         {
             bail!("the public URL '{url}' must start with http:// or https://");
         }
+        let db_pool_size = global
+            .db_pool_size
+            .or(file.db_pool_size)
+            .unwrap_or(DEFAULT_DB_POOL_SIZE);
+        if db_pool_size == 0 {
+            bail!("the database pool size must be at least 1");
+        }
+        let db_timeout = global
+            .db_timeout
+            .clone()
+            .or(file.db_timeout)
+            .unwrap_or_else(|| DEFAULT_DB_TIMEOUT.to_owned());
+        let db_timeout = parse_timeout(&db_timeout).ok_or_else(|| {
+            anyhow::anyhow!("the database timeout '{db_timeout}' is not a duration such as 5s, 500ms or 1m")
+        })?;
         Ok(Settings {
             database: global
                 .database
                 .clone()
                 .or(file.database)
                 .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            db_pool_size,
+            db_timeout,
             key_file: global
                 .key_file
                 .clone()
@@ -82,6 +106,21 @@ impl Settings {
         };
         format!("http://{host_port}")
     }
+}
+
+/// A positive duration: `500ms`, `5s`, `2m`, or a number of seconds.
+fn parse_timeout(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        _ => return None,
+    };
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
 }
 
 /// Read the 32-byte key, creating it (mode 0600, never overwriting) when absent.
@@ -142,5 +181,21 @@ fn warn_if_readable_by_others(path: &Path) {
         {
             tracing::warn!(path = %path.display(), "the key file is readable by other users; chmod 600 it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_timeouts_take_a_unit() {
+        use std::time::Duration;
+        assert_eq!(parse_timeout("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_timeout("0s"), None);
+        assert_eq!(parse_timeout("soon"), None);
     }
 }

@@ -59,28 +59,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(args) => commands::push::run(args),
         Command::Serve(_) => serve::run(&settings).await,
         Command::Migrate => {
-            open_core(&settings)?;
-            println!("database {} is up to date", settings.database);
+            open_core(&settings).await?;
+            println!(
+                "database {} is up to date",
+                scimd_store::postgres::redact(&settings.database)
+            );
             Ok(())
         }
         Command::Users(cmd) => {
-            let core = open_core(&settings)?;
+            let core = open_core(&settings).await?;
             commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::User, cmd).await
         }
         Command::Groups(cmd) => {
-            let core = open_core(&settings)?;
+            let core = open_core(&settings).await?;
             commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
         }
         Command::Provider(cmd) => {
-            let core = open_core(&settings)?;
+            let core = open_core(&settings).await?;
             commands::provider::run(&core, &settings, cmd).await
         }
     }
 }
 
 /// Open the database (migrating it) and the key, and build the domain service.
-pub fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
-    let store = scimd_store::open(&settings.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
+    let options = scimd_store::PgOptions {
+        pool_size: settings.db_pool_size,
+        timeout: settings.db_timeout,
+    };
+    let store = scimd_store::open(&settings.database, options)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = config::load_or_create_key(&settings.key_file)?;
     Ok(Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key))))
 }

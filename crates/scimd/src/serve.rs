@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let core = crate::open_core(settings)?;
+    let core = crate::open_core(settings).await?;
     let listener = TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -18,7 +18,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let state = AppState::new(core, &public_url);
 
     println!("scimd {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
-    println!("  database:   {}", settings.database);
+    println!("  database:   {}", scimd_store::postgres::redact(&settings.database));
     println!("  public URL: {public_url}");
     println!("  token URL:  {}", state.token_url());
     println!("Register a first identity provider with:");

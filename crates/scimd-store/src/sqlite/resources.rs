@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::filter::{CompareOp, Filter};
@@ -17,9 +16,9 @@ use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 use serde_json::Value;
 
-use super::filter::{filter_sql, fold, member_filter_sql, sort_sql};
 use super::providers::insert_audit;
 use super::{SqliteStore, backend};
+use crate::filter::{Dialect, Param, filter_sql, fold, member_filter_sql, sort_sql};
 
 const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
 
@@ -175,14 +174,14 @@ fn apply_member_ops(conn: &Connection, provider: &str, group_seq: i64, ops: &[Me
                 }
             }
             MemberOp::RemoveWhere(filter) => {
-                let frag = member_filter_sql(filter)?;
+                let frag = member_filter_sql(Dialect::Sqlite, filter)?;
                 let sql = format!(
                     "DELETE FROM membership WHERE group_seq = ? AND member_seq IN \
                      (SELECT x.seq FROM membership mm JOIN resource x ON x.seq = mm.member_seq \
                       WHERE mm.group_seq = ? AND ({}))",
                     frag.sql
                 );
-                let mut params: Vec<SqlValue> = vec![group_seq.into(), group_seq.into()];
+                let mut params: Vec<Param> = vec![group_seq.into(), group_seq.into()];
                 params.extend(frag.params);
                 conn.execute(&sql, params_from_iter(params)).map_err(db)?;
             }
@@ -429,14 +428,14 @@ fn is_point_lookup(kind: ResourceKind, f: &Filter) -> bool {
 
 fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &ListQuery) -> Result<Page, CoreError> {
     let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
-    let mut params: Vec<SqlValue> = vec![provider.as_str().to_owned().into(), kind_str(kind).to_owned().into()];
+    let mut params: Vec<Param> = vec![provider.as_str().into(), kind_str(kind).into()];
     if let Some(f) = &q.filter {
-        let frag = filter_sql(kind, f)?;
+        let frag = filter_sql(Dialect::Sqlite, kind, f)?;
         where_sql.push_str(&format!(" AND ({})", frag.sql));
         params.extend(frag.params);
     }
     let db = |e: rusqlite::Error| CoreError::Store(backend(e));
-    let count_all = |params: &[SqlValue]| -> Result<u64, CoreError> {
+    let count_all = |params: &[Param]| -> Result<u64, CoreError> {
         let n: i64 = c
             .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
             .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
@@ -451,7 +450,7 @@ fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &List
         });
     }
     let filter_params = params.len();
-    let (sql, extra): (String, Vec<SqlValue>) = match q.start {
+    let (sql, extra): (String, Vec<Param>) = match q.start {
         PageStart::After(after) => (
             format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
             vec![after.into(), (q.count as i64 + 1).into()],
@@ -466,7 +465,10 @@ fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &List
                     } else {
                         ("ASC", "LAST")
                     };
-                    format!("{} {dir} NULLS {nulls}, r.seq {dir}", sort_sql(kind, path)?)
+                    format!(
+                        "{} {dir} NULLS {nulls}, r.seq {dir}",
+                        sort_sql(Dialect::Sqlite, kind, path)?
+                    )
                 }
                 None => "r.seq".to_owned(),
             };

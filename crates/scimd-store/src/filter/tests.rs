@@ -1,8 +1,9 @@
 //! The SQL translation against the reference: for every filter in the tables, the rows the SQL
 //! selects are exactly those `Filter::matches` accepts on the resource as the API returns it.
+//! Each table runs on SQLite, and on PostgreSQL too when `SCIMD_TEST_POSTGRES` names a server
+//! (an admin URL; every run creates and drops its own database).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use scim_proto::error::ScimType;
 use scim_proto::value::normalize_resource;
 use serde_json::{Value as Json, json};
@@ -10,6 +11,7 @@ use serde_json::{Value as Json, json};
 use super::*;
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_init.sql");
+const PG_MIGRATION: &str = include_str!("../../migrations/postgres/0001_init.sql");
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// 2024-01-01T00:00:00Z
 const BASE_MS: i64 = 1_704_067_200_000;
@@ -24,8 +26,178 @@ struct Row {
     version: i64,
 }
 
+/// A value to insert, bound as each database wants it.
+enum Val {
+    Text(Option<String>),
+    Int(i64),
+    Bool(Option<bool>),
+    Json(Json),
+}
+
+struct Pg {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    admin: String,
+    name: String,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = self
+            .rt
+            .block_on(crate::postgres::admin::drop_database(&self.admin, &self.name));
+    }
+}
+
+enum Conn {
+    Sqlite(Connection),
+    Pg(Box<Pg>),
+}
+
+/// The dialects to test: SQLite always, PostgreSQL when a server is named.
+fn dialects() -> Vec<Dialect> {
+    let mut v = vec![Dialect::Sqlite];
+    if std::env::var("SCIMD_TEST_POSTGRES").is_ok_and(|u| !u.is_empty()) {
+        v.push(Dialect::Postgres);
+    }
+    v
+}
+
+impl Conn {
+    fn open(d: Dialect) -> Conn {
+        match d {
+            Dialect::Sqlite => {
+                let conn = Connection::open_in_memory().unwrap();
+                conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+                conn.execute_batch(MIGRATION).unwrap();
+                crate::sqlite::register_functions(&conn).unwrap();
+                Conn::Sqlite(conn)
+            }
+            Dialect::Postgres => {
+                let admin = std::env::var("SCIMD_TEST_POSTGRES").unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let name = format!("scimd_filter_{}_{}", std::process::id(), rand_suffix());
+                let url = rt
+                    .block_on(crate::postgres::admin::create_database(&admin, &name))
+                    .unwrap();
+                let client = rt.block_on(async {
+                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+                    tokio::spawn(conn);
+                    client.batch_execute(PG_MIGRATION).await.unwrap();
+                    client
+                });
+                Conn::Pg(Box::new(Pg {
+                    rt,
+                    client,
+                    admin,
+                    name,
+                }))
+            }
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Pg(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A statement with `?` placeholders and plain values; returns the first column of the
+    /// first row, if any.
+    fn insert(&self, sql: &str, vals: Vec<Val>) -> Option<i64> {
+        match self {
+            Conn::Sqlite(c) => {
+                let vals: Vec<rusqlite::types::Value> = vals
+                    .into_iter()
+                    .map(|v| match v {
+                        Val::Text(t) => t.into(),
+                        Val::Int(n) => n.into(),
+                        Val::Bool(b) => b.map(i64::from).into(),
+                        Val::Json(j) => j.to_string().into(),
+                    })
+                    .collect();
+                let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+                let mut rows = stmt.query(params_from_iter(vals)).unwrap();
+                rows.next().unwrap().map(|r| r.get(0).unwrap())
+            }
+            Conn::Pg(pg) => {
+                let mut n = 0;
+                let sql: String = sql
+                    .chars()
+                    .map(|c| {
+                        if c == '?' {
+                            n += 1;
+                            format!("${n}")
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
+                let bound: Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> = vals
+                    .into_iter()
+                    .map(|v| -> Box<dyn tokio_postgres::types::ToSql + Sync> {
+                        match v {
+                            Val::Text(t) => Box::new(t),
+                            Val::Int(n) => Box::new(n),
+                            Val::Bool(b) => Box::new(b),
+                            Val::Json(j) => Box::new(j),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|b| b.as_ref()).collect();
+                let rows = pg
+                    .rt
+                    .block_on(pg.client.query(&sql, &refs))
+                    .unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+                rows.first().map(|r| r.get(0))
+            }
+        }
+    }
+
+    /// Rows of (bigint, 0/1-or-NULL) from generated SQL with `?` placeholders.
+    fn query(&self, sql: &str, params: Vec<Param>) -> Vec<(i64, Option<i64>)> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+                stmt.query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Conn::Pg(pg) => {
+                let sql = crate::postgres::numbered(sql, &params);
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    params.iter().map(crate::postgres::pg_param).collect();
+                let rows = pg
+                    .rt
+                    .block_on(pg.client.query(&sql, &refs))
+                    .unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+        }
+    }
+
+    /// A boolean fragment as a 0/1 (or NULL) integer.
+    fn int(&self, frag: &str) -> String {
+        match self {
+            Conn::Sqlite(_) => format!("({frag})"),
+            Conn::Pg(_) => format!("(({frag})::int4::int8)"),
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    let mut b = [0u8; 6];
+    scimd_core::crypto::random_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 struct Db {
-    conn: Connection,
+    conn: Conn,
     rows: Vec<Row>,
     /// (group seq, member seq)
     links: Vec<(i64, i64)>,
@@ -126,17 +298,21 @@ fn user_bodies() -> Vec<Json> {
 }
 
 impl Db {
-    fn new() -> Db {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(MIGRATION).unwrap();
-        register_functions(&conn).unwrap();
-        conn.execute(
-            "INSERT INTO provider (id, name, population, enabled, token_ttl_seconds, client_id, secret_sealed, \
-             secret_hash, created, modified) VALUES ('p1', 'P', 'internal', 1, 3600, 'c1', x'00', x'00', 0, 0)",
-            [],
-        )
-        .unwrap();
+    fn new(d: Dialect) -> Db {
+        let conn = Conn::open(d);
+        let t = d.lit(true);
+        let bytes = if d == Dialect::Sqlite {
+            "x'00'"
+        } else {
+            "'\\x00'::bytea"
+        };
+        conn.insert(
+            &format!(
+                "INSERT INTO provider (id, name, population, enabled, token_ttl_seconds, client_id, secret_sealed, \
+                 secret_hash, created, modified) VALUES ('p1', 'P', 'internal', {t}, 3600, 'c1', {bytes}, {bytes}, 0, 0)"
+            ),
+            vec![],
+        );
         let mut db = Db {
             conn,
             rows: Vec::new(),
@@ -164,9 +340,10 @@ impl Db {
         links.extend((10..15).map(|u| (sales, db.rows[u].seq)));
         links.extend([(sales, db.rows[1].seq), (sub, db.rows[3].seq), (sub, db.rows[4].seq)]);
         for (g, m) in &links {
-            db.conn
-                .execute("INSERT INTO membership (group_seq, member_seq) VALUES (?1, ?2)", [g, m])
-                .unwrap();
+            db.conn.insert(
+                "INSERT INTO membership (group_seq, member_seq) VALUES (?, ?)",
+                vec![Val::Int(*g), Val::Int(*m)],
+            );
         }
         db.links = links;
         db
@@ -190,29 +367,30 @@ impl Db {
         let modified = created + (n as i64 % 7) * 86_400_000;
         let version = 1 + n as i64 % 3;
         let id = id_of(n);
-        self.conn
-            .execute(
+        let seq = self
+            .conn
+            .insert(
                 "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
                  display_name, display_name_folded, active, created, modified, version, data) \
-                 VALUES (?1, 'p1', 'internal', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    id,
-                    kind.name(),
-                    user_name,
-                    user_name.as_deref().map(fold),
-                    text("externalId"),
-                    text("displayName"),
-                    text("displayName").as_deref().map(fold),
-                    active,
-                    created,
-                    modified,
-                    version,
-                    data.to_string()
+                 VALUES (?, 'p1', 'internal', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                vec![
+                    Val::Text(Some(id.clone())),
+                    Val::Text(Some(kind.name().to_owned())),
+                    Val::Text(user_name.clone()),
+                    Val::Text(user_name.as_deref().map(fold)),
+                    Val::Text(text("externalId")),
+                    Val::Text(text("displayName")),
+                    Val::Text(text("displayName").as_deref().map(fold)),
+                    Val::Bool(active),
+                    Val::Int(created),
+                    Val::Int(modified),
+                    Val::Int(version),
+                    Val::Json(data.clone()),
                 ],
             )
             .unwrap();
         self.rows.push(Row {
-            seq: self.conn.last_insert_rowid(),
+            seq,
             id,
             kind,
             data,
@@ -297,12 +475,12 @@ impl Db {
             .replace("{created7sub}", &sub)
     }
 
-    fn query(&self, sql: &str, params: Vec<SqlValue>) -> Vec<(i64, Option<i64>)> {
-        let mut stmt = self.conn.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
-        stmt.query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+    fn query(&self, sql: &str, params: Vec<Param>) -> Vec<(i64, Option<i64>)> {
+        self.conn.query(sql, params)
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.conn.dialect()
     }
 
     /// Checks the filter both as a WHERE condition and as a 0/1 value in the select list;
@@ -310,17 +488,17 @@ impl Db {
     fn check(&self, kind: ResourceKind, filter: &str) -> usize {
         let text = self.expand(filter);
         let f = Filter::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        let frag = filter_sql(kind, &f).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let frag = filter_sql(self.dialect(), kind, &f).unwrap_or_else(|e| panic!("{text}: {e}"));
         let expected: Vec<i64> = self
             .rows
             .iter()
             .filter(|r| r.kind == kind && f.matches(kind, &self.api_doc(r)).unwrap())
             .map(|r| r.seq)
             .collect();
-        let scope: Vec<SqlValue> = vec!["p1".to_owned().into(), kind.name().to_owned().into()];
+        let scope: Vec<Param> = vec!["p1".into(), kind.name().into()];
 
         let sql = format!(
-            "SELECT r.seq, NULL FROM resource r WHERE r.provider_id = ? AND r.kind = ? AND ({}) ORDER BY r.seq",
+            "SELECT r.seq, CAST(NULL AS BIGINT) FROM resource r WHERE r.provider_id = ? AND r.kind = ? AND ({}) ORDER BY r.seq",
             frag.sql
         );
         let got: Vec<i64> = self
@@ -328,18 +506,19 @@ impl Db {
             .into_iter()
             .map(|(seq, _)| seq)
             .collect();
-        assert_eq!(got, expected, "filter {text}\nsql {}", frag.sql);
+        assert_eq!(got, expected, "{:?}: filter {text}\nsql {}", self.dialect(), frag.sql);
 
         let sql = format!(
-            "SELECT r.seq, ({}) FROM resource r WHERE r.provider_id = ? AND r.kind = ? ORDER BY r.seq",
-            frag.sql
+            "SELECT r.seq, {} FROM resource r WHERE r.provider_id = ? AND r.kind = ? ORDER BY r.seq",
+            self.conn.int(&frag.sql)
         );
         for (seq, v) in self.query(&sql, frag.params.iter().cloned().chain(scope).collect()) {
             let want = i64::from(expected.contains(&seq));
             assert_eq!(
                 v,
                 Some(want),
-                "filter {text} on row {seq} is not {want}\nsql {}",
+                "{:?}: filter {text} on row {seq} is not {want}\nsql {}",
+                self.dialect(),
                 frag.sql
             );
         }
@@ -369,138 +548,142 @@ fn check_all(db: &Db, kind: ResourceKind, filters: &[&str]) {
 
 #[test]
 fn user_filters_select_what_matches_accepts() {
-    let db = Db::new();
-    check_all(
-        &db,
-        ResourceKind::User,
-        &[
-            r#"userName eq "alice.smith@example.com""#,
-            r#"USERNAME EQ "ALICE.SMITH@EXAMPLE.COM""#,
-            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.com""#,
-            r#"userName eq "ëlodie@EXAMPLE.com""#,
-            r#"userName eq "o'brien@example.com""#,
-            r#"userName co "EXAMPLE""#,
-            r#"userName co "smith""#,
-            r#"userName sw "c""#,
-            r#"userName ew ".COM""#,
-            r#"userName gt "m""#,
-            r#"userName le "dave""#,
-            r#"userName ne "bob@example.com""#,
-            r#"userName sw """#,
-            r#"id eq "{id5}""#,
-            r#"id eq "{ID5}" or id eq "{id6}""#,
-            r#"id ne "{id5}""#,
-            r#"externalId eq "ext-1""#,
-            r#"externalId eq "EXT-1""#,
-            r#"externalId ne "ext-1""#,
-            r#"externalId sw "EXT""#,
-            r#"externalId pr"#,
-            r#"displayName co "SMITH""#,
-            r#"displayName eq "élodie ü""#,
-            r#"displayName co "\"quoted\"""#,
-            r#"displayName eq null"#,
-            r#"displayName ne null"#,
-            r#"name.givenName eq "alice""#,
-            r#"name.familyName sw "S""#,
-            r#"name.givenName gt "B" and name.givenName lt "F""#,
-            r#"name pr"#,
-            r#"name.middleName pr"#,
-            r#"name[givenName eq "Bob" or familyName eq "smith"]"#,
-            r#"name[not (givenName eq "Bob")]"#,
-            r#"emails co "@example.org""#,
-            r#"emails.value ew "EXAMPLE.COM""#,
-            r#"emails[type eq "work" and value co "@example.com"]"#,
-            r#"emails[type eq "work"] and emails[value co "home"]"#,
-            r#"emails[type eq "home" and primary eq true]"#,
-            r#"emails[not (type eq "work")]"#,
-            r#"emails.primary eq true"#,
-            r#"emails.primary ne true"#,
-            r#"emails.type eq "WORK""#,
-            r#"emails pr"#,
-            r#"emails eq null"#,
-            r#"emails.display pr"#,
-            r#"emails ne "bob@example.com""#,
-            r#"emails co """#,
-            r#"phoneNumbers.value sw "+1" or ims pr"#,
-            r#"roles[value eq "ADMIN"] or addresses.country eq "de""#,
-            r#"active eq true"#,
-            r#"active eq false"#,
-            r#"active ne true"#,
-            r#"active eq "True""#,
-            r#"active pr"#,
-            r#"active eq null"#,
-            r#"meta.created gt "2024-01-05T00:00:00Z""#,
-            r#"meta.created ge "2024-01-05T02:00:00+02:00""#,
-            r#"meta.created lt "2024-01-03T12:00:00.5Z""#,
-            r#"meta.lastModified le "2024-01-10T00:00:00Z""#,
-            r#"meta.lastModified gt "2024-01-09T23:00:00-03:30""#,
-            r#"meta.created eq "{created7}""#,
-            r#"meta.created eq "{created7+02}" or meta.created eq "{created7sub}""#,
-            r#"meta.created ge "{created7sub}""#,
-            r#"meta.created le "{created7sub}""#,
-            r#"meta.created gt "{created7sub}" or meta.created lt "{created7}""#,
-            r#"meta.created co "T12:00:00.""#,
-            r#"meta.created sw "2024-01-0""#,
-            r#"meta.created ew "z""#,
-            r#"meta.created eq "not a date" or meta.created ne "2024-01-01T00:00:00Z""#,
-            r#"meta.resourceType eq "User" and meta.resourceType ne "user" and id sw "0000000""#,
-            r#"meta.version eq "W/\"1\"""#,
-            r#"meta[created lt "2024-01-04T00:00:00Z" and resourceType eq "User"]"#,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1003" or employeeNumber eq "1001""#,
-            r#"employeeNumber gt "1010""#,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "{id0}""#,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "{ID1}""#,
-            r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:department co "eng""#,
-            r#"manager pr"#,
-            r#"manager[value eq "{id1}"]"#,
-            r#"groups eq "{g:Engineering}""#,
-            r#"groups.value eq "{g:Sales}""#,
-            r#"groups[value eq "{g:sub-team}"]"#,
-            r#"groups.display co "ENG""#,
-            r#"groups pr"#,
-            r#"groups eq null"#,
-            r#"groups.type eq "direct""#,
-            r#"groups[display sw "sub"]"#,
-            r#"groups ne "{g:Engineering}""#,
-            r#"(userName sw "a" or userName sw "b") and active eq true"#,
-            r#"userName sw "a" or userName sw "b" and active eq true"#,
-            r#"not (userName co "e" and not (active eq false))"#,
-            r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user""#,
-            r#"title eq null"#,
-            r#"nickName eq 42"#,
-            r#"title ne "boss""#,
-        ],
-    );
+    for d in dialects() {
+        let db = Db::new(d);
+        check_all(
+            &db,
+            ResourceKind::User,
+            &[
+                r#"userName eq "alice.smith@example.com""#,
+                r#"USERNAME EQ "ALICE.SMITH@EXAMPLE.COM""#,
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.com""#,
+                r#"userName eq "ëlodie@EXAMPLE.com""#,
+                r#"userName eq "o'brien@example.com""#,
+                r#"userName co "EXAMPLE""#,
+                r#"userName co "smith""#,
+                r#"userName sw "c""#,
+                r#"userName ew ".COM""#,
+                r#"userName gt "m""#,
+                r#"userName le "dave""#,
+                r#"userName ne "bob@example.com""#,
+                r#"userName sw """#,
+                r#"id eq "{id5}""#,
+                r#"id eq "{ID5}" or id eq "{id6}""#,
+                r#"id ne "{id5}""#,
+                r#"externalId eq "ext-1""#,
+                r#"externalId eq "EXT-1""#,
+                r#"externalId ne "ext-1""#,
+                r#"externalId sw "EXT""#,
+                r#"externalId pr"#,
+                r#"displayName co "SMITH""#,
+                r#"displayName eq "élodie ü""#,
+                r#"displayName co "\"quoted\"""#,
+                r#"displayName eq null"#,
+                r#"displayName ne null"#,
+                r#"name.givenName eq "alice""#,
+                r#"name.familyName sw "S""#,
+                r#"name.givenName gt "B" and name.givenName lt "F""#,
+                r#"name pr"#,
+                r#"name.middleName pr"#,
+                r#"name[givenName eq "Bob" or familyName eq "smith"]"#,
+                r#"name[not (givenName eq "Bob")]"#,
+                r#"emails co "@example.org""#,
+                r#"emails.value ew "EXAMPLE.COM""#,
+                r#"emails[type eq "work" and value co "@example.com"]"#,
+                r#"emails[type eq "work"] and emails[value co "home"]"#,
+                r#"emails[type eq "home" and primary eq true]"#,
+                r#"emails[not (type eq "work")]"#,
+                r#"emails.primary eq true"#,
+                r#"emails.primary ne true"#,
+                r#"emails.type eq "WORK""#,
+                r#"emails pr"#,
+                r#"emails eq null"#,
+                r#"emails.display pr"#,
+                r#"emails ne "bob@example.com""#,
+                r#"emails co """#,
+                r#"phoneNumbers.value sw "+1" or ims pr"#,
+                r#"roles[value eq "ADMIN"] or addresses.country eq "de""#,
+                r#"active eq true"#,
+                r#"active eq false"#,
+                r#"active ne true"#,
+                r#"active eq "True""#,
+                r#"active pr"#,
+                r#"active eq null"#,
+                r#"meta.created gt "2024-01-05T00:00:00Z""#,
+                r#"meta.created ge "2024-01-05T02:00:00+02:00""#,
+                r#"meta.created lt "2024-01-03T12:00:00.5Z""#,
+                r#"meta.lastModified le "2024-01-10T00:00:00Z""#,
+                r#"meta.lastModified gt "2024-01-09T23:00:00-03:30""#,
+                r#"meta.created eq "{created7}""#,
+                r#"meta.created eq "{created7+02}" or meta.created eq "{created7sub}""#,
+                r#"meta.created ge "{created7sub}""#,
+                r#"meta.created le "{created7sub}""#,
+                r#"meta.created gt "{created7sub}" or meta.created lt "{created7}""#,
+                r#"meta.created co "T12:00:00.""#,
+                r#"meta.created sw "2024-01-0""#,
+                r#"meta.created ew "z""#,
+                r#"meta.created eq "not a date" or meta.created ne "2024-01-01T00:00:00Z""#,
+                r#"meta.resourceType eq "User" and meta.resourceType ne "user" and id sw "0000000""#,
+                r#"meta.version eq "W/\"1\"""#,
+                r#"meta[created lt "2024-01-04T00:00:00Z" and resourceType eq "User"]"#,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1003" or employeeNumber eq "1001""#,
+                r#"employeeNumber gt "1010""#,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "{id0}""#,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "{ID1}""#,
+                r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:department co "eng""#,
+                r#"manager pr"#,
+                r#"manager[value eq "{id1}"]"#,
+                r#"groups eq "{g:Engineering}""#,
+                r#"groups.value eq "{g:Sales}""#,
+                r#"groups[value eq "{g:sub-team}"]"#,
+                r#"groups.display co "ENG""#,
+                r#"groups pr"#,
+                r#"groups eq null"#,
+                r#"groups.type eq "direct""#,
+                r#"groups[display sw "sub"]"#,
+                r#"groups ne "{g:Engineering}""#,
+                r#"(userName sw "a" or userName sw "b") and active eq true"#,
+                r#"userName sw "a" or userName sw "b" and active eq true"#,
+                r#"not (userName co "e" and not (active eq false))"#,
+                r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user""#,
+                r#"title eq null"#,
+                r#"nickName eq 42"#,
+                r#"title ne "boss""#,
+            ],
+        );
+    }
 }
 
 #[test]
 fn group_filters_select_what_matches_accepts() {
-    let db = Db::new();
-    check_all(
-        &db,
-        ResourceKind::Group,
-        &[
-            r#"displayName eq "ENGINEERING""#,
-            r#"displayName sw "s""#,
-            r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName co "e""#,
-            r#"members eq "{id3}""#,
-            r#"members.value eq "{ID3}""#,
-            r#"members[value eq "{id12}"]"#,
-            r#"members[value eq "{ID1}" or value eq "{id14}"]"#,
-            r#"members pr"#,
-            r#"members eq null"#,
-            r#"members.display co "alice""#,
-            r#"members.display eq "carol@example.com" or members.display eq "carol""#,
-            r#"members.type eq "group""#,
-            r#"members[type eq "Group" and display sw "SUB"]"#,
-            r#"members ne "{id3}""#,
-            r#"id eq "{g:Engineering}" and members eq "{id3}""#,
-            r#"members[type eq "User"]"#,
-            r#"members co "0000000a" or members gt "00000013""#,
-            r#"members.$ref pr or externalId pr"#,
-            r#"meta.resourceType eq "Group" and displayName ne "empty""#,
-        ],
-    );
+    for d in dialects() {
+        let db = Db::new(d);
+        check_all(
+            &db,
+            ResourceKind::Group,
+            &[
+                r#"displayName eq "ENGINEERING""#,
+                r#"displayName sw "s""#,
+                r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName co "e""#,
+                r#"members eq "{id3}""#,
+                r#"members.value eq "{ID3}""#,
+                r#"members[value eq "{id12}"]"#,
+                r#"members[value eq "{ID1}" or value eq "{id14}"]"#,
+                r#"members pr"#,
+                r#"members eq null"#,
+                r#"members.display co "alice""#,
+                r#"members.display eq "carol@example.com" or members.display eq "carol""#,
+                r#"members.type eq "group""#,
+                r#"members[type eq "Group" and display sw "SUB"]"#,
+                r#"members ne "{id3}""#,
+                r#"id eq "{g:Engineering}" and members eq "{id3}""#,
+                r#"members[type eq "User"]"#,
+                r#"members co "0000000a" or members gt "00000013""#,
+                r#"members.$ref pr or externalId pr"#,
+                r#"meta.resourceType eq "Group" and displayName ne "empty""#,
+            ],
+        );
+    }
 }
 
 #[test]
@@ -519,7 +702,7 @@ fn unknown_attributes_and_misfit_operators_are_invalid_filters() {
         (ResourceKind::User, r#"userName[value eq "x"]"#),
     ] {
         let parsed = Filter::parse(f).unwrap();
-        let e = filter_sql(kind, &parsed).unwrap_err();
+        let e = filter_sql(Dialect::Sqlite, kind, &parsed).unwrap_err();
         assert_eq!(
             (e.status, e.scim_type),
             (400, Some(ScimType::InvalidFilter)),
@@ -530,14 +713,17 @@ fn unknown_attributes_and_misfit_operators_are_invalid_filters() {
 
 fn plan(db: &Db, kind: ResourceKind, filter: &str) -> String {
     let f = Filter::parse(&db.expand(filter)).unwrap();
-    let frag = filter_sql(kind, &f).unwrap();
+    let frag = filter_sql(Dialect::Sqlite, kind, &f).unwrap();
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT r.seq FROM resource r WHERE r.provider_id = ? AND r.kind = ? AND ({})",
         frag.sql
     );
-    let mut params: Vec<SqlValue> = vec!["p1".to_owned().into(), kind.name().to_owned().into()];
+    let mut params: Vec<Param> = vec!["p1".into(), kind.name().into()];
     params.extend(frag.params);
-    let mut stmt = db.conn.prepare(&sql).unwrap();
+    let Conn::Sqlite(conn) = &db.conn else {
+        unreachable!("query plans are SQLite's")
+    };
+    let mut stmt = conn.prepare(&sql).unwrap();
     let rows = stmt
         .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
         .unwrap();
@@ -546,7 +732,7 @@ fn plan(db: &Db, kind: ResourceKind, filter: &str) -> String {
 
 #[test]
 fn equality_on_indexed_attributes_searches_an_index() {
-    let db = Db::new();
+    let db = Db::new(Dialect::Sqlite);
     for (kind, f, index) in [
         (
             ResourceKind::User,
@@ -587,16 +773,18 @@ fn equality_on_indexed_attributes_searches_an_index() {
 }
 
 fn sorted(db: &Db, kind: ResourceKind, path: &str) -> Vec<i64> {
-    let key = sort_sql(kind, &AttrPath::parse(path).unwrap()).unwrap();
-    let sql = format!("SELECT r.seq, NULL FROM resource r WHERE r.kind = ? ORDER BY {key} ASC, r.seq ASC");
-    db.query(&sql, vec![kind.name().to_owned().into()])
+    let key = sort_sql(db.dialect(), kind, &AttrPath::parse(path).unwrap()).unwrap();
+    let sql = format!(
+        "SELECT r.seq, CAST(NULL AS BIGINT) FROM resource r WHERE r.kind = ? ORDER BY {key} ASC NULLS FIRST, r.seq ASC"
+    );
+    db.query(&sql, vec![kind.name().into()])
         .into_iter()
         .map(|(seq, _)| seq)
         .collect()
 }
 
 /// Rows of `kind` ordered by a key computed in Rust from the API document, ties by seq;
-/// `None` (no value) sorts first, as SQLite's NULLs do in ascending order.
+/// `None` (no value) sorts first, as `sorted` asks of the database.
 fn sorted_by<K: Ord>(db: &Db, kind: ResourceKind, key: impl Fn(&Json) -> Option<K>) -> Vec<i64> {
     let mut rows: Vec<(Option<K>, i64)> = db
         .rows
@@ -614,7 +802,12 @@ fn folded(v: &Json) -> Option<String> {
 
 #[test]
 fn sorting_follows_the_attribute_type() {
-    let db = Db::new();
+    for d in dialects() {
+        check_sorting(Db::new(d));
+    }
+}
+
+fn check_sorting(db: Db) {
     let user = ResourceKind::User;
     assert_eq!(
         sorted(&db, user, "userName"),
@@ -689,14 +882,19 @@ fn sorting_follows_the_attribute_type() {
 #[test]
 fn sorting_by_an_unknown_or_complex_attribute_is_an_invalid_value() {
     for p in ["nope", "name", "meta", "meta.location", "emails.nope"] {
-        let e = sort_sql(ResourceKind::User, &AttrPath::parse(p).unwrap()).unwrap_err();
+        let e = sort_sql(Dialect::Sqlite, ResourceKind::User, &AttrPath::parse(p).unwrap()).unwrap_err();
         assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)), "{p}: {e}");
     }
 }
 
 #[test]
 fn member_filters_select_members_of_one_group() {
-    let db = Db::new();
+    for d in dialects() {
+        check_member_filters(Db::new(d));
+    }
+}
+
+fn check_member_filters(db: Db) {
     let eng = db.group("Engineering");
     let members = AttrPath::new("members");
     let cases = [
@@ -714,9 +912,9 @@ fn member_filters_select_members_of_one_group() {
     for c in cases {
         let text = db.expand(c);
         let f = Filter::parse_relative(&text).unwrap();
-        let frag = member_filter_sql(&f).unwrap();
+        let frag = member_filter_sql(db.dialect(), &f).unwrap();
         let sql = format!(
-            "SELECT x.seq, NULL FROM membership m JOIN resource x ON x.seq = m.member_seq \
+            "SELECT x.seq, CAST(NULL AS BIGINT) FROM membership m JOIN resource x ON x.seq = m.member_seq \
              WHERE m.group_seq = ? AND ({}) ORDER BY x.seq",
             frag.sql
         );
@@ -743,7 +941,7 @@ fn member_filters_select_members_of_one_group() {
         assert_eq!(got, expected, "{text}\n{}", frag.sql);
     }
     let bad = Filter::parse_relative(r#"nickName eq "x""#).unwrap();
-    let e = member_filter_sql(&bad).unwrap_err();
+    let e = member_filter_sql(db.dialect(), &bad).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
 }
 
@@ -757,9 +955,12 @@ fn fragments_grow_linearly_with_the_filter() {
         .take_while(|f| Filter::parse(f).is_ok())
         .last()
         .unwrap();
-    for f in [chain, nested] {
+    for (d, f) in [Dialect::Sqlite, Dialect::Postgres]
+        .into_iter()
+        .flat_map(|d| [(d, chain.clone()), (d, nested.clone())])
+    {
         let parsed = Filter::parse(&f).unwrap();
-        let frag = filter_sql(ResourceKind::User, &parsed).unwrap();
+        let frag = filter_sql(d, ResourceKind::User, &parsed).unwrap();
         assert!(
             frag.sql.len() < 40 * f.len(),
             "{} bytes of SQL for {} of filter",
@@ -773,7 +974,7 @@ fn fragments_grow_linearly_with_the_filter() {
 #[test]
 fn scim_fold_is_fold_and_keeps_null() {
     let conn = Connection::open_in_memory().unwrap();
-    register_functions(&conn).unwrap();
+    crate::sqlite::register_functions(&conn).unwrap();
     let (a, b, c): (String, Option<String>, i64) = conn
         .query_row("SELECT scim_fold('ÀBÇ Ü'), scim_fold(NULL), scim_fold(7)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -796,4 +997,26 @@ fn datetime_literals_become_exact_millisecond_bounds() {
     assert_eq!(instant("2016-12-31T23:59:60Z").map(|(_, rest)| rest), Some(true));
     assert_eq!(instant("2024-02-30T00:00:00Z"), None);
     assert_eq!(instant("yesterday"), None);
+}
+
+#[test]
+fn postgres_scim_fold_is_fold_where_icu_is_there() {
+    if !dialects().contains(&Dialect::Postgres) {
+        return;
+    }
+    let db = Conn::open(Dialect::Postgres);
+    let Conn::Pg(pg) = &db else { unreachable!() };
+    let samples = ["ÀBÇ Ü", "ΣΑΣ ΟΔΟΣ", "Straße", "İstanbul", "ǅ", "plain ascii"];
+    for s in samples {
+        let row = pg
+            .rt
+            .block_on(
+                pg.client
+                    .query_one("SELECT scim_fold($1::text), scim_fold(NULL)", &[&s]),
+            )
+            .unwrap();
+        let (folded, null): (String, Option<String>) = (row.get(0), row.get(1));
+        assert_eq!(folded, fold(s), "{s}");
+        assert_eq!(null, None);
+    }
 }

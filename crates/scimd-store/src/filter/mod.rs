@@ -1,23 +1,24 @@
-//! SCIM filters (RFC 7644 §3.4.2.2) and `sortBy` (§3.4.2.3) as parameterised SQLite SQL over
-//! the `resource` row `r`. The SQL means exactly what `Filter::matches` means on the resource
+//! SCIM filters (RFC 7644 §3.4.2.2) and `sortBy` (§3.4.2.3) as parameterised SQL over the
+//! `resource` row `r`, for SQLite and PostgreSQL alike: one generator, and a [`Dialect`] for
+//! the spellings that differ. The SQL means exactly what `Filter::matches` means on the resource
 //! as the API returns it: indexed columns where there is one, the JSON document otherwise, and
-//! the `membership` table for `members` and `groups`. Every fragment is 0 or 1, never NULL, so
-//! `not (...)` cannot fall into SQL's three-valued logic.
+//! the `membership` table for `members` and `groups`. Every fragment is true or false, never NULL,
+//! so `not (...)` cannot fall into SQL's three-valued logic.
 //!
 //! Documents are assumed canonical (as `normalize_resource` leaves them): attribute names in
 //! schema spelling, values of their schema type, multi-valued attributes as arrays.
 
-use rusqlite::Connection;
-use rusqlite::functions::FunctionFlags;
-use rusqlite::types::{Value, ValueRef};
+mod dialect;
+
 use scim_proto::error::ScimError;
 use scim_proto::filter::{CompValue, CompareOp, Filter};
 use scim_proto::path::AttrPath;
 use scim_proto::schema::{AttrType, AttributeDef, ResourceKind, Schema, resolve};
 use scimd_core::Timestamp;
 
+pub use dialect::Dialect;
+
 #[cfg(test)]
-#[path = "filter_tests.rs"]
 mod tests;
 
 /// Case folding used for case-insensitive comparison on both sides; Rust's `str::to_lowercase`.
@@ -25,31 +26,46 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-/// Register the SQL functions the fragments use on a connection: `scim_fold(text) -> text`
-/// (deterministic, NULL-preserving, the same as [`fold`]).
-pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
-    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
-    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
-        Ok(match ctx.get_raw(0) {
-            ValueRef::Text(t) => Value::Text(fold(&String::from_utf8_lossy(t))),
-            other => Value::from(other),
-        })
-    })
+/// A value bound to a placeholder, in either database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+impl From<&str> for Param {
+    fn from(s: &str) -> Param {
+        Param::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Param {
+    fn from(s: String) -> Param {
+        Param::Text(s)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(n: i64) -> Param {
+        Param::Int(n)
+    }
 }
 
 /// A boolean SQL expression with positional `?` placeholders and their values, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlFragment {
     pub sql: String,
-    pub params: Vec<Value>,
+    pub params: Vec<Param>,
 }
 
 /// A boolean SQL expression over the row alias `r` (table `resource`), 0 or 1, true exactly when
 /// `filter` matches. Unknown attributes and operators that do not fit the attribute's type are
 /// 400 invalidFilter, as `Filter::validate` judges them.
-pub fn filter_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
+pub fn filter_sql(dialect: Dialect, kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
     filter.validate(kind)?;
-    let mut g = Gen::default();
+    let mut g = Gen::new(dialect);
     g.filter(filter, Scope::Root(kind))?;
     Ok(g.finish())
 }
@@ -57,7 +73,7 @@ pub fn filter_sql(kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, Sc
 /// A boolean SQL expression over the alias `x`, a member row of a group, for the relative
 /// filter of `members[...]` (PATCH remove): `value` is `x.id`, `display` the member's display
 /// name, `type` its kind; `$ref` never matches (it depends on the request's base URL).
-pub(crate) fn member_filter_sql(filter: &Filter) -> Result<SqlFragment, ScimError> {
+pub(crate) fn member_filter_sql(dialect: Dialect, filter: &Filter) -> Result<SqlFragment, ScimError> {
     let members = AttrPath::new("members");
     let wrapped = Filter::ValuePath {
         attr: members.clone(),
@@ -67,7 +83,7 @@ pub(crate) fn member_filter_sql(filter: &Filter) -> Result<SqlFragment, ScimErro
     let def = resolve(ResourceKind::Group, &members)
         .ok_or_else(|| unknown(&members))?
         .attr;
-    let mut g = Gen::default();
+    let mut g = Gen::new(dialect);
     g.filter(filter, Scope::Elem(def, &Elem::Member("x".into())))?;
     Ok(g.finish())
 }
@@ -75,7 +91,7 @@ pub(crate) fn member_filter_sql(filter: &Filter) -> Result<SqlFragment, ScimErro
 /// An SQL expression to `ORDER BY` for `sortBy`: case-folded text unless the attribute is
 /// caseExact; a multi-valued attribute sorts by its primary (or else first) value. Unknown
 /// attributes are 400 invalidValue.
-pub(crate) fn sort_sql(kind: ResourceKind, path: &AttrPath) -> Result<String, ScimError> {
+pub(crate) fn sort_sql(dialect: Dialect, kind: ResourceKind, path: &AttrPath) -> Result<String, ScimError> {
     let r = resolve(kind, path)
         .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{path}': no such attribute")))?;
     let sub = match r.sub {
@@ -89,13 +105,14 @@ pub(crate) fn sort_sql(kind: ResourceKind, path: &AttrPath) -> Result<String, Sc
         // The version counter, not its entity-tag text, so that 10 sorts after 9.
         return Ok("r.version".into());
     }
-    let mut g = Gen::default();
+    let mut g = Gen::new(dialect);
     let place = g.root_place(kind, r.schema, r.attr);
     let vals = g
         .with_sub(place, sub)
         .map_err(|e| ScimError::invalid_value(format!("cannot sort by '{path}': {}", e.detail)))?;
     let key = |op: &Operand| match op.repr {
-        Repr::Text if !def.case_exact => format!("scim_fold({})", op.sql),
+        Repr::Text if !def.case_exact => dialect.binary_order(&format!("scim_fold({})", op.sql)),
+        Repr::Text | Repr::Folded => dialect.binary_order(&op.sql),
         Repr::Absent => "NULL".into(),
         _ => op.sql.clone(),
     };
@@ -117,17 +134,17 @@ fn unknown(path: &AttrPath) -> ScimError {
 
 /// How an operand's SQL value relates to the SCIM value it stands for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Repr {
+pub(crate) enum Repr {
     /// The text itself.
     Text,
     /// `fold` of the text (a `*_folded` column, or text that is lower-case by construction).
     Folded,
-    /// 0 or 1.
+    /// A boolean (0 or 1 in SQLite).
     Bool,
     Number,
     /// Epoch milliseconds of a dateTime (`created`, `modified`; NOT NULL columns).
     Millis,
-    /// The JSON text of a complex value.
+    /// The JSON of a complex value (text in SQLite, `jsonb` in PostgreSQL).
     Object,
     /// A value the store cannot know (`$ref`: it depends on the request's base URL).
     Absent,
@@ -156,8 +173,8 @@ fn repr_of(def: &AttributeDef) -> Repr {
 /// One complex value, whose sub-attributes are operands.
 #[derive(Debug, Clone)]
 enum Elem {
-    /// The JSON object at `path` in the JSON text `doc`.
-    Json { doc: String, path: String },
+    /// The JSON object at `path` (object keys) in the JSON `doc`.
+    Json { doc: String, path: Vec<&'static str> },
     /// A group's member: the resource row with this alias.
     Member(String),
     /// A user's group: the resource row with this alias.
@@ -200,46 +217,6 @@ enum Scope<'a> {
     Root(ResourceKind),
     /// Inside `attr[...]`: paths name sub-attributes of `def`, read from the element.
     Elem(&'static AttributeDef, &'a Elem),
-}
-
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// `path."name"`; names come from the static schemas, never from the request.
-fn json_key(path: &str, name: &str) -> String {
-    debug_assert!(!name.contains(['"', '\\']), "schema name {name}");
-    format!("{path}.\"{name}\"")
-}
-
-fn extract(doc: &str, path: &str) -> String {
-    format!("json_extract({doc}, {})", sql_str(path))
-}
-
-/// The operand's value is assigned (RFC 7643 §2.5: not null, "", [] or {}).
-fn assigned(op: &Operand) -> String {
-    let sql = &op.sql;
-    match op.repr {
-        Repr::Text | Repr::Folded => format!("coalesce({sql}, '') <> ''"),
-        Repr::Bool | Repr::Number | Repr::Millis => format!("{sql} IS NOT NULL"),
-        Repr::Object => format!("coalesce({sql}, '{{}}') <> '{{}}'"),
-        Repr::Absent => "0".into(),
-    }
-}
-
-fn elem_assigned(elem: &Elem) -> String {
-    match elem {
-        Elem::Json { doc, path } => assigned(&operand(extract(doc, path), Repr::Object)),
-        Elem::Member(_) | Elem::Group(_) | Elem::Meta => "1".into(),
-    }
-}
-
-/// `meta.created` as `Timestamp::to_rfc3339` prints it, for co/sw/ew (which compare text).
-fn millis_text(col: &str) -> String {
-    format!(
-        "(strftime('%Y-%m-%dT%H:%M:%S', {col} / 1000, 'unixepoch') || CASE WHEN {col} % 1000 = 0 THEN '' \
-         ELSE rtrim('.' || printf('%03d', {col} % 1000), '0') END || 'Z')"
-    )
 }
 
 fn as_bool(v: &CompValue) -> Option<bool> {
@@ -287,14 +264,46 @@ fn instant(s: &str) -> Option<(i64, bool)> {
     Some((Timestamp::parse_rfc3339(&cut)?.0, rest))
 }
 
-#[derive(Default)]
 struct Gen {
+    d: Dialect,
     out: String,
-    params: Vec<Value>,
+    params: Vec<Param>,
     aliases: u32,
 }
 
 impl Gen {
+    fn new(d: Dialect) -> Gen {
+        Gen {
+            d,
+            out: String::new(),
+            params: Vec::new(),
+            aliases: 0,
+        }
+    }
+
+    fn lit(&mut self, b: bool) {
+        let l = self.d.lit(b);
+        self.out.push_str(l);
+    }
+
+    /// The operand's value is assigned (RFC 7643 §2.5: not null, "", [] or {}).
+    fn assigned(&self, op: &Operand) -> String {
+        let sql = &op.sql;
+        match op.repr {
+            Repr::Text | Repr::Folded => format!("coalesce({sql}, '') <> ''"),
+            Repr::Bool | Repr::Number | Repr::Millis => format!("{sql} IS NOT NULL"),
+            Repr::Object => self.d.object_assigned(sql),
+            Repr::Absent => self.d.lit(false).into(),
+        }
+    }
+
+    fn elem_assigned(&self, elem: &Elem) -> String {
+        match elem {
+            Elem::Json { doc, path } => self.assigned(&operand(self.d.extract(doc, path, Repr::Object), Repr::Object)),
+            Elem::Member(_) | Elem::Group(_) | Elem::Meta => self.d.lit(true).into(),
+        }
+    }
+
     fn finish(self) -> SqlFragment {
         SqlFragment {
             sql: self.out,
@@ -311,7 +320,7 @@ impl Gen {
         self.out.push_str(s);
     }
 
-    fn bind(&mut self, sql: &str, params: impl IntoIterator<Item = Value>) {
+    fn bind(&mut self, sql: &str, params: impl IntoIterator<Item = Param>) {
         self.out.push_str(sql);
         self.params.extend(params);
     }
@@ -365,29 +374,28 @@ impl Gen {
                 _ => {}
             }
         }
-        let base = if schema.is_core() {
-            "$".to_string()
+        let path = if schema.is_core() {
+            vec![attr.name]
         } else {
-            json_key("$", schema.id)
+            vec![schema.id, attr.name]
         };
-        let path = json_key(&base, attr.name);
         if attr.multi_valued {
             let e = self.alias("e");
             let item = if attr.is_complex() {
                 Item::Complex(Elem::Json {
                     doc: format!("{e}.value"),
-                    path: "$".into(),
+                    path: Vec::new(),
                 })
             } else {
-                Item::Scalar(operand(format!("{e}.value"), repr_of(attr)))
+                Item::Scalar(operand(self.d.element(&e, repr_of(attr)), repr_of(attr)))
             };
             let order = if attr.sub_attribute("primary").is_some() {
-                format!("coalesce(json_extract({e}.value, '$.\"primary\"'), 0) DESC, {e}.key")
+                self.d.primary_first(&e)
             } else {
                 format!("{e}.key")
             };
             Place::Many(Rows {
-                from: format!("json_each(r.data, {}) AS {e}", sql_str(&path)),
+                from: self.d.each("r.data", &path, &e),
                 correl: None,
                 order,
                 item,
@@ -398,14 +406,14 @@ impl Gen {
                 path,
             })
         } else {
-            Place::One(operand(extract("r.data", &path), repr_of(attr)))
+            Place::One(operand(self.d.extract("r.data", &path, repr_of(attr)), repr_of(attr)))
         }
     }
 
     fn with_sub(&mut self, place: Place, sub: Option<&'static AttributeDef>) -> Result<Vals, ScimError> {
         Ok(match (place, sub) {
             (Place::One(op), None) => Vals::One(op),
-            (Place::Complex(elem), Some(sub)) => Vals::One(sub_operand(&elem, sub)?),
+            (Place::Complex(elem), Some(sub)) => Vals::One(sub_operand(self.d, &elem, sub)?),
             (Place::Many(rows), None) => match &rows.item {
                 Item::Scalar(op) => {
                     let op = op.clone();
@@ -415,7 +423,7 @@ impl Gen {
             },
             (Place::Many(rows), Some(sub)) => match &rows.item {
                 Item::Complex(elem) => {
-                    let op = sub_operand(elem, sub)?;
+                    let op = sub_operand(self.d, elem, sub)?;
                     Vals::Many(rows, op)
                 }
                 Item::Scalar(_) => return Err(ScimError::invalid_filter("a simple attribute has no sub-attributes")),
@@ -440,11 +448,11 @@ impl Gen {
         }
         match self.root_place(kind, r.schema, r.attr) {
             Place::Complex(elem) => {
-                if let Elem::Json { doc, path } = &elem {
-                    self.push(&format!("(json_type({doc}, {}) IS NOT NULL AND ", sql_str(path)));
-                } else {
-                    self.push("(1 AND ");
-                }
+                let present = match &elem {
+                    Elem::Json { doc, path } => self.d.present(doc, path),
+                    _ => self.d.lit(true).into(),
+                };
+                self.push(&format!("({present} AND "));
                 self.filter(inner, Scope::Elem(r.attr, &elem))?;
                 self.push(")");
             }
@@ -492,7 +500,7 @@ impl Gen {
             }
             Scope::Elem(parent, elem) => {
                 let sub = elem_sub(parent, path)?;
-                Ok((Vals::One(sub_operand(elem, sub)?), sub))
+                Ok((Vals::One(sub_operand(self.d, elem, sub)?), sub))
             }
         }
     }
@@ -519,14 +527,15 @@ impl Gen {
             let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
             if r.sub.is_none() {
                 match self.root_place(kind, r.schema, r.attr) {
-                    Place::One(op) => self.push(&assigned(&op)),
-                    Place::Complex(elem) => self.push(&elem_assigned(&elem)),
+                    Place::One(op) => self.push(&self.assigned(&op)),
+                    Place::Complex(elem) => self.push(&self.elem_assigned(&elem)),
                     Place::Many(rows) => {
                         self.exists_open(&rows.from, rows.correl.as_deref());
-                        self.push(&match &rows.item {
-                            Item::Scalar(op) => assigned(op),
-                            Item::Complex(elem) => elem_assigned(elem),
-                        });
+                        let cond = match &rows.item {
+                            Item::Scalar(op) => self.assigned(op),
+                            Item::Complex(elem) => self.elem_assigned(elem),
+                        };
+                        self.push(&cond);
                         self.push("))");
                     }
                 }
@@ -543,7 +552,7 @@ impl Gen {
             Scope::Elem(..) => self.values(scope, path)?.0,
         };
         self.any(&vals, |g, op| {
-            g.push(&assigned(op));
+            g.push(&g.assigned(op));
             Ok(())
         })
     }
@@ -576,13 +585,13 @@ impl Gen {
             (CompareOp::Eq, CompValue::Null) => {
                 self.push("NOT (");
                 self.any(&vals, |g, o| {
-                    g.push(&assigned(o));
+                    g.push(&g.assigned(o));
                     Ok(())
                 })?;
                 self.push(")");
             }
             (CompareOp::Ne, CompValue::Null) => self.any(&vals, |g, o| {
-                g.push(&assigned(o));
+                g.push(&g.assigned(o));
                 Ok(())
             })?,
             // `ne` is the negation of `eq`: an absent attribute is "not equal".
@@ -615,7 +624,7 @@ impl Gen {
             &format!(
                 "r.seq IN (SELECT m.{this} FROM membership m WHERE m.{other} = (SELECT seq FROM resource WHERE id = ?))"
             ),
-            [Value::Text(fold(id))],
+            [Param::Text(fold(id))],
         );
         Ok(())
     }
@@ -630,19 +639,19 @@ impl Gen {
         have: &Operand,
     ) -> Result<(), ScimError> {
         if have.repr == Repr::Absent {
-            self.push("0");
+            self.lit(false);
             return Ok(());
         }
         let x = &have.sql;
         let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
         match def.ty {
             AttrType::Boolean => match as_bool(want) {
-                Some(b) if op == CompareOp::Eq => self.bind(&format!("{x} IS ?"), [Value::Integer(i64::from(b))]),
-                _ => self.push("0"),
+                Some(b) if op == CompareOp::Eq => self.bind(&self.d.is(x), [Param::Bool(b)]),
+                _ => self.lit(false),
             },
             AttrType::Integer | AttrType::Decimal => match (as_f64(want), sql_op(op)) {
-                (Some(n), Some(o)) => self.bind(&format!("coalesce({x} {o} ?, 0)"), [Value::Real(n)]),
-                _ => self.push("0"),
+                (Some(n), Some(o)) => self.bind(&self.d.or_false(&format!("{x} {o} ?")), [Param::Real(n)]),
+                _ => self.lit(false),
             },
             AttrType::DateTime if !substring => {
                 if have.repr != Repr::Millis {
@@ -652,11 +661,11 @@ impl Gen {
                     )));
                 }
                 let CompValue::Str(s) = want else {
-                    self.push("0");
+                    self.lit(false);
                     return Ok(());
                 };
                 let Some((ms, rest)) = instant(s) else {
-                    self.push("0");
+                    self.lit(false);
                     return Ok(());
                 };
                 // `x` counts whole milliseconds; the literal is ms + a fraction `rest` > 0 or not.
@@ -672,13 +681,13 @@ impl Gen {
                 match o {
                     // Created and modified are NOT NULL: the comparison is never NULL, and a
                     // bare column comparison can use the index.
-                    Some(o) => self.bind(&format!("{x} {o} ?"), [Value::Integer(ms)]),
-                    None => self.push("0"),
+                    Some(o) => self.bind(&format!("{x} {o} ?"), [Param::Int(ms)]),
+                    None => self.lit(false),
                 }
             }
             _ => {
                 let (sql, repr) = match have.repr {
-                    Repr::Millis => (millis_text(x), Repr::Text),
+                    Repr::Millis => (self.d.millis_text(x), Repr::Text),
                     r => (x.clone(), r),
                 };
                 let raw = comp_text(want);
@@ -687,19 +696,17 @@ impl Gen {
                     (false, Repr::Folded) => (sql, fold(&raw)),
                     (false, _) => (format!("scim_fold({sql})"), fold(&raw)),
                 };
-                let needle = Value::Text(needle);
+                let needle = Param::Text(needle);
+                let d = self.d;
                 match op {
-                    CompareOp::Eq => self.bind(&format!("{lhs} IS ?"), [needle]),
-                    CompareOp::Ne => self.bind(&format!("{lhs} IS NOT ?"), [needle]),
-                    CompareOp::Co => self.bind(&format!("coalesce(instr({lhs}, ?) > 0, 0)"), [needle]),
-                    CompareOp::Sw => self.bind(&format!("coalesce(instr({lhs}, ?) = 1, 0)"), [needle]),
-                    CompareOp::Ew => self.bind(
-                        &format!("coalesce(substr({lhs}, length({lhs}) - length(?) + 1) = ?, 0)"),
-                        [needle.clone(), needle],
-                    ),
+                    CompareOp::Eq => self.bind(&d.is(&lhs), [needle]),
+                    CompareOp::Ne => self.bind(&d.is_not(&lhs), [needle]),
+                    CompareOp::Co => self.bind(&d.contains(&lhs), [needle]),
+                    CompareOp::Sw => self.bind(&d.starts_with(&lhs), [needle]),
+                    CompareOp::Ew => self.bind(&d.ends_with(&lhs), [needle.clone(), needle]),
                     CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
                         let o = sql_op(op).unwrap_or("=");
-                        self.bind(&format!("coalesce({lhs} {o} ?, 0)"), [needle]);
+                        self.bind(&d.or_false(&format!("{} {o} ?", d.binary_order(&lhs))), [needle]);
                     }
                 }
             }
@@ -750,9 +757,13 @@ fn elem_sub(parent: &'static AttributeDef, path: &AttrPath) -> Result<&'static A
 }
 
 /// A sub-attribute of one complex value.
-fn sub_operand(elem: &Elem, sub: &AttributeDef) -> Result<Operand, ScimError> {
+fn sub_operand(d: Dialect, elem: &Elem, sub: &'static AttributeDef) -> Result<Operand, ScimError> {
     Ok(match elem {
-        Elem::Json { doc, path } => operand(extract(doc, &json_key(path, sub.name)), repr_of(sub)),
+        Elem::Json { doc, path } => {
+            let mut path = path.clone();
+            path.push(sub.name);
+            operand(d.extract(doc, &path, repr_of(sub)), repr_of(sub))
+        }
         // Ids are lower-case UUIDs: the id is its own fold.
         Elem::Member(x) => match sub.name {
             "value" => operand(format!("{x}.id"), Repr::Folded),

@@ -1,0 +1,633 @@
+//! The store conformance suite: what every backend must do, written once against
+//! `Arc<dyn Store>`. Runs on SQLite (a temporary file) always, and on PostgreSQL when
+//! `SCIMD_TEST_POSTGRES` holds an admin URL (each test makes and drops its own database).
+
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use scim_proto::filter::Filter;
+use scim_proto::patch::{MemberOp, NewMember};
+use scim_proto::path::AttrPath;
+use scim_proto::schema::ResourceKind;
+use scim_proto::value::normalize_resource;
+use scimd_core::resource::{Change, ListQuery, NewResource, PageStart, ResourceKey, SortOrder};
+use scimd_core::{
+    Actor, AuditEvent, AuditQuery, ClientId, CoreError, Population, Provider, ProviderId, Store, StoreError, Timestamp,
+    TokenRecord,
+};
+use scimd_store::postgres::admin;
+use scimd_store::{PgOptions, PgStore, SqliteStore};
+use serde_json::{Value, json};
+
+/// Run `body` against a fresh store of every backend under test.
+async fn each_backend<F, Fut>(body: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.db");
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(path.to_str().unwrap()).unwrap());
+    body(sqlite).await;
+
+    let Some(admin_url) = std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let mut salt = [0u8; 6];
+    scimd_core::crypto::random_bytes(&mut salt);
+    let name = format!(
+        "scimd_conf_{}_{}",
+        std::process::id(),
+        salt.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let url = admin::create_database(&admin_url, &name).await.unwrap();
+    let pg: Arc<dyn Store> = Arc::new(PgStore::open(&url, PgOptions::default()).await.unwrap());
+    body(Arc::clone(&pg)).await;
+    drop(pg);
+    admin::drop_database(&admin_url, &name).await.unwrap();
+}
+
+fn now() -> Timestamp {
+    Timestamp(1_750_000_000_000)
+}
+
+fn event(action: &str, provider: &str) -> AuditEvent {
+    AuditEvent::new(now(), &Actor::Cli("test".into()), action).provider(provider)
+}
+
+fn provider(id: &str, population: Population) -> Provider {
+    Provider {
+        id: ProviderId::parse(id).unwrap(),
+        name: format!("Provider {id}"),
+        population,
+        enabled: true,
+        description: "d".into(),
+        tags: vec!["a".into()],
+        token_ttl_seconds: 3600,
+        allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
+        client_id: ClientId::generate(),
+        secret_sealed: vec![1, 2, 3],
+        secret_hash: [7; 32],
+        created: now(),
+        modified: now(),
+    }
+}
+
+async fn add_provider(s: &Arc<dyn Store>, id: &str, population: Population) -> Provider {
+    let p = provider(id, population);
+    s.create_provider(&p, &event("provider.create", id)).await.unwrap();
+    p
+}
+
+/// Providers have no `PartialEq`; their Debug output shows every field.
+fn debug(v: impl std::fmt::Debug) -> String {
+    format!("{v:?}")
+}
+
+fn new_resource(p: &Provider, kind: ResourceKind, body: Value, members: &[&str]) -> NewResource {
+    NewResource {
+        id: uuid(),
+        provider: p.id.clone(),
+        population: p.population,
+        kind,
+        data: normalize_resource(kind, &body).unwrap(),
+        created: now(),
+        members: members
+            .iter()
+            .map(|m| NewMember {
+                id: (*m).to_owned(),
+                display: None,
+            })
+            .collect(),
+    }
+}
+
+fn uuid() -> String {
+    let mut b = [0u8; 16];
+    scimd_core::crypto::random_bytes(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+async fn user(s: &Arc<dyn Store>, p: &Provider, user_name: &str) -> Result<String, CoreError> {
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
+        "active": true, "emails": [{"value": user_name, "type": "work", "primary": true}]});
+    let r = s
+        .create_resource(
+            new_resource(p, ResourceKind::User, body, &[]),
+            event("user.create", p.id.as_str()),
+        )
+        .await?;
+    Ok(r.id)
+}
+
+async fn group(s: &Arc<dyn Store>, p: &Provider, name: &str, members: &[&str]) -> Result<String, CoreError> {
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
+    let r = s
+        .create_resource(
+            new_resource(p, ResourceKind::Group, body, members),
+            event("group.create", p.id.as_str()),
+        )
+        .await?;
+    Ok(r.id)
+}
+
+fn is_uniqueness(e: &CoreError) -> bool {
+    matches!(e, CoreError::Scim(s) if s.status == 409)
+}
+
+fn key(p: &Provider, kind: ResourceKind, id: &str) -> ResourceKey {
+    ResourceKey::new(&p.id, kind, id)
+}
+
+fn set_attr(name: &'static str, value: Value) -> scimd_core::resource::UpdateFn {
+    Box::new(move |rec| {
+        let mut data = rec.data.clone();
+        data[name] = value;
+        Ok(Change {
+            data,
+            members: Vec::new(),
+            attributes: vec![name.to_owned()],
+        })
+    })
+}
+
+fn members_op(op: MemberOp) -> scimd_core::resource::UpdateFn {
+    Box::new(move |rec| {
+        Ok(Change {
+            data: rec.data.clone(),
+            members: vec![op],
+            attributes: vec!["members".into()],
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_are_stored_found_updated_and_deleted() {
+    each_backend(|s| async move {
+        s.ping().await.unwrap();
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        assert_eq!(debug(s.provider(&p.id).await.unwrap()), debug(Some(&p)));
+        assert_eq!(
+            debug(s.provider_by_client_id(&p.client_id).await.unwrap()),
+            debug(Some(&p))
+        );
+        let again = provider("okta", Population::ThirdParty);
+        let e = s
+            .create_provider(&again, &event("provider.create", "okta"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+        add_provider(&s, "entra", Population::ThirdParty).await;
+        let ids: Vec<String> = s.providers().await.unwrap().iter().map(|p| p.id.to_string()).collect();
+        assert_eq!(ids, ["entra", "okta"]);
+
+        let mut changed = p.clone();
+        changed.enabled = false;
+        changed.name = "Renamed".into();
+        changed.tags = vec!["x".into(), "y".into()];
+        changed.modified = Timestamp(now().0 + 1);
+        s.update_provider(&changed, &event("provider.update", "okta"))
+            .await
+            .unwrap();
+        assert_eq!(debug(s.provider(&p.id).await.unwrap()), debug(Some(changed)));
+
+        assert!(
+            s.delete_provider(&p.id, &event("provider.delete", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.delete_provider(&p.id, &event("provider.delete", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(s.provider(&p.id).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_found_by_hash_revoked_and_go_with_their_provider() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let token = |id: &str, n: u8| TokenRecord {
+            id: id.into(),
+            provider: p.id.clone(),
+            hash: [n; 32],
+            created: now(),
+            expires: Timestamp(now().0 + 3_600_000),
+            last_used: None,
+            revoked: None,
+        };
+        for (id, n) in [("t1", 1), ("t2", 2), ("t3", 3)] {
+            s.create_token(&token(id, n), &event("token.create", "okta"))
+                .await
+                .unwrap();
+        }
+        let (t, owner) = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!((t, owner.id.clone()), (token("t1", 1), p.id.clone()));
+        assert!(s.token_by_hash(&[9; 32]).await.unwrap().is_none());
+
+        s.touch_token("t1", Timestamp(now().0 + 5)).await.unwrap();
+        let at = Timestamp(now().0 + 10);
+        assert!(
+            s.revoke_token_by_hash(&[1; 32], at, &event("token.revoke", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.revoke_token_by_hash(&[1; 32], at, &event("token.revoke", "okta"))
+                .await
+                .unwrap()
+        );
+        let (t1, _) = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!((t1.last_used, t1.revoked), (Some(Timestamp(now().0 + 5)), Some(at)));
+
+        assert_eq!(
+            s.revoke_tokens(&p.id, Some("t2"), at, &event("token.revoke", "okta"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.revoke_tokens(&p.id, None, at, &event("token.revoke", "okta"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.revoke_tokens(&p.id, None, at, &event("token.revoke", "okta"))
+                .await
+                .unwrap(),
+            0
+        );
+        let ids: Vec<String> = s.tokens(&p.id).await.unwrap().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["t1", "t2", "t3"]);
+
+        s.delete_provider(&p.id, &event("provider.delete", "okta"))
+            .await
+            .unwrap();
+        assert!(s.token_by_hash(&[2; 32]).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_names_are_unique_per_population_case_insensitively() {
+    each_backend(|s| async move {
+        let okta = add_provider(&s, "okta", Population::Internal).await;
+        let entra = add_provider(&s, "entra", Population::Internal).await;
+        let vendor = add_provider(&s, "vendor", Population::ThirdParty).await;
+        user(&s, &okta, "Jane@Example.com").await.unwrap();
+        let e = user(&s, &entra, "jane@EXAMPLE.com").await.unwrap_err();
+        assert!(is_uniqueness(&e), "{e:?}");
+        let e = user(&s, &okta, "ΣΟΦΙΑ@example.com")
+            .await
+            .and(user(&s, &okta, "σοφια@example.com").await);
+        assert!(is_uniqueness(&e.unwrap_err()));
+        user(&s, &vendor, "jane@example.com").await.unwrap();
+
+        // A rename into a taken name is refused too, and leaves the record as it was.
+        let bob = user(&s, &okta, "bob@example.com").await.unwrap();
+        let e = s
+            .update_resource(
+                key(&okta, ResourceKind::User, &bob),
+                None,
+                now(),
+                set_attr("userName", json!("JANE@example.com")),
+                event("user.replace", "okta"),
+            )
+            .await
+            .unwrap_err();
+        assert!(is_uniqueness(&e), "{e:?}");
+        let rec = s.resource(&okta.id, ResourceKind::User, &bob).await.unwrap().unwrap();
+        assert_eq!(
+            (rec.data["userName"].as_str(), rec.version),
+            (Some("bob@example.com"), 1)
+        );
+
+        // Group names are unique per provider.
+        group(&s, &okta, "Ops", &[]).await.unwrap();
+        assert!(is_uniqueness(&group(&s, &okta, "OPS", &[]).await.unwrap_err()));
+        group(&s, &entra, "ops", &[]).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_run_on_the_current_record_and_honour_if_match() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let id = user(&s, &p, "jane@example.com").await.unwrap();
+        let k = key(&p, ResourceKind::User, &id);
+        let e = s
+            .update_resource(
+                k.clone(),
+                Some(7),
+                now(),
+                set_attr("title", json!("x")),
+                event("user.patch", "okta"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::PreconditionFailed(_)), "{e:?}");
+        let rec = s
+            .update_resource(
+                k.clone(),
+                Some(1),
+                now(),
+                set_attr("title", json!("Boss")),
+                event("user.patch", "okta"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((rec.version, rec.data["title"].as_str()), (2, Some("Boss")));
+
+        // Concurrent read-modify-writes queue up: none is lost.
+        let n = 16;
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (s, k) = (Arc::clone(&s), k.clone());
+                tokio::spawn(async move {
+                    let bump: scimd_core::resource::UpdateFn = Box::new(|rec| {
+                        let mut data = rec.data.clone();
+                        let count: u64 = data["nickName"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                        data["nickName"] = json!((count + 1).to_string());
+                        Ok(Change {
+                            data,
+                            members: Vec::new(),
+                            attributes: vec!["nickName".into()],
+                        })
+                    });
+                    s.update_resource(k, None, now(), bump, event("user.patch", "okta"))
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let rec = s.resource(&p.id, ResourceKind::User, &id).await.unwrap().unwrap();
+        assert_eq!(rec.data["nickName"], json!(n.to_string()));
+        assert_eq!(rec.version, 2 + n as i64);
+
+        let missing = key(&p, ResourceKind::User, &uuid());
+        let e = s
+            .update_resource(
+                missing,
+                None,
+                now(),
+                set_attr("title", json!("x")),
+                event("user.patch", "okta"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::NotFound(_)), "{e:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memberships_are_kept_apart_and_cascade() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let other = add_provider(&s, "entra", Population::Internal).await;
+        let a = user(&s, &p, "a@example.com").await.unwrap();
+        let b = user(&s, &p, "b@example.com").await.unwrap();
+        let foreign = user(&s, &other, "c@example.com").await.unwrap();
+        let g = group(&s, &p, "Ops", &[&a]).await.unwrap();
+        let e = group(&s, &p, "Bad", &[&foreign]).await.unwrap_err();
+        assert!(matches!(&e, CoreError::Scim(x) if x.status == 400), "{e:?}");
+
+        let gk = key(&p, ResourceKind::Group, &g);
+        let add = MemberOp::Add(vec![NewMember {
+            id: b.clone(),
+            display: Some("Bee".into()),
+        }]);
+        s.update_resource(gk.clone(), None, now(), members_op(add), event("group.patch", "okta"))
+            .await
+            .unwrap();
+        let grec = s.resource(&p.id, ResourceKind::Group, &g).await.unwrap().unwrap();
+        let members = s.members_of(&[grec.seq]).await.unwrap().remove(&grec.seq).unwrap();
+        let ids: Vec<(&str, Option<&str>)> = members.iter().map(|m| (m.id.as_str(), m.display.as_deref())).collect();
+        assert_eq!(ids, [(a.as_str(), None), (b.as_str(), Some("Bee"))]);
+
+        let brec = s.resource(&p.id, ResourceKind::User, &b).await.unwrap().unwrap();
+        let groups = s.groups_of(&[brec.seq]).await.unwrap().remove(&brec.seq).unwrap();
+        assert_eq!(groups.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [g.as_str()]);
+
+        s.update_resource(
+            gk.clone(),
+            None,
+            now(),
+            members_op(MemberOp::Remove(vec![a.clone()])),
+            event("group.patch", "okta"),
+        )
+        .await
+        .unwrap();
+        // Deleting a member removes its memberships.
+        s.delete_resource(key(&p, ResourceKind::User, &b), None, event("user.delete", "okta"))
+            .await
+            .unwrap();
+        let members = s.members_of(&[grec.seq]).await.unwrap();
+        assert!(members.get(&grec.seq).is_none_or(|m| m.is_empty()), "{members:?}");
+
+        // Concurrent additions of different members to one group all land.
+        let ids: Vec<String> = {
+            let mut v = Vec::new();
+            for i in 0..12 {
+                v.push(user(&s, &p, &format!("m{i}@example.com")).await.unwrap());
+            }
+            v
+        };
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (s, gk, id) = (Arc::clone(&s), gk.clone(), id.clone());
+                tokio::spawn(async move {
+                    let op = MemberOp::Add(vec![NewMember { id, display: None }]);
+                    s.update_resource(gk, None, now(), members_op(op), event("group.patch", "okta"))
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let members = s.members_of(&[grec.seq]).await.unwrap().remove(&grec.seq).unwrap();
+        assert_eq!(members.len(), ids.len());
+
+        let e = s
+            .delete_resource(gk.clone(), Some(1), event("group.delete", "okta"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::PreconditionFailed(_)), "{e:?}");
+        s.delete_resource(gk.clone(), None, event("group.delete", "okta"))
+            .await
+            .unwrap();
+        let e = s
+            .delete_resource(gk, None, event("group.delete", "okta"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::NotFound(_)), "{e:?}");
+    })
+    .await;
+}
+
+fn query(filter: Option<&str>, sort: Option<(&str, SortOrder)>, start: PageStart, count: u64) -> ListQuery {
+    ListQuery {
+        filter: filter.map(|f| Filter::parse(f).unwrap()),
+        sort: sort.map(|(p, o)| (AttrPath::parse(p).unwrap(), o)),
+        start,
+        count,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filter_sort_page_and_continue_after_a_cursor() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let names = ["dave", "Alice", "carol", "bob", "Eve", "frank", "Ëlodie"];
+        let mut ids = Vec::new();
+        for n in names {
+            ids.push(user(&s, &p, &format!("{n}@example.com")).await.unwrap());
+        }
+        let user_names = |page: &scimd_core::resource::Page| -> Vec<String> {
+            page.items
+                .iter()
+                .map(|r| r.data["userName"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let all = s
+            .list_resources(&p.id, ResourceKind::User, query(None, None, PageStart::Index(1), 100))
+            .await
+            .unwrap();
+        assert_eq!(all.total, 7);
+        assert_eq!(all.items.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), ids);
+
+        let sorted = s
+            .list_resources(
+                &p.id,
+                ResourceKind::User,
+                query(None, Some(("userName", SortOrder::Ascending)), PageStart::Index(2), 3),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sorted.total, 7);
+        assert_eq!(
+            user_names(&sorted),
+            ["bob@example.com", "carol@example.com", "dave@example.com"]
+        );
+
+        let desc = s
+            .list_resources(
+                &p.id,
+                ResourceKind::User,
+                query(None, Some(("userName", SortOrder::Descending)), PageStart::Index(1), 2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(user_names(&desc), ["Ëlodie@example.com", "frank@example.com"]);
+
+        let filtered = s
+            .list_resources(
+                &p.id,
+                ResourceKind::User,
+                query(
+                    Some(r#"userName sw "E" or emails[type eq "work" and value co "ALICE"]"#),
+                    None,
+                    PageStart::Index(1),
+                    10,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(user_names(&filtered), ["Alice@example.com", "Eve@example.com"]);
+
+        let counted = s
+            .list_resources(
+                &p.id,
+                ResourceKind::User,
+                query(Some("active eq true"), None, PageStart::Index(1), 0),
+            )
+            .await
+            .unwrap();
+        assert_eq!((counted.total, counted.items.len()), (7, 0));
+
+        let mut after = 0;
+        let mut seen = Vec::new();
+        loop {
+            let page = s
+                .list_resources(&p.id, ResourceKind::User, query(None, None, PageStart::After(after), 3))
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|r| r.id.clone()));
+            match page.more_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids);
+
+        let e = s
+            .list_resources(
+                &p.id,
+                ResourceKind::User,
+                query(Some(r#"bogus eq "x""#), None, PageStart::Index(1), 10),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, CoreError::Scim(x) if x.status == 400), "{e:?}");
+
+        let population = s
+            .population_resources(Population::Internal, ResourceKind::User, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(population.len(), 7);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_leaves_its_audit_event() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        add_provider(&s, "entra", Population::Internal).await;
+        let id = user(&s, &p, "jane@example.com").await.unwrap();
+        s.update_resource(
+            key(&p, ResourceKind::User, &id),
+            None,
+            now(),
+            set_attr("title", json!("Boss")),
+            event("user.patch", "okta"),
+        )
+        .await
+        .unwrap();
+        // A failed change leaves no event.
+        let _ = user(&s, &p, "JANE@example.com").await.unwrap_err();
+        s.record(&event("provider.secret.reveal", "okta")).await.unwrap();
+
+        let q = |provider: Option<&str>, action: Option<&str>, limit| AuditQuery {
+            provider: provider.map(str::to_owned),
+            action: action.map(str::to_owned),
+            limit,
+        };
+        let okta = s.audit_events(&q(Some("okta"), None, 100)).await.unwrap();
+        let actions: Vec<&str> = okta.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["provider.secret.reveal", "user.patch", "user.create", "provider.create"]
+        );
+        assert_eq!(okta[1].attributes, ["title"]);
+        assert!(okta.windows(2).all(|w| w[0].seq > w[1].seq));
+        let creates = s.audit_events(&q(None, Some("provider.create"), 1)).await.unwrap();
+        assert_eq!(creates.len(), 1);
+        assert_eq!(creates[0].provider.as_deref(), Some("entra"));
+    })
+    .await;
+}
