@@ -4,7 +4,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{BIN, Server, cli_in, db_args, get_bearer, read, str_of, temp_file};
+use crate::support::{
+    BIN, Server, cli_in, db_args, db_bytes, get_bearer, read, set_schema_version, sql_rows, str_of, temp_file,
+};
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -89,15 +91,11 @@ fn the_secret_is_masked_until_revealed_and_each_reveal_is_audited() {
     assert_eq!(revealed["client_secret"], secret);
     assert!(stdout(&s.cli(&["provider", "show", "okta", "--reveal"])).contains(secret));
 
-    let db = rusqlite::Connection::open(s.path().join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
-    let reveals: i64 = db
-        .query_row(
-            "SELECT count(*) FROM audit_event WHERE action = 'provider.secret.reveal' AND provider_id = 'okta'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or(-1);
-    assert_eq!(reveals, 2);
+    let reveals = sql_rows(
+        s.path(),
+        "SELECT CAST(count(*) AS TEXT) FROM audit_event WHERE action = 'provider.secret.reveal' AND provider_id = 'okta'",
+    );
+    assert_eq!(reveals, [[Some("2".to_owned())]]);
 }
 
 #[test]
@@ -365,11 +363,10 @@ fn secrets_and_tokens_never_reach_the_database_file_or_the_log() {
         serde_json::from_slice(&s.cli(&["provider", "rotate-secret", "okta", "--json"]).stdout).unwrap_or_default();
     let _ = get_bearer(&format!("{}/ServiceProviderConfig", str_of(&p, "base_url")), &token);
     s.stop();
-    let mut stored = Vec::new();
-    for f in ["scimd.db", "scimd.db-wal"] {
-        stored.extend(std::fs::read(s.path().join(f)).unwrap_or_default());
-    }
-    assert!(stored.len() > 4096);
+    let stored = db_bytes(s.path());
+    // What is stored in clear is there: the search looks at the right bytes.
+    let client_id = str_of(&p, "client_id").as_bytes();
+    assert!(stored.windows(client_id.len()).any(|w| w == client_id));
     let log = s.log();
     assert!(log.contains("issued an access token"), "the log is being captured");
     for secret in [
@@ -510,10 +507,7 @@ fn a_database_newer_than_the_binary_is_refused() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{}", stderr(&out));
-    let db = rusqlite::Connection::open(dir.path().join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
-    db.pragma_update(None, "user_version", 999)
-        .unwrap_or_else(|e| panic!("{e}"));
-    drop(db);
+    set_schema_version(dir.path(), 999);
     let out = Command::new(BIN)
         .args(db_args(dir.path()))
         .args(["provider", "list"])

@@ -333,8 +333,10 @@ fn a_password_is_never_returned_nor_stored_as_sent() {
     }
 
     let dir = s.server.path();
-    for file in ["scimd.db", "scimd.db-wal", "server.log"] {
-        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+    for (file, bytes) in [
+        ("the database", crate::support::db_bytes(dir)),
+        ("server.log", std::fs::read(dir.join("server.log")).unwrap_or_default()),
+    ] {
         for secret in ["Secret123!", "Replaced456!", "Patched789!"] {
             let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
             assert!(!found, "{secret} is in {file}");

@@ -245,16 +245,18 @@ fn every_change_is_in_the_audit_log_with_attribute_names_only() {
         Some(&patch_op(json!([{"op": "replace", "path": "title", "value": "CTO"}]))),
     );
     s.call("DELETE", &format!("/Users/{id}"), None);
-    let db = rusqlite::Connection::open(s.server.path().join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
-    let mut stmt = db
-        .prepare("SELECT action, actor, population, attributes FROM audit_event WHERE resource = ?1 ORDER BY seq")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([format!("User/{id}")], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .and_then(|rows| rows.collect())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<(String, String, String, String)> = crate::support::sql_rows(
+        s.server.path(),
+        &format!(
+            "SELECT action, actor, population, attributes FROM audit_event WHERE resource = 'User/{id}' ORDER BY seq"
+        ),
+    )
+    .into_iter()
+    .map(|r| {
+        let col = |i: usize| r[i].clone().unwrap_or_default();
+        (col(0), col(1), col(2), col(3))
+    })
+    .collect();
     let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(actions, ["user.create", "user.patch", "user.delete"]);
     assert!(rows.iter().all(|r| r.1 == "provider:okta" && r.2 == "internal"));

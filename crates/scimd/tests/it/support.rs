@@ -1,4 +1,6 @@
-//! A real server process per test, on a free port, with a fresh database and key file.
+//! A real server process per test, on a free port, with a fresh database and key file: a
+//! SQLite file in the test's directory, or, when `SCIMD_TEST_POSTGRES` names a PostgreSQL
+//! server (an admin URL), a fresh PostgreSQL database per directory, dropped with its server.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub dir: TempDir,
+    /// The PostgreSQL database this server's directory created, dropped with the server.
+    owned_pg: Option<String>,
 }
 
 /// What an HTTP call returned.
@@ -50,6 +54,12 @@ impl Server {
 
     /// Start with extra global options (e.g. `--log-format json`).
     pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
+        let owned_pg = if pg_admin().is_some() && !dir.path().join(PG_NAME_FILE).exists() {
+            database_url(dir.path());
+            std::fs::read_to_string(dir.path().join(PG_NAME_FILE)).ok()
+        } else {
+            None
+        };
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap_or_else(|e| panic!("log: {e}"));
         let mut child = Command::new(BIN)
             .args(extra)
@@ -75,7 +85,12 @@ impl Server {
         let url = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("scimd did not start; log: {}", read(&dir.path().join("server.log"))));
-        Server { child, url, dir }
+        Server {
+            child,
+            url,
+            dir,
+            owned_pg,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -129,13 +144,130 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let (Some(admin), Some(name)) = (pg_admin(), self.owned_pg.take()) {
+            let _ = pg_runtime().block_on(scimd_store::postgres::admin::drop_database(&admin, &name));
+        }
     }
+}
+
+/// The PostgreSQL admin URL tests run against, if any.
+pub fn pg_admin() -> Option<String> {
+    std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Where a directory keeps the name of its PostgreSQL database.
+const PG_NAME_FILE: &str = "postgres-database";
+
+fn pg_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+/// The database of the test directory `dir`: its SQLite file, or its own PostgreSQL
+/// database (created on first use).
+pub fn database_url(dir: &Path) -> String {
+    let Some(admin) = pg_admin() else {
+        return format!("sqlite://{}", dir.join("scimd.db").display());
+    };
+    let file = dir.join(PG_NAME_FILE);
+    if let Ok(name) = std::fs::read_to_string(&file) {
+        return scimd_store::postgres::admin::database_url(&admin, &name);
+    }
+    let mut salt = [0u8; 8];
+    scimd_core::crypto::random_bytes(&mut salt);
+    let name = format!(
+        "scimd_it_{}",
+        salt.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let url = pg_runtime()
+        .block_on(scimd_store::postgres::admin::create_database(&admin, &name))
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+    std::fs::write(&file, &name).unwrap_or_else(|e| panic!("{e}"));
+    url
+}
+
+/// Rows of a query on the directory's database, every column read as text (write
+/// `CAST(x AS TEXT)` for other types: both databases understand it).
+pub fn sql_rows(dir: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    if pg_admin().is_some() {
+        let url = database_url(dir);
+        return pg_runtime().block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            tokio::spawn(conn);
+            let rows = client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
+                .collect()
+        });
+    }
+    let db = rusqlite::Connection::open(dir.join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
+    let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                    rusqlite::types::Value::Null => None,
+                    rusqlite::types::Value::Integer(v) => Some(v.to_string()),
+                    rusqlite::types::Value::Real(v) => Some(v.to_string()),
+                    rusqlite::types::Value::Text(t) => Some(t),
+                    rusqlite::types::Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                })
+            })
+            .collect()
+    })
+    .and_then(|rows| rows.collect())
+    .unwrap_or_else(|e| panic!("{e}: {sql}"))
+}
+
+/// Everything the database holds, as bytes to search: the SQLite file and its WAL, or for
+/// PostgreSQL every table's rows as text, plus the bytes of its hex-printed byte columns.
+pub fn db_bytes(dir: &Path) -> Vec<u8> {
+    if pg_admin().is_none() {
+        let mut stored = Vec::new();
+        for f in ["scimd.db", "scimd.db-wal"] {
+            stored.extend(std::fs::read(dir.join(f)).unwrap_or_default());
+        }
+        return stored;
+    }
+    let mut out = Vec::new();
+    for table in ["provider", "access_token", "audit_event", "resource", "membership"] {
+        for row in sql_rows(dir, &format!("SELECT CAST(t AS TEXT) FROM {table} t")) {
+            let text = row.into_iter().flatten().collect::<String>();
+            out.extend(text.as_bytes());
+            for hex in text.split("\\\\x").skip(1) {
+                let digits: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+                out.extend(
+                    (0..digits.len() / 2).filter_map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Make the directory's database claim a schema version from the future.
+pub fn set_schema_version(dir: &Path, version: i64) {
+    if pg_admin().is_some() {
+        sql_rows(
+            dir,
+            &format!("UPDATE scimd_schema SET version = {version} RETURNING CAST(version AS TEXT)"),
+        );
+        return;
+    }
+    let db = rusqlite::Connection::open(dir.join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
+    db.pragma_update(None, "user_version", version)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 pub fn db_args(dir: &Path) -> Vec<String> {
     vec![
         "--database".into(),
-        format!("sqlite://{}", dir.join("scimd.db").display()),
+        database_url(dir),
         "--key-file".into(),
         dir.join("scimd.key").display().to_string(),
     ]
