@@ -2,7 +2,6 @@
 //! thread doing group commit, and a small pool of read connections. The CLI and a running
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
-pub mod filter;
 mod providers;
 mod resources;
 mod writer;
@@ -13,11 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
 use scimd_core::StoreError;
 use tokio::sync::Semaphore;
 
 use writer::Writer;
+
+use crate::filter::{Param, fold};
 
 /// Schema migrations, in order; the database's `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
@@ -45,6 +48,29 @@ pub(crate) fn conflict_or_backend(e: rusqlite::Error, what: &str) -> StoreError 
     }
 }
 
+/// Register the SQL functions the filter fragments use on a connection:
+/// `scim_fold(text) -> text` (deterministic, NULL-preserving, the same as [`fold`]).
+pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(t) => Value::Text(fold(&String::from_utf8_lossy(t))),
+            other => Value::from(other),
+        })
+    })
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            Param::Real(x) => ToSqlOutput::Owned(Value::Real(*x)),
+            Param::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
+        })
+    }
+}
+
 impl SqliteStore {
     pub fn open(path: &str) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
@@ -63,7 +89,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(backend)?;
-        filter::register_functions(&conn).map_err(backend)?;
+        register_functions(&conn).map_err(backend)?;
         migrate(&conn)?;
         Ok(SqliteStore {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
@@ -147,7 +173,7 @@ fn open_reader(path: &str) -> Result<Connection, StoreError> {
     // statement whenever a parameter changes (profiled: a third of a lookup's cost).
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(backend)?;
-    filter::register_functions(&conn).map_err(backend)?;
+    register_functions(&conn).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
