@@ -54,7 +54,19 @@ impl Server {
 
     /// Start with extra global options (e.g. `--log-format json`).
     pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
-        let owned_pg = if pg_admin().is_some() && !dir.path().join(PG_NAME_FILE).exists() {
+        let db_dir = dir.path().to_owned();
+        Self::spawn(dir, &db_dir, extra)
+    }
+
+    /// Another instance on this server's database and key file (its own directory and log):
+    /// scale-out, as behind a load balancer.
+    pub fn start_sharing(other: &Server) -> Server {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Self::spawn(dir, other.path(), &[])
+    }
+
+    fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str]) -> Server {
+        let owned_pg = if pg_admin().is_some() && db_dir == dir.path() && !dir.path().join(PG_NAME_FILE).exists() {
             database_url(dir.path());
             std::fs::read_to_string(dir.path().join(PG_NAME_FILE)).ok()
         } else {
@@ -64,7 +76,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(db_args(dir.path()))
+            .args(db_args(db_dir))
             .env("RUST_LOG", "debug")
             .env_remove("SCIMD_CONFIG")
             .env_remove("SCIMD_PUBLIC_URL")
