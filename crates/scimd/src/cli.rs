@@ -27,7 +27,7 @@ pub struct GlobalOpts {
     /// PostgreSQL: most connections this process opens [default: 16]
     #[arg(long, global = true, env = "SCIMD_DB_POOL_SIZE", value_name = "N")]
     pub db_pool_size: Option<usize>,
-    /// PostgreSQL: how long to wait to connect or for a free connection, e.g. 5s [default: 5s]
+    /// PostgreSQL: how long to wait for a connection to be made, e.g. 5s [default: 5s]
     #[arg(long, global = true, env = "SCIMD_DB_TIMEOUT", value_name = "DURATION")]
     pub db_timeout: Option<String>,
     /// File holding the 32-byte key that seals client secrets [default: ./scimd.key]

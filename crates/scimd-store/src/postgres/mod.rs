@@ -23,7 +23,7 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.
 /// The advisory lock held while migrating, so instances starting together take turns.
 const MIGRATION_LOCK: i64 = 0x5c1d_0001;
 
-/// Connection pool size and how long to wait for a connection (or to make one).
+/// Connection pool size and how long to wait for a connection to be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgOptions {
     pub pool_size: usize,

@@ -14,6 +14,11 @@ use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::backend;
 
+/// How long a request waits for a free connection at least. Waiting is the pool's
+/// backpressure (a Bulk request of 1,000 creations queues 1,000 transactions); only a server
+/// that stops answering should turn it into an error.
+const MIN_QUEUE_WAIT: Duration = Duration::from_secs(60);
+
 /// Prepared statements kept per connection; filters make many distinct texts, so the cache
 /// is emptied when it grows past this.
 const STATEMENT_CACHE: usize = 256;
@@ -53,12 +58,12 @@ impl Pool {
     }
 
     pub(crate) async fn get(&self) -> Result<Conn<'_>, StoreError> {
-        let permit = tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned())
+        let wait = self.timeout.max(MIN_QUEUE_WAIT);
+        let permit = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned())
             .await
             .map_err(|_| {
                 StoreError::Backend(format!(
-                    "no database connection became free within {:?} (raise --db-pool-size?)",
-                    self.timeout
+                    "no database connection became free within {wait:?} (raise --db-pool-size?)"
                 ))
             })?
             .map_err(|_| StoreError::Backend("the connection pool is closed".into()))?;
