@@ -134,11 +134,14 @@ impl Dialect {
         }
     }
 
-    /// Null-safe equality with one placeholder.
+    /// Equality with one placeholder that is never NULL, as 0/1 (never NULL) and usable by
+    /// an index: SQLite's `IS` is both; PostgreSQL cannot use an index for `IS NOT DISTINCT
+    /// FROM` (a `userName eq` then scanned every user), so it gets a plain `=` that the
+    /// `IS NOT NULL` turns from NULL into false.
     pub(crate) fn is(self, lhs: &str) -> String {
         match self {
             Dialect::Sqlite => format!("{lhs} IS ?"),
-            Dialect::Postgres => format!("{lhs} IS NOT DISTINCT FROM ?"),
+            Dialect::Postgres => format!("({lhs} = ? AND {lhs} IS NOT NULL)"),
         }
     }
 
