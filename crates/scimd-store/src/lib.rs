@@ -3,6 +3,7 @@
 //! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
 
 pub mod filter;
+mod page;
 pub mod postgres;
 pub mod sqlite;
 

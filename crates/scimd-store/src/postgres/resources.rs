@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::ResourceKind;
-use scimd_core::resource::{
-    ListQuery, MemberRef, NewResource, Page, PageStart, ResourceKey, ResourceRecord, SortOrder, UpdateFn,
-};
+use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 use serde_json::Value;
@@ -20,7 +18,8 @@ use tokio_postgres::types::ToSql;
 use super::pool::Conn;
 use super::providers::{get, insert_audit};
 use super::{PgStore, backend, numbered, pg_param, unique_violation};
-use crate::filter::{Dialect, Param, filter_sql, fold, member_filter_sql, sort_sql};
+use crate::filter::{Dialect, Param, fold, member_filter_sql};
+use crate::page::{finish_page, page_sql};
 
 const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
 
@@ -453,78 +452,31 @@ async fn list_page(
     kind: ResourceKind,
     q: &ListQuery,
 ) -> Result<Page, CoreError> {
-    let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
-    let mut params: Vec<Param> = vec![provider.as_str().into(), kind.name().into()];
-    if let Some(f) = &q.filter {
-        let frag = filter_sql(Dialect::Postgres, kind, f)?;
-        where_sql.push_str(&format!(" AND ({})", frag.sql));
-        params.extend(frag.params);
-    }
-    let count_sql = format!("SELECT count(*) FROM resource r WHERE {where_sql}");
-    if q.count == 0 {
-        let rows = query_params(c, &count_sql, &params).await?;
-        let n: i64 = rows.first().map(|r| get(r, 0)).transpose()?.unwrap_or(0);
+    let plan = page_sql(Dialect::Postgres, provider, kind, q, COLUMNS)?;
+    let counted = &plan.page_params[..plan.count_params];
+    let Some(sql) = &plan.page_sql else {
         return Ok(Page {
-            total: n.max(0) as u64,
+            total: count_all(c, &plan.count_sql, counted).await?,
             items: Vec::new(),
             more_after: None,
         });
-    }
-    let filter_params = params.len();
-    let count = i64::try_from(q.count).unwrap_or(i64::MAX);
-    let (sql, extra): (String, Vec<Param>) = match q.start {
-        PageStart::After(after) => (
-            format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
-            vec![after.into(), count.saturating_add(1).into()],
-        ),
-        PageStart::Index(start) => {
-            let order = match &q.sort {
-                Some((path, order)) => {
-                    // Resources without the value sort last ascending, first descending
-                    // (RFC 7644 §3.4.2.3).
-                    let (dir, nulls) = if *order == SortOrder::Descending {
-                        ("DESC", "FIRST")
-                    } else {
-                        ("ASC", "LAST")
-                    };
-                    format!(
-                        "{} {dir} NULLS {nulls}, r.seq {dir}",
-                        sort_sql(Dialect::Postgres, kind, path)?
-                    )
-                }
-                None => "r.seq".to_owned(),
-            };
-            (
-                format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
-                vec![
-                    count.into(),
-                    i64::try_from(start.saturating_sub(1)).unwrap_or(i64::MAX).into(),
-                ],
-            )
-        }
     };
-    params.extend(extra);
-    let rows = query_params(c, &sql, &params).await?;
-    let mut items = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
-    let mut more_after = None;
-    if matches!(q.start, PageStart::After(_)) && items.len() as u64 > q.count {
-        items.truncate(q.count as usize);
-        more_after = items.last().map(|r| r.seq);
-    }
-    // A first page that is not full holds every match: no need to count them again.
-    let whole = matches!(q.start, PageStart::Index(1) | PageStart::After(0))
-        && more_after.is_none()
-        && (items.len() as u64) < q.count;
-    let total = if whole {
-        items.len() as u64
-    } else {
-        let rows = query_params(c, &count_sql, &params[..filter_params]).await?;
-        let n: i64 = rows.first().map(|r| get(r, 0)).transpose()?.unwrap_or(0);
-        n.max(0) as u64
+    let rows = query_params(c, sql, &plan.page_params).await?;
+    let items = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
+    let (items, more_after, total) = finish_page(q, items);
+    let total = match total {
+        Some(n) => n,
+        None => count_all(c, &plan.count_sql, counted).await?,
     };
     Ok(Page {
         total,
         items,
         more_after,
     })
+}
+
+async fn count_all(c: &mut Conn<'_>, sql: &str, params: &[Param]) -> Result<u64, CoreError> {
+    let rows = query_params(c, sql, params).await?;
+    let n: i64 = rows.first().map(|r| get(r, 0)).transpose()?.unwrap_or(0);
+    Ok(n.max(0) as u64)
 }

@@ -9,16 +9,15 @@ use scim_proto::error::{ScimError, ScimType};
 use scim_proto::filter::{CompareOp, Filter};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::ResourceKind;
-use scimd_core::resource::{
-    ListQuery, MemberRef, NewResource, Page, PageStart, ResourceKey, ResourceRecord, SortOrder, UpdateFn,
-};
+use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 use serde_json::Value;
 
 use super::providers::insert_audit;
 use super::{SqliteStore, backend};
-use crate::filter::{Dialect, Param, filter_sql, fold, member_filter_sql, sort_sql};
+use crate::filter::{Dialect, Param, fold, member_filter_sql};
+use crate::page::{finish_page, page_sql};
 
 const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
 
@@ -427,81 +426,39 @@ fn is_point_lookup(kind: ResourceKind, f: &Filter) -> bool {
 }
 
 fn list_page(c: &Connection, provider: &ProviderId, kind: ResourceKind, q: &ListQuery) -> Result<Page, CoreError> {
-    let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
-    let mut params: Vec<Param> = vec![provider.as_str().into(), kind_str(kind).into()];
-    if let Some(f) = &q.filter {
-        let frag = filter_sql(Dialect::Sqlite, kind, f)?;
-        where_sql.push_str(&format!(" AND ({})", frag.sql));
-        params.extend(frag.params);
-    }
+    let plan = page_sql(Dialect::Sqlite, provider, kind, q, COLUMNS)?;
     let db = |e: rusqlite::Error| CoreError::Store(backend(e));
-    let count_all = |params: &[Param]| -> Result<u64, CoreError> {
+    let count_all = || -> Result<u64, CoreError> {
         let n: i64 = c
-            .prepare_cached(&format!("SELECT count(*) FROM resource r WHERE {where_sql}"))
-            .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+            .prepare_cached(&plan.count_sql)
+            .and_then(|mut s| {
+                s.query_row(params_from_iter(plan.page_params[..plan.count_params].iter()), |r| {
+                    r.get(0)
+                })
+            })
             .map_err(db)?;
         Ok(n.max(0) as u64)
     };
-    if q.count == 0 {
+    let Some(sql) = &plan.page_sql else {
         return Ok(Page {
-            total: count_all(&params)?,
+            total: count_all()?,
             items: Vec::new(),
             more_after: None,
         });
-    }
-    let filter_params = params.len();
-    let (sql, extra): (String, Vec<Param>) = match q.start {
-        PageStart::After(after) => (
-            format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} AND r.seq > ? ORDER BY r.seq LIMIT ?"),
-            vec![after.into(), (q.count as i64 + 1).into()],
-        ),
-        PageStart::Index(start) => {
-            let order = match &q.sort {
-                Some((path, order)) => {
-                    // Resources without the value sort last ascending, first descending
-                    // (RFC 7644 §3.4.2.3): SQLite's default is the other way round.
-                    let (dir, nulls) = if *order == SortOrder::Descending {
-                        ("DESC", "FIRST")
-                    } else {
-                        ("ASC", "LAST")
-                    };
-                    format!(
-                        "{} {dir} NULLS {nulls}, r.seq {dir}",
-                        sort_sql(Dialect::Sqlite, kind, path)?
-                    )
-                }
-                None => "r.seq".to_owned(),
-            };
-            (
-                format!("SELECT {COLUMNS} FROM resource r WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"),
-                vec![(q.count as i64).into(), (start.saturating_sub(1) as i64).into()],
-            )
-        }
     };
-    params.extend(extra);
-    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let mut stmt = c.prepare_cached(sql).map_err(db)?;
     let rows = stmt
-        .query_map(params_from_iter(params.iter()), record_from_row)
+        .query_map(params_from_iter(plan.page_params.iter()), record_from_row)
         .map_err(db)?;
-    let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
-    let mut more_after = None;
-    if matches!(q.start, PageStart::After(_)) && items.len() as u64 > q.count {
-        items.truncate(q.count as usize);
-        more_after = items.last().map(|r| r.seq);
-    }
-    // A first page that is not full holds every match: no need to count them again.
-    let whole = matches!(q.start, PageStart::Index(1) | PageStart::After(0))
-        && more_after.is_none()
-        && (items.len() as u64) < q.count;
-    let total = if whole {
-        items.len() as u64
-    } else {
-        count_all(&params[..filter_params])?
+    let items = rows.collect::<Result<Vec<_>, _>>().map_err(db)?;
+    let (items, more_after, total) = finish_page(q, items);
+    let total = match total {
+        Some(n) => n,
+        None => count_all()?,
     };
-    let page = Page {
+    Ok(Page {
         total,
         items,
         more_after,
-    };
-    Ok(page)
+    })
 }
