@@ -5,6 +5,7 @@
 pub mod filter;
 mod page;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -11,25 +11,15 @@ use scim_proto::schema::ResourceKind;
 use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
-use serde_json::Value;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::pool::Conn;
 use super::providers::{get, insert_audit};
 use super::{PgStore, backend, numbered, pg_param, unique_violation};
-use crate::filter::{Dialect, Param, fold, member_filter_sql};
+use crate::filter::{Dialect, Param, member_filter_sql};
 use crate::page::{finish_page, page_sql};
-
-const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
-
-fn parse_kind(s: &str) -> Option<ResourceKind> {
-    match s {
-        "User" => Some(ResourceKind::User),
-        "Group" => Some(ResourceKind::Group),
-        _ => None,
-    }
-}
+use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, parse_kind};
 
 fn record_from_row(row: &Row) -> Result<ResourceRecord, StoreError> {
     let corrupt = |what: String| StoreError::Backend(format!("unreadable resource row: {what}"));
@@ -49,69 +39,17 @@ fn record_from_row(row: &Row) -> Result<ResourceRecord, StoreError> {
     })
 }
 
-/// The indexed columns extracted from a canonical document (as the SQLite store does).
-struct Columns {
-    user_name: Option<String>,
-    user_name_folded: Option<String>,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    display_name_folded: Option<String>,
-    active: Option<bool>,
-}
-
-impl Columns {
-    fn of(kind: ResourceKind, data: &Value) -> Columns {
-        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
-        let user_name = if kind == ResourceKind::User {
-            text("userName")
-        } else {
-            None
-        };
-        let display_name = text("displayName");
-        Columns {
-            user_name_folded: user_name.as_deref().map(fold),
-            user_name,
-            external_id: text("externalId"),
-            display_name_folded: display_name.as_deref().map(fold),
-            display_name,
-            active: if kind == ResourceKind::User {
-                data.get("active").and_then(Value::as_bool)
-            } else {
-                None
-            },
-        }
-    }
-}
-
 /// A unique-index violation named in the domain's words; anything else stays a backend error.
 fn write_error(e: tokio_postgres::Error, kind: ResourceKind, cols: &Columns) -> CoreError {
     match unique_violation(&e) {
-        Some("resource_user_name_unique") => CoreError::Scim(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "userName '{}' is already taken in this population",
-                cols.user_name.as_deref().unwrap_or_default()
-            ),
-        )),
-        Some("resource_group_name_unique") if kind == ResourceKind::Group => CoreError::Scim(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "a group named '{}' already exists",
-                cols.display_name.as_deref().unwrap_or_default()
-            ),
-        )),
+        Some("resource_user_name_unique") => cols.conflict(Unique::UserName),
+        Some("resource_group_name_unique") if kind == ResourceKind::Group => cols.conflict(Unique::GroupName),
         _ => db(e),
     }
 }
 
 fn db(e: tokio_postgres::Error) -> CoreError {
     CoreError::Store(backend(e))
-}
-
-fn not_found(kind: ResourceKind, id: &str) -> CoreError {
-    CoreError::NotFound(format!("{} '{id}'", kind.name()))
 }
 
 async fn load(
@@ -211,13 +149,6 @@ async fn apply_member_ops(c: &mut Conn<'_>, provider: &str, group_seq: i64, ops:
     Ok(())
 }
 
-fn check_version(rec: &ResourceRecord, if_match: Option<i64>) -> Result<(), CoreError> {
-    match if_match {
-        Some(v) if v != rec.version => Err(CoreError::PreconditionFailed(rec.etag())),
-        _ => Ok(()),
-    }
-}
-
 /// Memberships of each key (a group's members, or a member's groups), in one query.
 async fn memberships(c: &mut Conn<'_>, sql: &str, keys: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
     let mut out: HashMap<i64, Vec<MemberRef>> = keys.iter().map(|k| (*k, Vec::new())).collect();
@@ -266,17 +197,7 @@ async fn create(c: &mut Conn<'_>, new: NewResource, event: &AuditEvent) -> Resul
         add_members(c, new.provider.as_str(), seq, &new.members).await?;
     }
     insert_audit(c, event).await?;
-    Ok(ResourceRecord {
-        seq,
-        id: new.id,
-        provider: new.provider,
-        population: new.population,
-        kind: new.kind,
-        data: new.data,
-        created: new.created,
-        modified: new.created,
-        version: 1,
-    })
+    Ok(created(new, seq))
 }
 
 async fn update(

@@ -12,25 +12,15 @@ use scim_proto::schema::ResourceKind;
 use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
-use serde_json::Value;
 
 use super::providers::insert_audit;
 use super::{SqliteStore, backend};
-use crate::filter::{Dialect, Param, fold, member_filter_sql};
+use crate::filter::{Dialect, Param, member_filter_sql};
 use crate::page::{finish_page, page_sql};
-
-const COLUMNS: &str = "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
+use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, parse_kind};
 
 fn kind_str(kind: ResourceKind) -> &'static str {
     kind.name()
-}
-
-fn parse_kind(s: &str) -> Option<ResourceKind> {
-    match s {
-        "User" => Some(ResourceKind::User),
-        "Group" => Some(ResourceKind::Group),
-        _ => None,
-    }
 }
 
 fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
@@ -53,58 +43,16 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
     })
 }
 
-/// The indexed columns extracted from a canonical document.
-struct Columns {
-    user_name: Option<String>,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    active: Option<bool>,
-}
-
-impl Columns {
-    fn of(kind: ResourceKind, data: &Value) -> Columns {
-        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
-        Columns {
-            user_name: if kind == ResourceKind::User {
-                text("userName")
-            } else {
-                None
-            },
-            external_id: text("externalId"),
-            display_name: text("displayName"),
-            active: if kind == ResourceKind::User {
-                data.get("active").and_then(Value::as_bool)
-            } else {
-                None
-            },
-        }
-    }
-}
-
 /// A unique-index violation named in the domain's words; anything else stays a backend error.
 fn write_error(e: rusqlite::Error, kind: ResourceKind, cols: &Columns) -> CoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
         if msg.contains("user_name_folded") {
-            return CoreError::Scim(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                format!(
-                    "userName '{}' is already taken in this population",
-                    cols.user_name.as_deref().unwrap_or_default()
-                ),
-            ));
+            return cols.conflict(Unique::UserName);
         }
         if msg.contains("display_name_folded") && kind == ResourceKind::Group {
-            return CoreError::Scim(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                format!(
-                    "a group named '{}' already exists",
-                    cols.display_name.as_deref().unwrap_or_default()
-                ),
-            ));
+            return cols.conflict(Unique::GroupName);
         }
     }
     CoreError::Store(backend(e))
@@ -119,10 +67,6 @@ fn load(conn: &Connection, provider: &str, kind: ResourceKind, id: &str) -> Resu
             .optional()
     })
     .map_err(backend)
-}
-
-fn not_found(kind: ResourceKind, id: &str) -> CoreError {
-    CoreError::NotFound(format!("{} '{id}'", kind.name()))
 }
 
 /// Resolve member ids of the provider to their rows; an unknown id is the client's error.
@@ -198,13 +142,6 @@ fn apply_member_ops(conn: &Connection, provider: &str, group_seq: i64, ops: &[Me
     Ok(())
 }
 
-fn check_version(rec: &ResourceRecord, if_match: Option<i64>) -> Result<(), CoreError> {
-    match if_match {
-        Some(v) if v != rec.version => Err(CoreError::PreconditionFailed(rec.etag())),
-        _ => Ok(()),
-    }
-}
-
 fn memberships(conn: &Connection, sql: &str, keys: &[i64]) -> Result<HashMap<i64, Vec<MemberRef>>, StoreError> {
     let mut out: HashMap<i64, Vec<MemberRef>> = HashMap::new();
     let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
@@ -243,10 +180,10 @@ impl ResourceStore for SqliteStore {
                     new.population.as_str(),
                     kind_str(new.kind),
                     cols.user_name,
-                    cols.user_name.as_deref().map(fold),
+                    cols.user_name_folded,
                     cols.external_id,
                     cols.display_name,
-                    cols.display_name.as_deref().map(fold),
+                    cols.display_name_folded,
                     cols.active,
                     new.created.0,
                     data
@@ -258,17 +195,7 @@ impl ResourceStore for SqliteStore {
                 add_members(c, new.provider.as_str(), seq, &new.members)?;
             }
             insert_audit(c, &event)?;
-            Ok(ResourceRecord {
-                seq,
-                id: new.id,
-                provider: new.provider,
-                population: new.population,
-                kind: new.kind,
-                data: new.data,
-                created: new.created,
-                modified: new.created,
-                version: 1,
-            })
+            Ok(created(new, seq))
         })
         .await
     }
@@ -308,10 +235,10 @@ impl ResourceStore for SqliteStore {
                 s.execute(params![
                     rec.seq,
                     cols.user_name,
-                    cols.user_name.as_deref().map(fold),
+                    cols.user_name_folded,
                     cols.external_id,
                     cols.display_name,
-                    cols.display_name.as_deref().map(fold),
+                    cols.display_name_folded,
                     cols.active,
                     modified.0,
                     version,
