@@ -71,6 +71,28 @@ pub enum CompValue {
     Str(String),
 }
 
+impl CompValue {
+    /// The literal as a boolean: `true`/`false`, or the strings Entra sends ("True").
+    /// The database translation and the in-memory evaluation both read literals this way.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            CompValue::Bool(b) => Some(*b),
+            CompValue::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            CompValue::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The literal as a number: a JSON number, or a string holding one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            CompValue::Number(n) => n.as_f64(),
+            CompValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for CompValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

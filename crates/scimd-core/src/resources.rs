@@ -14,7 +14,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
 use crate::provider::Provider;
-use crate::resource::{Change, ListQuery, NewResource, Page, ResourceKey, ResourceRecord};
+use crate::resource::{Change, ListQuery, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
 use crate::service::Core;
 
 fn noun(kind: ResourceKind) -> &'static str {
@@ -150,16 +150,7 @@ impl Core {
                 attributes,
             })
         });
-        let event = self.resource_event(provider, kind, "replace", id);
-        self.store()
-            .update_resource(
-                ResourceKey::new(&provider.id, kind, id),
-                if_match,
-                self.now(),
-                update,
-                event,
-            )
-            .await
+        self.update(provider, kind, id, if_match, "replace", update).await
     }
 
     /// PATCH (RFC 7644 §3.5.2), all or nothing. Group member operations become membership
@@ -194,15 +185,23 @@ impl Core {
                 attributes,
             })
         });
-        let event = self.resource_event(provider, kind, "patch", id);
+        self.update(provider, kind, id, if_match, "patch", update).await
+    }
+
+    /// Run `update` on the current record inside the store's transaction, with its event.
+    async fn update(
+        &self,
+        provider: &Provider,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+        verb: &str,
+        update: UpdateFn,
+    ) -> Result<ResourceRecord, CoreError> {
+        let event = self.resource_event(provider, kind, verb, id);
+        let key = ResourceKey::new(&provider.id, kind, id);
         self.store()
-            .update_resource(
-                ResourceKey::new(&provider.id, kind, id),
-                if_match,
-                self.now(),
-                update,
-                event,
-            )
+            .update_resource(key, if_match, self.now(), update, event)
             .await
     }
 

@@ -171,11 +171,11 @@ fn check(f: &Filter, scope: Scope) -> Result<(), ScimError> {
             match def.ty {
                 AttrType::Complex => Err(bad_op(*op, def)),
                 AttrType::Boolean if ordering || substring => Err(bad_op(*op, def)),
-                AttrType::Boolean if as_bool(value).is_none() => Err(ScimError::invalid_filter(format!(
+                AttrType::Boolean if value.as_bool().is_none() => Err(ScimError::invalid_filter(format!(
                     "'{path}' is boolean: compare it with true or false"
                 ))),
                 AttrType::Integer | AttrType::Decimal if substring => Err(bad_op(*op, def)),
-                AttrType::Integer | AttrType::Decimal if as_f64(value).is_none() => Err(ScimError::invalid_filter(
+                AttrType::Integer | AttrType::Decimal if value.as_f64().is_none() => Err(ScimError::invalid_filter(
                     format!("'{path}' is numeric: compare it with a number"),
                 )),
                 AttrType::DateTime if ordering && as_instant(value).is_none() => Err(ScimError::invalid_filter(
@@ -214,23 +214,6 @@ fn eval(f: &Filter, scope: Scope, json: &Value) -> bool {
                 _ => vals.iter().any(|v| compare(t.def, *op, value, v)),
             }
         }
-    }
-}
-
-fn as_bool(v: &CompValue) -> Option<bool> {
-    match v {
-        CompValue::Bool(b) => Some(*b),
-        CompValue::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        CompValue::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-fn as_f64(v: &CompValue) -> Option<f64> {
-    match v {
-        CompValue::Number(n) => n.as_f64(),
-        CompValue::Str(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
@@ -279,7 +262,7 @@ fn compare(def: &AttributeDef, op: CompareOp, want: &CompValue, have: &Value) ->
                 Value::String(s) => s.parse().ok(),
                 _ => None,
             };
-            have.is_some() && have == as_bool(want) && op == CompareOp::Eq
+            have.is_some() && have == want.as_bool() && op == CompareOp::Eq
         }
         AttrType::Integer | AttrType::Decimal => {
             let have = match have {
@@ -287,7 +270,7 @@ fn compare(def: &AttributeDef, op: CompareOp, want: &CompValue, have: &Value) ->
                 Value::String(s) => s.parse().ok(),
                 _ => None,
             };
-            match (have, as_f64(want)) {
+            match (have, want.as_f64()) {
                 (Some(h), Some(w)) => h.partial_cmp(&w).is_some_and(|ord| ordered(op, ord)),
                 _ => false,
             }

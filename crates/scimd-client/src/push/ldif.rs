@@ -246,14 +246,7 @@ pub fn parse(file: &str, text: &str) -> Result<Directory, String> {
         g.members = members;
     }
     let mut dir = b.finish();
-    use super::source::Attr;
-    dir.managed.extend([
-        Attr::GivenName,
-        Attr::FamilyName,
-        Attr::DisplayName,
-        Attr::Email,
-        Attr::Title,
-    ]);
+    dir.managed.extend(super::source::Attr::PROFILE);
     Ok(dir)
 }
 

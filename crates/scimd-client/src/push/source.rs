@@ -23,6 +23,16 @@ pub enum Attr {
 }
 
 impl Attr {
+    /// The profile attributes a structured source (JSON, LDIF) always states: absent there
+    /// means "clear it", unlike a CSV without the column.
+    pub const PROFILE: [Attr; 5] = [
+        Attr::GivenName,
+        Attr::FamilyName,
+        Attr::DisplayName,
+        Attr::Email,
+        Attr::Title,
+    ];
+
     /// The SCIM attribute path (RFC 7644 §3.10).
     pub fn path(self) -> &'static str {
         match self {
@@ -559,13 +569,7 @@ pub fn parse_json(file: &str, text: &str) -> Result<Directory, String> {
         g.members = members;
     }
     let mut dir = b.finish();
-    dir.managed.extend([
-        Attr::GivenName,
-        Attr::FamilyName,
-        Attr::DisplayName,
-        Attr::Email,
-        Attr::Title,
-    ]);
+    dir.managed.extend(Attr::PROFILE);
     Ok(dir)
 }
 

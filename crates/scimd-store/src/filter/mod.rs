@@ -219,23 +219,6 @@ enum Scope<'a> {
     Elem(&'static AttributeDef, &'a Elem),
 }
 
-fn as_bool(v: &CompValue) -> Option<bool> {
-    match v {
-        CompValue::Bool(b) => Some(*b),
-        CompValue::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        CompValue::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-fn as_f64(v: &CompValue) -> Option<f64> {
-    match v {
-        CompValue::Number(n) => n.as_f64(),
-        CompValue::Str(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn comp_text(v: &CompValue) -> String {
     match v {
         CompValue::Str(s) => s.clone(),
@@ -645,11 +628,11 @@ impl Gen {
         let x = &have.sql;
         let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
         match def.ty {
-            AttrType::Boolean => match as_bool(want) {
+            AttrType::Boolean => match want.as_bool() {
                 Some(b) if op == CompareOp::Eq => self.bind(&self.d.is(x), [Param::Bool(b)]),
                 _ => self.lit(false),
             },
-            AttrType::Integer | AttrType::Decimal => match (as_f64(want), sql_op(op)) {
+            AttrType::Integer | AttrType::Decimal => match (want.as_f64(), sql_op(op)) {
                 (Some(n), Some(o)) => self.bind(&self.d.or_false(&format!("{x} {o} ?")), [Param::Real(n)]),
                 _ => self.lit(false),
             },
