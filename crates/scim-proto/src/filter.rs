@@ -17,6 +17,9 @@ use crate::path::AttrPath;
 /// Hostile input must neither exhaust memory nor the stack: both limits answer 400 invalidFilter.
 pub const MAX_FILTER_LEN: usize = 4096;
 pub const MAX_FILTER_DEPTH: usize = 32;
+/// Most comparisons one filter (or one `[...]` value filter) may join with `and`/`or`: a
+/// bound on the work and the size of the SQL one filter becomes.
+pub const MAX_FILTER_TERMS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {

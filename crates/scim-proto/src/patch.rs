@@ -17,6 +17,8 @@ use crate::path::PatchPath;
 use crate::schema::{GROUP_SCHEMA, schema_by_id};
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// Most operations one PATCH request may carry (413 beyond), as many as a Bulk request.
+pub const MAX_OPERATIONS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PatchOpKind {
@@ -71,6 +73,16 @@ pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         Some(Value::Array(ops)) => ops,
         _ => return Err(ScimError::invalid_syntax("'Operations' must be an array")),
     };
+    if ops.len() > MAX_OPERATIONS {
+        return Err(ScimError::new(
+            413,
+            None,
+            format!(
+                "a PATCH request may hold at most {MAX_OPERATIONS} operations; this one has {}",
+                ops.len()
+            ),
+        ));
+    }
     ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect()
 }
 

@@ -334,6 +334,7 @@ impl Core {
         let (rec, provider) = match self.tokens.get(&hash, now) {
             Some(hit) => hit,
             None => {
+                let generation = self.tokens.generation();
                 let found = self.store.token_by_hash(&hash).await.map_err(|e| {
                     tracing::error!(error = %e, "token lookup failed");
                     AuthFailure::InvalidToken
@@ -342,7 +343,7 @@ impl Core {
                     return Err(AuthFailure::InvalidToken);
                 };
                 let provider = Arc::new(provider);
-                self.tokens.put(hash, rec.clone(), Arc::clone(&provider), now);
+                self.tokens.put(generation, hash, rec.clone(), Arc::clone(&provider), now);
                 (rec, provider)
             }
         };

@@ -95,6 +95,10 @@ pub trait ProviderStore: Send + Sync {
     /// Is the database reachable and answering?
     async fn ping(&self) -> StoreResult<()>;
 
+    /// The process is about to exit: leave the database as a clean shutdown would (SQLite
+    /// moves its write-ahead log into the database file). Nothing else is written after it.
+    async fn close(&self) {}
+
     /// Insert a provider. `Conflict("provider id")` when the id is taken.
     async fn create_provider(&self, provider: &Provider, event: &AuditEvent) -> StoreResult<()>;
     async fn provider(&self, id: &ProviderId) -> StoreResult<Option<Provider>>;

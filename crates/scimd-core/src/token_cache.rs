@@ -2,6 +2,10 @@
 //! present the same few. Entries live for [`TOKEN_CACHE_TTL_MS`], and every change this
 //! process makes to tokens or providers empties the cache at once, so a revocation here is
 //! immediate and one made elsewhere (the CLI, another instance) takes effect within the TTL.
+//!
+//! A lookup that read the database before a revocation committed must not put its stale
+//! answer in the cache after the revocation emptied it: every emptying starts a new
+//! generation, and an answer fetched in an older generation is not kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,26 +25,46 @@ struct Entry {
 }
 
 #[derive(Default)]
-pub(crate) struct TokenCache {
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+struct Entries {
+    map: HashMap<[u8; 32], Entry>,
+    generation: u64,
 }
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<Entries>,
+}
+
+/// The cache's generation when a database lookup started; see [`TokenCache::put`].
+#[derive(Clone, Copy)]
+pub(crate) struct Generation(u64);
 
 impl TokenCache {
     pub(crate) fn get(&self, hash: &[u8; 32], now: Timestamp) -> Option<(TokenRecord, Arc<Provider>)> {
         let entries = self.entries.lock().ok()?;
-        let e = entries.get(hash)?;
+        let e = entries.map.get(hash)?;
         let age = now.millis() - e.fetched.millis();
         (0..TOKEN_CACHE_TTL_MS)
             .contains(&age)
             .then(|| (e.record.clone(), Arc::clone(&e.provider)))
     }
 
-    pub(crate) fn put(&self, hash: [u8; 32], record: TokenRecord, provider: Arc<Provider>, now: Timestamp) {
+    /// Take before reading a token from the database, and hand to [`TokenCache::put`].
+    pub(crate) fn generation(&self) -> Generation {
+        Generation(self.entries.lock().map_or(u64::MAX, |e| e.generation))
+    }
+
+    /// Keep a token read from the database, unless the cache was emptied since `seen`
+    /// (a revocation may have committed after the read).
+    pub(crate) fn put(&self, seen: Generation, hash: [u8; 32], record: TokenRecord, provider: Arc<Provider>, now: Timestamp) {
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            if entries.generation != seen.0 {
+                return;
             }
-            entries.insert(
+            if entries.map.len() >= MAX_ENTRIES {
+                entries.map.clear();
+            }
+            entries.map.insert(
                 hash,
                 Entry {
                     record,
@@ -53,7 +77,7 @@ impl TokenCache {
 
     pub(crate) fn touched(&self, hash: &[u8; 32], at: Timestamp) {
         if let Ok(mut entries) = self.entries.lock()
-            && let Some(e) = entries.get_mut(hash)
+            && let Some(e) = entries.map.get_mut(hash)
         {
             e.record.last_used = Some(at);
         }
@@ -61,7 +85,8 @@ impl TokenCache {
 
     pub(crate) fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
+            entries.map.clear();
+            entries.generation = entries.generation.wrapping_add(1);
         }
     }
 }

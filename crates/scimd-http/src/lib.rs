@@ -3,6 +3,7 @@
 
 pub mod error;
 mod health;
+pub mod limits;
 pub mod metrics;
 mod oauth;
 mod request_id;
@@ -23,6 +24,7 @@ pub struct AppState {
     /// The externally visible origin, without a trailing slash: Base URLs and Token URLs
     /// are derived from it.
     pub public_url: Arc<str>,
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -31,7 +33,12 @@ impl AppState {
             core,
             metrics: Arc::default(),
             public_url: public_url.trim_end_matches('/').into(),
+            limits: limits::Limits::default(),
         }
+    }
+
+    pub fn with_limits(self, limits: limits::Limits) -> Self {
+        AppState { limits, ..self }
     }
 
     pub fn base_url(&self, provider: &str) -> String {
@@ -64,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(scim::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)

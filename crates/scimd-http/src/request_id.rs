@@ -27,6 +27,7 @@ pub async fn assign(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| scimd_core::crypto::random_alphanumeric(16));
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let mut resp = async move {
+        tracing::debug!("received");
         let resp = next.run(req).await;
         tracing::debug!(status = resp.status().as_u16(), "answered");
         resp

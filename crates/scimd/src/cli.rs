@@ -39,7 +39,7 @@ pub struct GlobalOpts {
     /// Log lines as human-readable text or as JSON objects [default: text]
     #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -76,6 +76,18 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Most connections open at once; past it a connection is answered 503 [default: 1024]
+    #[arg(long, env = "SCIMD_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// How long a client may take to send a request's headers, e.g. 10s [default: 10s]
+    #[arg(long, env = "SCIMD_HEADER_TIMEOUT", value_name = "DURATION")]
+    pub header_timeout: Option<String>,
+    /// How long a client may take to send a request's body (408 beyond) [default: 30s]
+    #[arg(long, env = "SCIMD_BODY_TIMEOUT", value_name = "DURATION")]
+    pub body_timeout: Option<String>,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish [default: 30s]
+    #[arg(long, env = "SCIMD_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
+    pub shutdown_timeout: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::cli::GlobalOpts;
+use crate::cli::{GlobalOpts, ServeArgs};
+use crate::connections::{
+    ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+};
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
 pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
@@ -25,6 +28,10 @@ struct FileConfig {
     key_file: Option<PathBuf>,
     public_url: Option<String>,
     listen: Option<String>,
+    max_connections: Option<usize>,
+    header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    shutdown_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,10 +44,13 @@ pub struct Settings {
     /// As configured; `None` means "derive from the listen address".
     pub public_url: Option<String>,
     pub listen: String,
+    /// `scimd serve`: connections, and the time clients have to send a request.
+    pub connections: ConnectionLimits,
+    pub body_timeout: std::time::Duration,
 }
 
 impl Settings {
-    pub fn resolve(global: &GlobalOpts, listen_flag: Option<&str>) -> anyhow::Result<Settings> {
+    pub fn resolve(global: &GlobalOpts, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
         let file = match &global.config {
             Some(path) => {
                 let text = fs::read_to_string(path)
@@ -50,8 +60,8 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
-        let listen = listen_flag
-            .map(str::to_owned)
+        let serve_flag = |get: fn(&ServeArgs) -> Option<String>| serve.and_then(get);
+        let listen = serve_flag(|a| a.listen.clone())
             .or_else(|| std::env::var("SCIMD_LISTEN").ok().filter(|s| !s.is_empty()))
             .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -73,9 +83,39 @@ impl Settings {
             .clone()
             .or(file.db_timeout)
             .unwrap_or_else(|| DEFAULT_DB_TIMEOUT.to_owned());
-        let db_timeout = parse_timeout(&db_timeout).ok_or_else(|| {
-            anyhow::anyhow!("the database timeout '{db_timeout}' is not a duration such as 5s, 500ms or 1m")
-        })?;
+        let db_timeout = duration("database timeout", &db_timeout)?;
+        let max_connections = serve
+            .and_then(|a| a.max_connections)
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            bail!("the connection limit must be at least 1");
+        }
+        let timeout = |name: &str, flag: Option<String>, file: Option<String>, default: std::time::Duration| {
+            flag.or(file)
+                .map_or(Ok(default), |t| duration(name, &t))
+        };
+        let connections = ConnectionLimits {
+            max_connections,
+            header_timeout: timeout(
+                "header timeout",
+                serve_flag(|a| a.header_timeout.clone()),
+                file.header_timeout,
+                DEFAULT_HEADER_TIMEOUT,
+            )?,
+            shutdown_timeout: timeout(
+                "shutdown timeout",
+                serve_flag(|a| a.shutdown_timeout.clone()),
+                file.shutdown_timeout,
+                DEFAULT_SHUTDOWN_TIMEOUT,
+            )?,
+        };
+        let body_timeout = timeout(
+            "body timeout",
+            serve_flag(|a| a.body_timeout.clone()),
+            file.body_timeout,
+            scimd_http::limits::DEFAULT_BODY_TIMEOUT,
+        )?;
         Ok(Settings {
             database: global
                 .database
@@ -91,6 +131,8 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_KEY_FILE.into()),
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             listen,
+            connections,
+            body_timeout,
         })
     }
 
@@ -106,6 +148,11 @@ impl Settings {
         };
         format!("http://{host_port}")
     }
+}
+
+fn duration(name: &str, text: &str) -> anyhow::Result<std::time::Duration> {
+    parse_timeout(text)
+        .ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms or 1m"))
 }
 
 /// A positive duration: `500ms`, `5s`, `2m`, or a number of seconds.

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config;
+mod connections;
 mod serve;
 
 use std::process::ExitCode;
@@ -48,11 +49,11 @@ fn init_logging(format: cli::LogFormat) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen_flag = match &cli.command {
-        Command::Serve(args) => args.listen.as_deref(),
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
         _ => None,
     };
-    let settings = Settings::resolve(&cli.global, listen_flag)?;
+    let settings = Settings::resolve(&cli.global, serve_args)?;
     match cli.command {
         // `token` talks to a server; it needs neither database nor key.
         Command::Token(args) => commands::token::run(args),

@@ -1,8 +1,10 @@
-//! `scimd serve`: bind, say where, serve until SIGINT or SIGTERM, then finish in-flight work.
+//! `scimd serve`: bind, say where, serve until SIGINT or SIGTERM, then finish in-flight work
+//! and let go of the database.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use scimd_http::limits::Limits;
 use scimd_http::{AppState, app};
 use tokio::net::TcpListener;
 
@@ -15,7 +17,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
-    let state = AppState::new(core, &public_url);
+    let state = AppState::new(Arc::clone(&core), &public_url).with_limits(Limits {
+        body_timeout: settings.body_timeout,
+    });
 
     println!("scimd {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
     println!("  database:   {}", scimd_store::postgres::redact(&settings.database));
@@ -25,10 +29,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
 
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
+    crate::connections::serve(listener, app(state), settings.connections, shutdown_signal()).await;
+    core.store().close().await;
     tracing::info!("stopped");
     Ok(())
 }

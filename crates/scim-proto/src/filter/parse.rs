@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Number;
 
-use super::{CompValue, CompareOp, Filter, MAX_FILTER_DEPTH, MAX_FILTER_LEN};
+use super::{CompValue, CompareOp, Filter, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS};
 use crate::error::ScimError;
 use crate::path::AttrPath;
 
@@ -24,6 +24,8 @@ pub(super) struct Parser {
     pos: usize,
     end: usize,
     depth: usize,
+    /// Comparisons joined so far by `and`/`or`, less one.
+    joins: usize,
     /// Inside `[...]`: paths are relative and value paths cannot nest.
     inner: bool,
 }
@@ -98,6 +100,7 @@ impl Parser {
             pos: 0,
             end: s.len(),
             depth: 0,
+            joins: 0,
             inner,
         })
     }
@@ -137,7 +140,7 @@ impl Parser {
     fn parse_or(&mut self) -> Result<Filter, ScimError> {
         let mut left = self.parse_and()?;
         while self.peek_keyword("or") {
-            self.pos += 1;
+            self.join()?;
             let right = self.parse_and()?;
             left = Filter::Or(Box::new(left), Box::new(right));
         }
@@ -147,11 +150,24 @@ impl Parser {
     fn parse_and(&mut self) -> Result<Filter, ScimError> {
         let mut left = self.parse_unary()?;
         while self.peek_keyword("and") {
-            self.pos += 1;
+            self.join()?;
             let right = self.parse_unary()?;
             left = Filter::And(Box::new(left), Box::new(right));
         }
         Ok(left)
+    }
+
+    /// Step over `and`/`or`, counting the terms it joins.
+    fn join(&mut self) -> Result<(), ScimError> {
+        self.joins += 1;
+        if self.joins >= MAX_FILTER_TERMS {
+            return Err(err_at(
+                self.offset(),
+                format!("more than {MAX_FILTER_TERMS} comparisons joined by 'and'/'or'"),
+            ));
+        }
+        self.pos += 1;
+        Ok(())
     }
 
     fn parse_unary(&mut self) -> Result<Filter, ScimError> {

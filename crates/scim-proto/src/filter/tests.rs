@@ -291,3 +291,11 @@ fn eq_conditions_and_eq_strings_extract_simple_filters() {
             .is_none()
     );
 }
+
+#[test]
+fn a_filter_joining_more_comparisons_than_the_limit_is_refused() {
+    let terms = |n: usize| vec![r#"userName eq "a""#; n].join(" or ");
+    assert!(Filter::parse(&terms(super::MAX_FILTER_TERMS)).is_ok());
+    let e = Filter::parse(&terms(super::MAX_FILTER_TERMS + 1)).unwrap_err();
+    assert_eq!(e.scim_type, Some(crate::error::ScimType::InvalidFilter), "{e:?}");
+}

@@ -1,11 +1,14 @@
 //! Request bodies: JSON as `application/scim+json` or `application/json` (RFC 7644 §3.1,
 //! §8.1), bounded in size, and answered with SCIM errors when they are not.
 
+use std::collections::HashSet;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use scim_proto::error::{ScimError, ScimType};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
@@ -42,9 +45,13 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
     }
 }
 
-/// JSON parsing with a nesting limit, so a hostile body cannot exhaust the stack.
+/// Deepest nesting of objects and arrays a JSON body may have (400 `invalidSyntax` beyond).
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// JSON parsing with a nesting limit, so a hostile body cannot exhaust the stack, and
+/// without duplicate keys: `{"userName":"a","userName":"b"}` (or `"USERNAME"`, as SCIM
+/// attribute names are case-insensitive) is refused rather than read as whichever came last.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
-    const MAX_DEPTH: usize = 64;
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -62,10 +69,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
             b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
+                if depth > MAX_JSON_DEPTH {
                     return Err(ScimError::bad_request(
                         ScimType::InvalidSyntax,
-                        format!("the JSON body nests deeper than {MAX_DEPTH} levels"),
+                        format!("the JSON body nests deeper than {MAX_JSON_DEPTH} levels"),
                     ));
                 }
             }
@@ -73,10 +80,102 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
             _ => {}
         }
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Strict.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| {
         ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the request body is not valid JSON: {e}"),
         )
     })
+}
+
+/// A JSON value, refusing an object that names one key twice.
+struct Strict;
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.to_lowercase()) {
+                return Err(A::Error::custom(format!("the key '{key}' appears more than once")));
+            }
+            let v = map.next_value_seed(Strict)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_named_twice_in_any_case_is_refused() {
+        assert!(parse_json(br#"{"a":{"userName":"x","USERNAME":"y"}}"#).is_err());
+        assert!(parse_json(br#"{"userName":"x","userName":"x"}"#).is_err());
+        let v = parse_json(br#"{"a":[{"v":1},{"v":2}],"b":null,"c":1.5,"d":-3}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"a":[{"v":1},{"v":2}],"b":null,"c":1.5,"d":-3}));
+    }
+
+    #[test]
+    fn trailing_bytes_and_deep_nesting_are_refused() {
+        assert!(parse_json(br#"{"a":1} x"#).is_err());
+        let deep = "[".repeat(MAX_JSON_DEPTH + 1) + &"]".repeat(MAX_JSON_DEPTH + 1);
+        assert!(parse_json(deep.as_bytes()).is_err());
+        let ok = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
+        assert!(parse_json(ok.as_bytes()).is_ok());
+    }
 }

@@ -29,6 +29,7 @@ use crate::error::ApiError;
 pub struct Authenticated(pub Arc<Provider>);
 
 pub use render::resource as render_resource;
+pub(crate) use bulk::MAX_PAYLOAD_SIZE;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let base = Router::new()

@@ -111,6 +111,25 @@ impl SqliteStore {
         self.writer.write(work).await
     }
 
+    /// Copy the write-ahead log into the database file and empty it, on a connection of its
+    /// own (the writer's runs every job in a transaction, where checkpoints are refused).
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&path).map_err(backend)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(backend)?;
+            if busy != 0 {
+                return Err(StoreError::Backend("another connection kept the checkpoint from finishing".into()));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("the checkpoint failed: {e}")))?
+    }
+
     /// A short read (an indexed lookup of a few rows) on the calling thread's own
     /// connection. Reads that may scan go through [`SqliteStore::read`] instead.
     pub(crate) fn read_now<F, T, E>(&self, work: F) -> Result<T, E>

@@ -110,6 +110,12 @@ impl ProviderStore for SqliteStore {
             .await
     }
 
+    async fn close(&self) {
+        if let Err(e) = self.checkpoint().await {
+            tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
+        }
+    }
+
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
         let (p, event) = (p.clone(), event.clone());
         self.write(move |c| {

@@ -2,10 +2,14 @@
 //! over real HTTP and through its command line.
 
 mod cli;
+mod durability;
+mod limits;
+mod malformed;
 mod multi_instance;
 mod oauth;
 mod operations;
 mod push;
+mod races;
 mod scim_auth;
 mod scim_bulk;
 mod scim_clients;

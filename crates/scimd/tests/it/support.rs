@@ -20,6 +20,10 @@ pub struct Server {
     pub dir: TempDir,
     /// The PostgreSQL database this server's directory created, dropped with the server.
     owned_pg: Option<String>,
+    /// How it was started, to start it again on the same database.
+    db_dir: PathBuf,
+    extra: Vec<String>,
+    serve_extra: Vec<String>,
 }
 
 /// What an HTTP call returned.
@@ -65,44 +69,82 @@ impl Server {
         Self::spawn(dir, other.path(), &[])
     }
 
+    /// A fresh server with options of `scimd serve` (e.g. `--header-timeout 1s`).
+    pub fn start_serving(serve_extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let db_dir = dir.path().to_owned();
+        Self::spawn_with(dir, &db_dir, &[], serve_extra)
+    }
+
     fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str]) -> Server {
+        Self::spawn_with(dir, db_dir, extra, &[])
+    }
+
+    fn spawn_with(dir: TempDir, db_dir: &Path, extra: &[&str], serve_extra: &[&str]) -> Server {
         let owned_pg = if pg_admin().is_some() && db_dir == dir.path() && !dir.path().join(PG_NAME_FILE).exists() {
             database_url(dir.path());
             std::fs::read_to_string(dir.path().join(PG_NAME_FILE)).ok()
         } else {
             None
         };
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap_or_else(|e| panic!("log: {e}"));
-        let mut child = Command::new(BIN)
-            .args(extra)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(db_args(db_dir))
-            .env("RUST_LOG", "debug")
-            .env_remove("SCIMD_CONFIG")
-            .env_remove("SCIMD_PUBLIC_URL")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start scimd: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("scimd did not start; log: {}", read(&dir.path().join("server.log"))));
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let serve_extra: Vec<String> = serve_extra.iter().map(|s| (*s).to_owned()).collect();
+        let (child, url) = launch(dir.path(), db_dir, &extra, &serve_extra);
         Server {
             child,
             url,
             dir,
             owned_pg,
+            db_dir: db_dir.to_owned(),
+            extra,
+            serve_extra,
         }
+    }
+
+    /// `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`: no chance to finish anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Send SIGTERM and return at once.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Wait up to `limit` for the process to exit; its exit status, if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start the process again (killing it first if it still runs) on the same database and
+    /// key, on a new port; `url` changes.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, url) = launch(self.dir.path(), &self.db_dir, &self.extra, &self.serve_extra);
+        self.child = child;
+        self.url = url;
     }
 
     pub fn path(&self) -> &Path {
@@ -160,6 +202,42 @@ impl Drop for Server {
             let _ = pg_runtime().block_on(scimd_store::postgres::admin::drop_database(&admin, &name));
         }
     }
+}
+
+/// Start `scimd serve` logging to `dir`'s server.log (appending) on `db_dir`'s database, and
+/// wait for it to say where it listens.
+fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap_or_else(|e| panic!("log: {e}"));
+    let mut child = Command::new(BIN)
+        .args(extra)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(serve_extra)
+        .args(db_args(db_dir))
+        .env("RUST_LOG", "debug")
+        .env_remove("SCIMD_CONFIG")
+        .env_remove("SCIMD_PUBLIC_URL")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start scimd: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("scimd did not start; log: {}", read(&dir.join("server.log"))));
+    (child, url)
 }
 
 /// The PostgreSQL admin URL tests run against, if any.
@@ -318,33 +396,44 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-    let mut r = r.unwrap_or_else(|e| panic!("HTTP call failed: {e}"));
+fn try_reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, String> {
+    let mut r = r.map_err(|e| e.to_string())?;
     let headers = r
         .headers()
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
     let mut body = String::new();
-    let _ = r.body_mut().as_reader().read_to_string(&mut body);
-    Reply {
+    r.body_mut()
+        .as_reader()
+        .read_to_string(&mut body)
+        .map_err(|e| e.to_string())?;
+    Ok(Reply {
         status: r.status().as_u16(),
         headers,
         body,
-    }
+    })
 }
 
 /// Any request; `headers` are (name, value) pairs.
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    call_bytes(method, url, headers, body.unwrap_or("").as_bytes())
+}
+
+/// Any request with a body of any bytes (not necessarily UTF-8).
+pub fn call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    try_call_bytes(method, url, headers, body).unwrap_or_else(|e| panic!("HTTP call failed: {e}"))
+}
+
+/// A request that may fail at the transport (the server was killed): `Err` then.
+pub fn try_call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Reply, String> {
     let a = agent();
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (n, v) in headers {
         builder = builder.header(*n, *v);
     }
-    let req = builder
-        .body(body.unwrap_or("").to_owned())
-        .unwrap_or_else(|e| panic!("request: {e}"));
-    reply(a.run(req))
+    let req = builder.body(body.to_vec()).unwrap_or_else(|e| panic!("request: {e}"));
+    try_reply(a.run(req))
 }
 
 pub fn post_form(url: &str, form: &[(&str, &str)], authorization: Option<&str>) -> Reply {
@@ -384,6 +473,38 @@ impl Scim {
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();
         Scim { server, token, base }
+    }
+
+    /// A server started with `scimd serve` options, one provider and a token.
+    pub fn start_serving(population: &str, serve_extra: &[&str]) -> Scim {
+        let server = Server::start_serving(serve_extra);
+        let provider = server.add_provider("Okta", population, &[]);
+        let token = server.token_for(&provider);
+        let base = str_of(&provider, "base_url").to_owned();
+        Scim { server, token, base }
+    }
+
+    /// Restart the server on its database (see [`Server::restart`]); the token stays valid.
+    pub fn restart(&mut self) {
+        let old = self.server.url.clone();
+        self.server.restart();
+        self.base = self.base.replacen(&old, &self.server.url, 1);
+    }
+
+    /// A call that may fail at the transport: `Err` when no complete answer came back.
+    pub fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, String> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/scim+json"),
+        ];
+        try_call_bytes(
+            method,
+            &url,
+            &headers,
+            body.map(Value::to_string).unwrap_or_default().as_bytes(),
+        )
     }
 
     /// Another provider on the same server, with its own token and base.
@@ -519,4 +640,60 @@ pub fn member_ids(group: &Value) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A raw TCP connection to `addr` (`host:port`), for what an HTTP client will not send.
+pub fn connect(addr: &str) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+    s
+}
+
+/// Everything the peer sends until it closes the connection (or stops for 60 s).
+pub fn read_until_closed(s: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A raw HTTP/1.1 response: its status and its body (after the blank line).
+pub fn parse_raw(bytes: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(bytes);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// Every integrity and consistency check the database offers, and scimd's own invariant
+/// that every stored resource has the audit events of its changes: nothing to report.
+pub fn assert_database_consistent(dir: &Path) {
+    if pg_admin().is_none() {
+        assert_eq!(
+            sql_rows(dir, "PRAGMA integrity_check"),
+            vec![vec![Some("ok".to_owned())]]
+        );
+        assert!(sql_rows(dir, "PRAGMA foreign_key_check").is_empty());
+    }
+    let orphans = sql_rows(
+        dir,
+        "SELECT CAST(count(*) AS TEXT) FROM membership m WHERE NOT EXISTS \
+         (SELECT 1 FROM resource r WHERE r.seq = m.member_seq) OR NOT EXISTS \
+         (SELECT 1 FROM resource g WHERE g.seq = m.group_seq AND g.kind = 'Group')",
+    );
+    assert_eq!(orphans, vec![vec![Some("0".to_owned())]], "memberships without their resources");
+    let unaudited = sql_rows(
+        dir,
+        "SELECT r.id FROM resource r WHERE NOT EXISTS \
+         (SELECT 1 FROM audit_event a WHERE a.resource = r.kind || '/' || r.id)",
+    );
+    assert!(unaudited.is_empty(), "resources without an audit event: {unaudited:?}");
 }
