@@ -128,11 +128,13 @@ impl<'de> Visitor<'de> for Strict {
         Ok(Value::from(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        no_nul(v)?;
         Ok(Value::String(v.to_owned()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        no_nul(&v)?;
         Ok(Value::String(v))
     }
 
@@ -148,6 +150,7 @@ impl<'de> Visitor<'de> for Strict {
         let mut out = Map::new();
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
+            no_nul(&key)?;
             if !seen.insert(key.to_lowercase()) {
                 return Err(A::Error::custom(format!("the key '{key}' appears more than once")));
             }
@@ -158,6 +161,15 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
+/// U+0000 has no place in an identity attribute, and PostgreSQL can store it neither in
+/// `text` nor in `jsonb`: refused on both backends alike.
+fn no_nul<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') {
+        return Err(E::custom("a string holds the character U+0000"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +178,7 @@ mod tests {
     fn a_key_named_twice_in_any_case_is_refused() {
         assert!(parse_json(br#"{"a":{"userName":"x","USERNAME":"y"}}"#).is_err());
         assert!(parse_json(br#"{"userName":"x","userName":"x"}"#).is_err());
+        assert!(parse_json(br#"{"userName":"a\u0000b"}"#).is_err());
         let v = parse_json(br#"{"a":[{"v":1},{"v":2}],"b":null,"c":1.5,"d":-3}"#).unwrap();
         assert_eq!(v, serde_json::json!({"a":[{"v":1},{"v":2}],"b":null,"c":1.5,"d":-3}));
     }
