@@ -90,3 +90,53 @@ impl TokenCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{ClientId, Population, ProviderId};
+
+    fn entry() -> (TokenRecord, Arc<Provider>) {
+        let id = ProviderId::slug_of("okta");
+        let record = TokenRecord {
+            id: "t1".into(),
+            provider: id.clone(),
+            hash: [7; 32],
+            created: Timestamp(0),
+            expires: Timestamp(i64::MAX),
+            last_used: None,
+            revoked: None,
+        };
+        let provider = Provider {
+            id,
+            name: "Okta".into(),
+            population: Population::Internal,
+            enabled: true,
+            description: String::new(),
+            tags: Vec::new(),
+            token_ttl_seconds: 60,
+            allowed_networks: Vec::new(),
+            client_id: ClientId::generate(),
+            secret_sealed: Vec::new(),
+            secret_hash: [0; 32],
+            created: Timestamp(0),
+            modified: Timestamp(0),
+        };
+        (record, Arc::new(provider))
+    }
+
+    #[test]
+    fn a_lookup_that_started_before_a_revocation_is_not_kept() {
+        let cache = TokenCache::default();
+        let (record, provider) = entry();
+        let seen = cache.generation();
+        // The revocation commits and empties the cache while the lookup is reading.
+        cache.clear();
+        cache.put(seen, [7; 32], record.clone(), Arc::clone(&provider), Timestamp(1));
+        assert!(cache.get(&[7; 32], Timestamp(2)).is_none());
+        // A lookup that started afterwards is kept.
+        let seen = cache.generation();
+        cache.put(seen, [7; 32], record, provider, Timestamp(3));
+        assert!(cache.get(&[7; 32], Timestamp(4)).is_some());
+    }
+}

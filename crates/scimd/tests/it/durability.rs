@@ -361,3 +361,23 @@ fn sigterm_finishes_requests_in_flight_refuses_new_ones_and_closes_the_database(
         ]
     );
 }
+
+#[test]
+fn a_request_stuck_past_the_shutdown_time_out_does_not_keep_the_server_up() {
+    let mut scim = Scim::start_serving("internal", &["--shutdown-timeout", "1s", "--body-timeout", "10m"]);
+    // A body that will never be finished.
+    let (_stuck, _) = half_sent_create(&scim, "stuck", "stuck-request");
+    wait_for("the request to be in flight", || scim.server.log().contains("stuck-request"));
+    scim.server.terminate();
+    let status = scim
+        .server
+        .wait_exit(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("the server waited for a stuck client"));
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        scim.server.log().contains("still in flight after the shutdown time-out"),
+        "{}",
+        scim.server.log()
+    );
+    assert_database_consistent(scim.server.path());
+}
