@@ -343,7 +343,8 @@ impl Core {
                     return Err(AuthFailure::InvalidToken);
                 };
                 let provider = Arc::new(provider);
-                self.tokens.put(generation, hash, rec.clone(), Arc::clone(&provider), now);
+                self.tokens
+                    .put(generation, hash, rec.clone(), Arc::clone(&provider), now);
                 (rec, provider)
             }
         };

@@ -56,7 +56,14 @@ impl TokenCache {
 
     /// Keep a token read from the database, unless the cache was emptied since `seen`
     /// (a revocation may have committed after the read).
-    pub(crate) fn put(&self, seen: Generation, hash: [u8; 32], record: TokenRecord, provider: Arc<Provider>, now: Timestamp) {
+    pub(crate) fn put(
+        &self,
+        seen: Generation,
+        hash: [u8; 32],
+        record: TokenRecord,
+        provider: Arc<Provider>,
+        now: Timestamp,
+    ) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.generation != seen.0 {
                 return;

@@ -65,10 +65,7 @@ pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) 
         Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, "the request body could not be read".into()),
         Err(_) => refuse(
             StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} ms",
-                timeout.as_millis()
-            ),
+            format!("the request body did not arrive within {} ms", timeout.as_millis()),
         ),
     }
 }

@@ -9,9 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::cli::{GlobalOpts, ServeArgs};
-use crate::connections::{
-    ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
-};
+use crate::connections::{ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT};
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
 pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
@@ -92,8 +90,7 @@ impl Settings {
             bail!("the connection limit must be at least 1");
         }
         let timeout = |name: &str, flag: Option<String>, file: Option<String>, default: std::time::Duration| {
-            flag.or(file)
-                .map_or(Ok(default), |t| duration(name, &t))
+            flag.or(file).map_or(Ok(default), |t| duration(name, &t))
         };
         let connections = ConnectionLimits {
             max_connections,
@@ -151,8 +148,7 @@ impl Settings {
 }
 
 fn duration(name: &str, text: &str) -> anyhow::Result<std::time::Duration> {
-    parse_timeout(text)
-        .ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms or 1m"))
+    parse_timeout(text).ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms or 1m"))
 }
 
 /// A positive duration: `500ms`, `5s`, `2m`, or a number of seconds.

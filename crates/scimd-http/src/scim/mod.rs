@@ -28,8 +28,8 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Authenticated(pub Arc<Provider>);
 
-pub use render::resource as render_resource;
 pub(crate) use bulk::MAX_PAYLOAD_SIZE;
+pub use render::resource as render_resource;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let base = Router::new()

@@ -122,7 +122,9 @@ impl SqliteStore {
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
                 .map_err(backend)?;
             if busy != 0 {
-                return Err(StoreError::Backend("another connection kept the checkpoint from finishing".into()));
+                return Err(StoreError::Backend(
+                    "another connection kept the checkpoint from finishing".into(),
+                ));
             }
             Ok(())
         })

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::*;
+use crate::wire::*;
 
 const ROUNDS: usize = 5;
 /// Threads that create users, patch their own group (add a member, rename it, set its
@@ -216,8 +217,8 @@ fn kill_9_under_load_loses_no_acknowledged_change_and_applies_no_patch_by_half()
         })
         .collect();
     // Sequence numbers start at 1: 0 is the state before any PATCH.
-    let mut next_patch = vec![1u64; PATCHERS];
-    let mut next_create = vec![1u64; CREATORS];
+    let mut next_patch = [1u64; PATCHERS];
+    let mut next_create = [1u64; CREATORS];
     let mut acknowledged_users: Vec<(String, String)> = Vec::new();
     for round in 1..=ROUNDS {
         let count = AtomicUsize::new(0);
@@ -318,7 +319,10 @@ fn sigterm_finishes_requests_in_flight_refuses_new_ones_and_closes_the_database(
     wait_for("the server to stop accepting", || {
         std::net::TcpStream::connect(scim.server.addr()).is_err()
     });
-    assert!(read_until_closed(&mut idle).is_empty(), "the idle connection got an answer");
+    assert!(
+        read_until_closed(&mut idle).is_empty(),
+        "the idle connection got an answer"
+    );
 
     let barrier = Arc::new(Barrier::new(2));
     let finish = |mut conn: std::net::TcpStream, rest: Vec<u8>, barrier: Arc<Barrier>| {
@@ -367,7 +371,9 @@ fn a_request_stuck_past_the_shutdown_time_out_does_not_keep_the_server_up() {
     let mut scim = Scim::start_serving("internal", &["--shutdown-timeout", "1s", "--body-timeout", "10m"]);
     // A body that will never be finished.
     let (_stuck, _) = half_sent_create(&scim, "stuck", "stuck-request");
-    wait_for("the request to be in flight", || scim.server.log().contains("stuck-request"));
+    wait_for("the request to be in flight", || {
+        scim.server.log().contains("stuck-request")
+    });
     scim.server.terminate();
     let status = scim
         .server
@@ -375,7 +381,9 @@ fn a_request_stuck_past_the_shutdown_time_out_does_not_keep_the_server_up() {
         .unwrap_or_else(|| panic!("the server waited for a stuck client"));
     assert!(status.success(), "exit status {status}");
     assert!(
-        scim.server.log().contains("still in flight after the shutdown time-out"),
+        scim.server
+            .log()
+            .contains("still in flight after the shutdown time-out"),
         "{}",
         scim.server.log()
     );

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::*;
+use crate::wire::*;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -49,7 +50,10 @@ fn bodies_past_four_mebibytes_get_413_in_each_protocol() {
 fn json_nested_past_64_levels_is_invalid_syntax() {
     let scim = Scim::start("internal");
     let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
-    let body = format!("{{\"schemas\":[\"{USER}\"],\"userName\":\"deep\",\"x\":{}}}", nested(64));
+    let body = format!(
+        "{{\"schemas\":[\"{USER}\"],\"userName\":\"deep\",\"x\":{}}}",
+        nested(64)
+    );
     assert_scim_error(&post_raw(&scim, "/Users", body.as_bytes()), 400, Some("invalidSyntax"));
     // Far past serde_json's own recursion limit: still a SCIM error, not a crash.
     let body = nested(100_000);
@@ -69,7 +73,11 @@ fn filters_too_long_too_deep_or_too_complex_are_invalid_filter() {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
             "filter": filter
         });
-        assert_scim_error(&scim.call("POST", "/Users/.search", Some(&search)), 400, Some("invalidFilter"));
+        assert_scim_error(
+            &scim.call("POST", "/Users/.search", Some(&search)),
+            400,
+            Some("invalidFilter"),
+        );
     }
     let hundred = vec!["userName eq \"a\""; 100].join(" or ");
     assert_eq!(scim.get(&format!("/Users?filter={}", enc(&hundred))).status, 200);
@@ -98,7 +106,10 @@ fn patch_and_bulk_past_1000_operations_get_413() {
     let r = scim.call("PATCH", &format!("/Users/{id}"), Some(&patch_op(ops)));
     assert_scim_error(&r, 413, None);
     let ops = Value::Array(vec![op; 1000]);
-    assert_eq!(scim.call("PATCH", &format!("/Users/{id}"), Some(&patch_op(ops))).status, 200);
+    assert_eq!(
+        scim.call("PATCH", &format!("/Users/{id}"), Some(&patch_op(ops))).status,
+        200
+    );
 
     let bulk_op = json!({"method": "DELETE", "path": "/Users/nobody"});
     let bulk = json!({
@@ -117,7 +128,11 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let started = Instant::now();
     let answer = read_until_closed(&mut conn);
     // Closed by the server well before the client's own 60 s read time-out.
-    assert!(started.elapsed() < Duration::from_secs(45), "still open after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "still open after {:?}",
+        started.elapsed()
+    );
     let text = String::from_utf8_lossy(&answer);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     // Everyone else is still served.

@@ -20,3 +20,4 @@ mod scim_query;
 mod scim_search;
 mod scim_users;
 mod support;
+mod wire;

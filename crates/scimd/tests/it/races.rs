@@ -99,7 +99,12 @@ fn conflicting_updates_with_if_match_one_wins_the_rest_get_412() {
     let winners: Vec<usize> = (0..results.len())
         .filter(|&i| results[i].status == 200 || results[i].status == 204)
         .collect();
-    assert_eq!(winners.len(), 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for (i, r) in results.iter().enumerate() {
         if i != winners[0] {
             assert_scim_error(r, 412, None);
@@ -168,11 +173,7 @@ fn no_request_is_authorised_after_the_revocation_of_its_token_has_answered() {
     let seen = seen.into_inner().unwrap_or_else(|e| e.into_inner());
     let before = seen.iter().filter(|(t, s)| *t < revoked_at && *s == 200).count();
     assert!(before > 0, "the token was never accepted");
-    let late: Vec<u16> = seen
-        .iter()
-        .filter(|(t, _)| *t > revoked_at)
-        .map(|(_, s)| *s)
-        .collect();
+    let late: Vec<u16> = seen.iter().filter(|(t, _)| *t > revoked_at).map(|(_, s)| *s).collect();
     assert!(late.len() >= 100);
     assert!(
         late.iter().all(|s| *s == 401),

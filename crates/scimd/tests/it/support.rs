@@ -642,37 +642,6 @@ pub fn member_ids(group: &Value) -> Vec<String> {
     v
 }
 
-/// A raw TCP connection to `addr` (`host:port`), for what an HTTP client will not send.
-pub fn connect(addr: &str) -> std::net::TcpStream {
-    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
-    s
-}
-
-/// Everything the peer sends until it closes the connection (or stops for 60 s).
-pub fn read_until_closed(s: &mut std::net::TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// A raw HTTP/1.1 response: its status and its body (after the blank line).
-pub fn parse_raw(bytes: &[u8]) -> (u16, String) {
-    let text = String::from_utf8_lossy(bytes);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
-
 /// Every integrity and consistency check the database offers, and scimd's own invariant
 /// that every stored resource has the audit events of its changes: nothing to report.
 pub fn assert_database_consistent(dir: &Path) {
@@ -689,7 +658,11 @@ pub fn assert_database_consistent(dir: &Path) {
          (SELECT 1 FROM resource r WHERE r.seq = m.member_seq) OR NOT EXISTS \
          (SELECT 1 FROM resource g WHERE g.seq = m.group_seq AND g.kind = 'Group')",
     );
-    assert_eq!(orphans, vec![vec![Some("0".to_owned())]], "memberships without their resources");
+    assert_eq!(
+        orphans,
+        vec![vec![Some("0".to_owned())]],
+        "memberships without their resources"
+    );
     let unaudited = sql_rows(
         dir,
         "SELECT r.id FROM resource r WHERE NOT EXISTS \
