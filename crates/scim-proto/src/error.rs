@@ -76,6 +76,16 @@ impl ScimError {
         Self::new(400, Some(scim_type), detail)
     }
 
+    /// 413: a PATCH or Bulk request carrying more operations than this server takes
+    /// (RFC 7644 §3.7.4 for Bulk; PATCH follows suit).
+    pub fn too_many_operations(request: &str, max: usize, got: usize) -> Self {
+        Self::new(
+            413,
+            None,
+            format!("a {request} request may hold at most {max} operations; this one has {got}"),
+        )
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, None, detail)
     }

@@ -74,14 +74,7 @@ pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         _ => return Err(ScimError::invalid_syntax("'Operations' must be an array")),
     };
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(
-            413,
-            None,
-            format!(
-                "a PATCH request may hold at most {MAX_OPERATIONS} operations; this one has {}",
-                ops.len()
-            ),
-        ));
+        return Err(ScimError::too_many_operations("PATCH", MAX_OPERATIONS, ops.len()));
     }
     ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect()
 }

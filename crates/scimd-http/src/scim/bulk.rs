@@ -64,14 +64,7 @@ fn parse_operations(body: &Value) -> Result<(Vec<Operation>, Option<usize>), Sci
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::bad_request(ScimType::InvalidSyntax, "a BulkRequest needs an Operations list"))?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(
-            413,
-            None,
-            format!(
-                "a bulk request may hold at most {MAX_OPERATIONS} operations; this one has {}",
-                ops.len()
-            ),
-        ));
+        return Err(ScimError::too_many_operations("bulk", MAX_OPERATIONS, ops.len()));
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {

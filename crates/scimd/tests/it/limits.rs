@@ -160,20 +160,29 @@ fn a_body_that_does_not_arrive_in_time_gets_408() {
 #[test]
 fn connections_past_the_limit_get_503_until_one_closes() {
     let scim = Scim::start_serving("internal", &["--max-connections", "3", "--header-timeout", "5m"]);
-    // Three idle connections take every slot (each counted once the server accepted it).
-    let mut held: Vec<_> = (0..3).map(|_| connect(&scim.server.addr())).collect();
+    // Three keep-alive connections, each answered once, hold every slot (a connection of
+    // the set-up may still hold one a moment after it closed: then try again).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let refused = loop {
-        let r = scim.get("/Users");
-        if r.status == 503 {
-            break r;
-        }
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert!(Instant::now() < deadline, "never refused past the limit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut held: Vec<_> = (0..3)
+        .map(|_| {
+            loop {
+                let mut c = connect(&scim.server.addr());
+                match get_keep_alive(&mut c, "/healthz") {
+                    200 => break c,
+                    status => assert!(status == 503 && Instant::now() < deadline, "{status}"),
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .collect();
+    let refused = scim.get("/Users");
     assert_scim_error(&refused, 503, None);
     assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(
+        get_keep_alive(&mut held[0], "/healthz"),
+        200,
+        "a held connection was dropped"
+    );
     let token = call(
         "POST",
         &format!("{}/oauth2/token", scim.server.url),

@@ -37,3 +37,30 @@ pub fn parse_raw(bytes: &[u8]) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Send `GET path` on a connection and read its answer, leaving the connection open
+/// (keep-alive); the status.
+pub fn get_keep_alive(s: &mut std::net::TcpStream, path: &str) -> u16 {
+    use std::io::Write;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: scimd\r\n\r\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return parse_raw(&got).0;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the connection closed before its answer: {got:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
