@@ -68,10 +68,12 @@ pub fn render_resource(public_url: &str, rec: &scimd_core::ResourceRecord) -> se
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
-        .merge(oauth::routes())
+        .merge(oauth::routes().layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::read_form_body,
+        )))
         .merge(scim::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)

@@ -34,26 +34,34 @@ impl Default for Limits {
     }
 }
 
+/// Bodies at the SCIM Base URLs, after authentication: anonymous clients never make the
+/// server buffer a body.
+pub async fn read_scim_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    read_body(&state, Protocol::Scim, req, next).await
+}
+
+/// Bodies at the token and revocation endpoints.
+pub async fn read_form_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    read_body(&state, Protocol::OAuth, req, next).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Scim,
+    OAuth,
+}
+
 /// Read the whole body within the size and time limits, then hand the request on.
-pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let scim = req.uri().path().starts_with("/scim/");
-    let max = if scim {
-        crate::scim::MAX_PAYLOAD_SIZE
-    } else {
-        MAX_FORM_BODY
+async fn read_body(state: &AppState, protocol: Protocol, req: Request, next: Next) -> Response {
+    let max = match protocol {
+        Protocol::Scim => crate::scim::MAX_PAYLOAD_SIZE,
+        Protocol::OAuth => MAX_FORM_BODY,
     };
     let refuse = |status: StatusCode, detail: String| -> Response {
-        if scim {
-            ApiError::from(ScimError::new(status.as_u16(), None, detail)).into_response()
-        } else {
-            OAuthError::with_status(status, "invalid_request", detail).into_response()
+        match protocol {
+            Protocol::Scim => ApiError::from(ScimError::new(status.as_u16(), None, detail)).into_response(),
+            Protocol::OAuth => OAuthError::with_status(status, "invalid_request", detail).into_response(),
         }
-    };
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than this server accepts ({max} bytes)"),
-        )
     };
     // No refusal on the declared length alone: a client still sending would see its
     // connection reset instead of the answer. The limit stops reading past `max`.
@@ -61,7 +69,10 @@ pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) 
     let timeout = state.limits.body_timeout;
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
         Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Ok(Err(e)) if exceeds_limit(&e) => too_large(),
+        Ok(Err(e)) if exceeds_limit(&e) => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than this server accepts ({max} bytes)"),
+        ),
         Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, "the request body could not be read".into()),
         Err(_) => refuse(
             StatusCode::REQUEST_TIMEOUT,

@@ -46,6 +46,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
                 }
             },
         };
+        // Small answers go out at once rather than waiting on Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tracing::warn!(peer = %peer, limit = limits.max_connections, "too many connections; refused one");
             tokio::spawn(refuse(stream));

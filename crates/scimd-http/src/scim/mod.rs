@@ -39,6 +39,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(search::routes())
         .layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_PAYLOAD_SIZE))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::read_scim_body,
+        ))
         .layer(middleware::from_fn_with_state(state, authenticate));
     Router::new().nest("/scim/v2/{provider}", base)
 }
