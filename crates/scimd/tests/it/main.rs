@@ -5,6 +5,7 @@ mod cli;
 mod multi_instance;
 mod oauth;
 mod operations;
+mod postgres_tls;
 mod push;
 mod scim_auth;
 mod scim_bulk;
