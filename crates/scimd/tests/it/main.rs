@@ -8,6 +8,7 @@ mod malformed;
 mod multi_instance;
 mod oauth;
 mod operations;
+mod postgres_tls;
 mod push;
 mod races;
 mod scim_auth;
