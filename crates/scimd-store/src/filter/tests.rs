@@ -948,8 +948,13 @@ fn check_member_filters(db: Db) {
 #[test]
 fn fragments_grow_linearly_with_the_filter() {
     let term = r#"emails[type eq "work" and value co "x"]"#;
-    let chain = vec![term; 80].join(" or ");
-    // As deep as the parser allows.
+    // As long and as deep as the parser allows.
+    let chain = (1..200)
+        .map(|n| vec![term; n].join(" or "))
+        .take_while(|f| Filter::parse(f).is_ok())
+        .last()
+        .unwrap();
+    assert!(chain.len() > 2000, "{chain}");
     let nested = (1..64)
         .map(|n| format!("{}userName eq \"x\"{}", "not (".repeat(n), ")".repeat(n)))
         .take_while(|f| Filter::parse(f).is_ok())
