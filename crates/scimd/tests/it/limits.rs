@@ -135,6 +135,18 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
     );
     let text = String::from_utf8_lossy(&answer);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    // Nor one that sends nothing, nor one left idle after a request (keep-alive).
+    let mut silent = connect(&scim.server.addr());
+    let mut idle = connect(&scim.server.addr());
+    assert_eq!(get_keep_alive(&mut idle, "/healthz"), 200);
+    let started = Instant::now();
+    assert!(read_until_closed(&mut silent).is_empty());
+    assert!(read_until_closed(&mut idle).is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "still open after {:?}",
+        started.elapsed()
+    );
     // Everyone else is still served.
     assert_eq!(scim.get("/Users").status, 200);
 }
