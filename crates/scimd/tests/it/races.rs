@@ -118,7 +118,15 @@ fn conflicting_updates_with_if_match_one_wins_the_rest_get_412() {
 fn no_request_is_authorised_after_the_revocation_of_its_token_has_answered() {
     let server = Server::start();
     let provider = server.add_provider("Okta", "internal", &[]);
-    let token = server.token_for(&provider);
+    // Several rounds, each with a fresh token: the window a stale cache entry would need is
+    // narrow (the token cache's own unit test pins the mechanism).
+    for _ in 0..5 {
+        revoke_while_in_use(&server, &provider);
+    }
+}
+
+fn revoke_while_in_use(server: &Server, provider: &serde_json::Value) {
+    let token = server.token_for(provider);
     let url = format!("{}/Users?count=1", str_of(&provider, "base_url"));
     let auth = basic(str_of(&provider, "client_id"), str_of(&provider, "client_secret"));
     let revoked_at: Mutex<Option<Instant>> = Mutex::new(None);
