@@ -127,8 +127,8 @@ fn no_request_is_authorised_after_the_revocation_of_its_token_has_answered() {
 
 fn revoke_while_in_use(server: &Server, provider: &serde_json::Value) {
     let token = server.token_for(provider);
-    let url = format!("{}/Users?count=1", str_of(&provider, "base_url"));
-    let auth = basic(str_of(&provider, "client_id"), str_of(&provider, "client_secret"));
+    let url = format!("{}/Users?count=1", str_of(provider, "base_url"));
+    let auth = basic(str_of(provider, "client_id"), str_of(provider, "client_secret"));
     let revoked_at: Mutex<Option<Instant>> = Mutex::new(None);
     let done = AtomicBool::new(false);
     // (started, status) of every request made with the token.
