@@ -241,4 +241,37 @@ mod tests {
         assert_eq!(parse_timeout("0s"), None);
         assert_eq!(parse_timeout("soon"), None);
     }
+
+    #[test]
+    fn serve_limits_come_from_flags_then_the_file_then_defaults() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scimd.toml");
+        fs::write(
+            &file,
+            "max_connections = 7\nheader_timeout = \"2s\"\nbody_timeout = \"3s\"\n",
+        )
+        .unwrap();
+        let global = GlobalOpts {
+            config: Some(file),
+            ..GlobalOpts::default()
+        };
+        let serve = ServeArgs {
+            listen: None,
+            max_connections: None,
+            header_timeout: Some("500ms".into()),
+            body_timeout: None,
+            shutdown_timeout: None,
+        };
+        let s = Settings::resolve(&global, Some(&serve)).unwrap();
+        assert_eq!(s.connections.max_connections, 7);
+        assert_eq!(s.connections.header_timeout, Duration::from_millis(500));
+        assert_eq!(s.body_timeout, Duration::from_secs(3));
+        assert_eq!(s.connections.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        let bad = ServeArgs {
+            max_connections: Some(0),
+            ..serve
+        };
+        assert!(Settings::resolve(&global, Some(&bad)).is_err());
+    }
 }
