@@ -3,6 +3,7 @@
 //! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
 
 pub mod filter;
+mod admin_sql;
 mod page;
 pub mod postgres;
 mod rows;

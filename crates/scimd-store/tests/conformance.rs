@@ -616,6 +616,7 @@ async fn every_change_leaves_its_audit_event() {
             provider: provider.map(str::to_owned),
             action: action.map(str::to_owned),
             limit,
+            ..AuditQuery::default()
         };
         let okta = s.audit_events(&q(Some("okta"), None, 100)).await.unwrap();
         let actions: Vec<&str> = okta.iter().map(|e| e.action.as_str()).collect();
