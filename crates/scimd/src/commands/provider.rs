@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::cli::ProviderCmd;
 use crate::config::Settings;
 
-fn actor() -> Actor {
+pub fn actor() -> Actor {
     Actor::Cli(
         std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
