@@ -107,8 +107,16 @@ fn login_page(status: StatusCode, nonce: &str, next: &str, error: Option<&str>, 
     resp
 }
 
-async fn login_form(State(state): State<AppState>, Query(q): Query<NextParam>) -> Response {
-    login_page(StatusCode::OK, &auth::login_nonce(), &safe_next(q.next.as_deref()), None, &state)
+/// The sign-in form's token: the one this browser already holds (so two open sign-in tabs
+/// do not invalidate each other), or a fresh one.
+fn login_token(headers: &HeaderMap) -> String {
+    auth::cookie(headers, LOGIN_COOKIE)
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(auth::login_nonce)
+}
+
+async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
+    login_page(StatusCode::OK, &login_token(&headers), &safe_next(q.next.as_deref()), None, &state)
 }
 
 #[derive(Deserialize)]
@@ -146,7 +154,7 @@ async fn login(
         Err(e) => {
             tokio::time::sleep(FAILED_SIGNIN_DELAY).await;
             let (status, msg) = status_of(&e);
-            login_page(status, &auth::login_nonce(), &next, Some(&msg), &state)
+            login_page(status, &login_token(&headers), &next, Some(&msg), &state)
         }
     }
 }

@@ -245,7 +245,7 @@ async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -
     .raw("\">");
     h.raw(&format!("<form method=\"post\" action=\"{base}/reveal\" class=\"inline reveal\" data-target=\"client-secret\">"))
         .csrf(csrf)
-        .raw("<button type=\"submit\" class=\"eye\" title=\"Reveal (recorded in the audit log)\" aria-label=\"Reveal the client secret\">👁 Reveal</button></form>")
+        .raw("<button type=\"submit\" class=\"eye\" title=\"Reveal (recorded in the audit log)\" aria-label=\"Reveal the client secret\"><svg viewBox=\"0 0 24 24\" width=\"18\" height=\"18\" aria-hidden=\"true\"><path fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\" d=\"M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z\"/><circle cx=\"12\" cy=\"12\" r=\"3\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\"/></svg> Reveal</button></form>")
         .raw("<button type=\"button\" class=\"copy\" data-copy=\"client-secret\" title=\"Copy\">Copy</button></div></div>");
     h.raw("</section>");
 
