@@ -1,0 +1,207 @@
+//! The console over plain HTTP: sign-in and its limits, the session cookie, CSRF on every
+//! POST, escaping, and the security headers. The browser flow is in tests/browser.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use std::io::Read;
+
+use crate::support::{Reply, Server, db_args};
+
+/// A request that does not follow redirects: the console answers sign-in and sign-out
+/// with 303s that these tests look at.
+fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        builder = builder.header(*n, *v);
+    }
+    let req = builder
+        .body(body.unwrap_or("").to_owned())
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    let mut r = agent.run(req).unwrap_or_else(|e| panic!("HTTP call failed: {e}"));
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let mut body = String::new();
+    let _ = r.body_mut().as_reader().read_to_string(&mut body);
+    Reply {
+        status: r.status().as_u16(),
+        headers,
+        body,
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn server_with_admin() -> Server {
+    let s = Server::start();
+    let mut child = Command::new(crate::support::BIN)
+        .args(db_args(s.path()))
+        .args(["admin", "add", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "{PASSWORD}");
+    }
+    assert!(child.wait().is_ok_and(|st| st.success()));
+    s
+}
+
+fn set_cookie(r: &Reply, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn cookie_value(header: &str) -> String {
+    header.split(';').next().unwrap_or("").split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default()
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+}
+
+fn form(url: &str, cookie: &str, body: &str) -> Reply {
+    call(
+        "POST",
+        url,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", cookie)],
+        Some(body),
+    )
+}
+
+/// Sign in; returns the session cookie header value (`scimd_session=...`).
+fn sign_in(s: &Server, password: &str) -> Result<String, Reply> {
+    let page = call("GET", &format!("{}/admin/login", s.url), &[], None);
+    let login = cookie_value(&set_cookie(&page, "scimd_login").unwrap_or_default());
+    let body = format!("csrf={}&name=alice&password={}", csrf_of(&page.body), password.replace(' ', "+"));
+    let r = form(&format!("{}/admin/login", s.url), &format!("scimd_login={login}"), &body);
+    match set_cookie(&r, "scimd_session") {
+        Some(c) if r.status == 303 => Ok(c),
+        _ => Err(r),
+    }
+}
+
+#[test]
+fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
+    let s = server_with_admin();
+    let unsigned = call("GET", &format!("{}/admin/providers", s.url), &[], None);
+    assert_eq!(unsigned.status, 303);
+    assert_eq!(unsigned.header("location"), Some("/admin/login?next=/admin/providers"));
+
+    let header = sign_in(&s, PASSWORD).unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(header.contains(attr), "{header}");
+    }
+    assert!(!header.contains("Secure"), "no Secure flag over plain http");
+    let id = cookie_value(&header);
+    assert_eq!(id.len(), 43);
+    let cookie = format!("scimd_session={id}");
+    let page = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
+    assert_eq!(page.status, 200);
+    for (h, v) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(page.header(h), Some(v), "{h}");
+    }
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"));
+    assert!(!page.body.contains("<script>"), "no inline script");
+
+    // The session is stored hashed: the cookie's value is not in the database.
+    assert!(!String::from_utf8_lossy(&crate::support::db_bytes(s.path())).contains(&id));
+
+    let csrf = csrf_of(&page.body);
+    let out = form(&format!("{}/admin/logout", s.url), &cookie, &format!("csrf={csrf}"));
+    assert_eq!(out.status, 303);
+    let after = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
+    assert_eq!(after.status, 303, "the session is gone");
+    assert!(!s.log().contains(&id) && !s.log().contains(PASSWORD), "no cookie or password in the log");
+}
+
+#[test]
+fn every_console_post_needs_the_sessions_csrf_token() {
+    let s = server_with_admin();
+    let cookie = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
+    let page = call("GET", &format!("{}/admin/providers/new", s.url), &[("Cookie", &cookie)], None);
+    let csrf = csrf_of(&page.body);
+    assert_eq!(csrf.len(), 64);
+    let body = "name=Okta&population=internal&enabled=on";
+    let url = format!("{}/admin/providers", s.url);
+    assert_eq!(form(&url, &cookie, body).status, 403, "no token");
+    assert_eq!(form(&url, &cookie, &format!("{body}&csrf={}", "0".repeat(64))).status, 403, "a wrong token");
+    // Another session's token does not fit this one.
+    let other = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
+    let other_page = call("GET", &format!("{}/admin/providers/new", s.url), &[("Cookie", &other)], None);
+    assert_eq!(form(&url, &cookie, &format!("{body}&csrf={}", csrf_of(&other_page.body))).status, 403);
+    assert!(call("GET", &format!("{}/admin/api/v1/providers", s.url), &[], None).status == 401);
+    assert_eq!(
+        crate::support::sql_rows(s.path(), "SELECT id FROM provider").len(),
+        0,
+        "nothing was created by the refused forms"
+    );
+    let ok = form(&url, &cookie, &format!("{body}&csrf={csrf}"));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.body.contains("Provider registered"));
+    // The header form (the page's own script) works too, and a missing session is refused.
+    let reveal = call(
+        "POST",
+        &format!("{}/admin/providers/okta/reveal", s.url),
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf), ("Accept", "application/json")],
+        None,
+    );
+    assert_eq!(reveal.status, 200);
+    assert_eq!(reveal.json()["client_secret"].as_str().map(str::len), Some(48));
+    let no_session = form(&format!("{}/admin/providers/okta/disable", s.url), "", &format!("csrf={csrf}"));
+    assert_eq!(no_session.status, 403);
+}
+
+#[test]
+fn failed_sign_ins_are_slowed_and_limited_per_account() {
+    let s = server_with_admin();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let r = sign_in(&s, "wrong password!").err().unwrap_or_else(|| panic!("signed in"));
+        assert_eq!(r.status, 401);
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(2000), "each failure is held back");
+    let limited = sign_in(&s, PASSWORD).err().unwrap_or_else(|| panic!("signed in past the limit"));
+    assert_eq!(limited.status, 429);
+    assert!(limited.body.contains("too many failed attempts"));
+    let failures = crate::support::sql_rows(
+        s.path(),
+        "SELECT actor FROM audit_event WHERE action = 'admin.signin.failure'",
+    );
+    assert_eq!(failures.len(), 5);
+    assert_eq!(failures[0][0].as_deref(), Some("admin:alice"));
+}
+
+#[test]
+fn text_from_providers_and_identity_providers_is_escaped() {
+    let s = server_with_admin();
+    let cookie = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
+    s.add_provider("<img src=x onerror=alert(1)>", "internal", &["--description", "\"><script>alert(2)</script>"]);
+    let list = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
+    assert!(list.body.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", list.body);
+    assert!(!list.body.contains("<img src=x"));
+    let details = call("GET", &format!("{}/admin/providers/img-src-x-onerror-alert-1", s.url), &[("Cookie", &cookie)], None);
+    assert_eq!(details.status, 200, "{}", details.body);
+    assert!(!details.body.contains("<script>alert(2)"));
+    assert!(details.body.contains("&quot;&gt;&lt;script&gt;"));
+}
