@@ -216,8 +216,8 @@ impl Core {
     }
 
     pub async fn sign_out(&self, id: &str, session: &AdminSession) -> Result<(), CoreError> {
-        let event = AuditEvent::new(self.now(), &session.actor(), "admin.signout")
-            .resource(format!("Admin/{}", session.admin));
+        let event =
+            AuditEvent::new(self.now(), &session.actor(), "admin.signout").resource(format!("Admin/{}", session.admin));
         self.store()
             .delete_session(&crypto::sha256(id.as_bytes()), &event)
             .await?;
@@ -235,7 +235,8 @@ impl Core {
             created: self.now(),
             revoked: None,
         };
-        let event = AuditEvent::new(self.now(), actor, "admin.token.create").resource(format!("AdminToken/{}", record.id));
+        let event =
+            AuditEvent::new(self.now(), actor, "admin.token.create").resource(format!("AdminToken/{}", record.id));
         match self.store().create_api_token(&record, &event).await {
             Err(StoreError::Conflict(_)) => Err(CoreError::Conflict(format!(
                 "an API token named '{}' already exists",

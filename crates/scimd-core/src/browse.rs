@@ -96,7 +96,12 @@ impl Core {
     }
 
     /// A page of a group's members, after the position a previous page ended at.
-    pub async fn member_page(&self, group: &ResourceRecord, after: i64, limit: u32) -> Result<Vec<MemberRow>, CoreError> {
+    pub async fn member_page(
+        &self,
+        group: &ResourceRecord,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<MemberRow>, CoreError> {
         Ok(self
             .store()
             .member_page(group.seq, after, limit.clamp(1, MAX_PAGE))

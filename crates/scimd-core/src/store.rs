@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use scim_proto::schema::ResourceKind;
 
+use crate::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
 use crate::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
-use crate::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
 use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -40,7 +40,11 @@ impl IntoResponse for ApiFailure {
 
 pub fn error_response(e: &CoreError) -> Response {
     let (status, detail) = status_of(e);
-    let reason = status.canonical_reason().unwrap_or("error").to_lowercase().replace(' ', "_");
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace(' ', "_");
     (status, Json(json!({"error": reason, "detail": detail}))).into_response()
 }
 
@@ -61,7 +65,10 @@ struct Route {
 }
 
 const LIST_QUERY: &[(&str, &str)] = &[
-    ("q", "case-insensitive text in userName, displayName, name or email; or the exact externalId"),
+    (
+        "q",
+        "case-insensitive text in userName, displayName, name or email; or the exact externalId",
+    ),
     ("offset", "rows to skip (default 0)"),
     ("count", "rows to return (default 100, at most 1000)"),
 ];
@@ -73,7 +80,10 @@ const AUDIT_QUERY: &[(&str, &str)] = &[
     ("resource", "e.g. User/<id>, Provider/<id>"),
     ("since", "RFC 3339 time or YYYY-MM-DD (inclusive)"),
     ("until", "RFC 3339 time or YYYY-MM-DD (exclusive)"),
-    ("before", "cursor: events older than this seq (next_before of the previous page)"),
+    (
+        "before",
+        "cursor: events older than this seq (next_before of the previous page)",
+    ),
     ("count", "events to return (default 100, at most 1000)"),
 ];
 
@@ -88,49 +98,150 @@ fn table() -> Vec<Route> {
         handler,
     };
     vec![
-        r(Method::GET, "/providers", "List identity providers with their token expiry", get(providers_list)),
+        r(
+            Method::GET,
+            "/providers",
+            "List identity providers with their token expiry",
+            get(providers_list),
+        ),
         Route {
             body: Some("ProviderInput"),
             status: 201,
-            ..r(Method::POST, "/providers", "Register a provider; the answer holds its client secret", post(providers_create))
+            ..r(
+                Method::POST,
+                "/providers",
+                "Register a provider; the answer holds its client secret",
+                post(providers_create),
+            )
         },
-        r(Method::GET, "/providers/{id}", "A provider's details (secret not included)", get(providers_show)),
+        r(
+            Method::GET,
+            "/providers/{id}",
+            "A provider's details (secret not included)",
+            get(providers_show),
+        ),
         Route {
             body: Some("ProviderInput"),
-            ..r(Method::PATCH, "/providers/{id}", "Change a provider's settings (not its population)", patch(providers_update))
+            ..r(
+                Method::PATCH,
+                "/providers/{id}",
+                "Change a provider's settings (not its population)",
+                patch(providers_update),
+            )
         },
         Route {
             status: 204,
-            ..r(Method::DELETE, "/providers/{id}", "Delete a provider with its tokens and everything it provisioned", delete(providers_delete))
+            ..r(
+                Method::DELETE,
+                "/providers/{id}",
+                "Delete a provider with its tokens and everything it provisioned",
+                delete(providers_delete),
+            )
         },
-        r(Method::POST, "/providers/{id}/reveal", "The client secret in clear (audited)", post(providers_reveal)),
-        r(Method::POST, "/providers/{id}/rotate", "Replace the client secret; issued tokens stay valid", post(providers_rotate)),
-        r(Method::POST, "/providers/{id}/enable", "Enable a provider", post(providers_enable)),
-        r(Method::POST, "/providers/{id}/disable", "Disable a provider: its tokens are refused", post(providers_disable)),
-        r(Method::GET, "/providers/{id}/tokens", "Tokens issued to the provider", get(tokens_list)),
+        r(
+            Method::POST,
+            "/providers/{id}/reveal",
+            "The client secret in clear (audited)",
+            post(providers_reveal),
+        ),
+        r(
+            Method::POST,
+            "/providers/{id}/rotate",
+            "Replace the client secret; issued tokens stay valid",
+            post(providers_rotate),
+        ),
+        r(
+            Method::POST,
+            "/providers/{id}/enable",
+            "Enable a provider",
+            post(providers_enable),
+        ),
+        r(
+            Method::POST,
+            "/providers/{id}/disable",
+            "Disable a provider: its tokens are refused",
+            post(providers_disable),
+        ),
+        r(
+            Method::GET,
+            "/providers/{id}/tokens",
+            "Tokens issued to the provider",
+            get(tokens_list),
+        ),
         Route {
             status: 201,
-            ..r(Method::POST, "/providers/{id}/tokens", "Generate an activation token (client-credentials grant on the provider's behalf)", post(tokens_issue))
+            ..r(
+                Method::POST,
+                "/providers/{id}/tokens",
+                "Generate an activation token (client-credentials grant on the provider's behalf)",
+                post(tokens_issue),
+            )
         },
-        r(Method::DELETE, "/providers/{id}/tokens", "Revoke every live token of the provider", delete(tokens_revoke_all)),
+        r(
+            Method::DELETE,
+            "/providers/{id}/tokens",
+            "Revoke every live token of the provider",
+            delete(tokens_revoke_all),
+        ),
         Route {
             status: 204,
-            ..r(Method::DELETE, "/providers/{id}/tokens/{token_id}", "Revoke one token", delete(tokens_revoke))
+            ..r(
+                Method::DELETE,
+                "/providers/{id}/tokens/{token_id}",
+                "Revoke one token",
+                delete(tokens_revoke),
+            )
         },
-        r(Method::GET, "/providers/{id}/postman", "The provider's Postman collection v2.1 (holds the secret; audited)", get(providers_postman)),
+        r(
+            Method::GET,
+            "/providers/{id}/postman",
+            "The provider's Postman collection v2.1 (holds the secret; audited)",
+            get(providers_postman),
+        ),
         Route {
             query: LIST_QUERY,
-            ..r(Method::GET, "/users/{population}", "Users of a population (internal or third-party)", get(users_list))
+            ..r(
+                Method::GET,
+                "/users/{population}",
+                "Users of a population (internal or third-party)",
+                get(users_list),
+            )
         },
-        r(Method::GET, "/users/{population}/{id}", "A user, its groups and its audit history", get(users_show)),
+        r(
+            Method::GET,
+            "/users/{population}/{id}",
+            "A user, its groups and its audit history",
+            get(users_show),
+        ),
         Route {
             query: LIST_QUERY,
-            ..r(Method::GET, "/groups/{population}", "Groups of a population, with member counts (third-party: vendors)", get(groups_list))
+            ..r(
+                Method::GET,
+                "/groups/{population}",
+                "Groups of a population, with member counts (third-party: vendors)",
+                get(groups_list),
+            )
         },
-        r(Method::GET, "/groups/{population}/{id}", "A group, its member count and its audit history", get(groups_show)),
+        r(
+            Method::GET,
+            "/groups/{population}/{id}",
+            "A group, its member count and its audit history",
+            get(groups_show),
+        ),
         Route {
-            query: &[("after", "cursor: members after this position (next_after of the previous page)"), ("count", "members to return (default 100, at most 1000)")],
-            ..r(Method::GET, "/groups/{population}/{id}/members", "A group's members, a page at a time", get(group_members))
+            query: &[
+                (
+                    "after",
+                    "cursor: members after this position (next_after of the previous page)",
+                ),
+                ("count", "members to return (default 100, at most 1000)"),
+            ],
+            ..r(
+                Method::GET,
+                "/groups/{population}/{id}/members",
+                "A group's members, a page at a time",
+                get(group_members),
+            )
         },
         Route {
             query: AUDIT_QUERY,
@@ -292,11 +403,19 @@ async fn set_enabled(state: &AppState, t: &ApiAdmin, id: &str, enabled: bool) ->
     provider_with_status(state, id).await
 }
 
-async fn providers_enable(State(state): State<AppState>, Extension(t): Extension<ApiAdmin>, Path(id): Path<String>) -> ApiResult {
+async fn providers_enable(
+    State(state): State<AppState>,
+    Extension(t): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
     set_enabled(&state, &t, &id, true).await
 }
 
-async fn providers_disable(State(state): State<AppState>, Extension(t): Extension<ApiAdmin>, Path(id): Path<String>) -> ApiResult {
+async fn providers_disable(
+    State(state): State<AppState>,
+    Extension(t): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
     set_enabled(&state, &t, &id, false).await
 }
 
@@ -363,16 +482,27 @@ async fn list(state: &AppState, kind: ResourceKind, population: &str, p: ListPar
     }))
 }
 
-async fn users_list(State(state): State<AppState>, Path(population): Path<String>, Query(p): Query<ListParams>) -> ApiResult {
+async fn users_list(
+    State(state): State<AppState>,
+    Path(population): Path<String>,
+    Query(p): Query<ListParams>,
+) -> ApiResult {
     list(&state, ResourceKind::User, &population, p).await
 }
 
-async fn groups_list(State(state): State<AppState>, Path(population): Path<String>, Query(p): Query<ListParams>) -> ApiResult {
+async fn groups_list(
+    State(state): State<AppState>,
+    Path(population): Path<String>,
+    Query(p): Query<ListParams>,
+) -> ApiResult {
     list(&state, ResourceKind::Group, &population, p).await
 }
 
 async fn show(state: &AppState, kind: ResourceKind, population: &str, id: &str) -> ApiResult {
-    let d = state.core.population_resource(parse_population(population)?, kind, id).await?;
+    let d = state
+        .core
+        .population_resource(parse_population(population)?, kind, id)
+        .await?;
     let view = scimd_core::browse::ResourceView {
         count: d.member_count,
         record: d.record,
@@ -417,7 +547,9 @@ async fn group_members(
         .ok_or_else(|| CoreError::NotFound(format!("Group '{id}' in the {population} population")))?;
     let count = p.count.unwrap_or(100).clamp(1, scimd_core::browse::MAX_PAGE);
     let members = state.core.member_page(&group, p.after.unwrap_or(0), count).await?;
-    let next = (members.len() as u32 == count).then(|| members.last().map(|m| m.seq)).flatten();
+    let next = (members.len() as u32 == count)
+        .then(|| members.last().map(|m| m.seq))
+        .flatten();
     ok(json!({
         "members": members.iter().map(member_json).collect::<Vec<_>>(),
         "next_after": next,

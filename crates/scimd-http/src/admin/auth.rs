@@ -92,7 +92,11 @@ pub async fn console_session(State(state): State<AppState>, req: Request, next: 
             Ok(b) => b,
             Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
         };
-        let from_header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let from_header = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let presented = from_header.or_else(|| {
             serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
                 .ok()
@@ -100,7 +104,9 @@ pub async fn console_session(State(state): State<AppState>, req: Request, next: 
         });
         if !presented.is_some_and(|p| session.csrf_ok(&p)) {
             tracing::warn!(admin = %session.admin, path = %parts.uri.path(), "refused a console POST without a valid CSRF token");
-            return forbidden("This form is missing its CSRF token or the token does not belong to your session. Reload the page and try again.");
+            return forbidden(
+                "This form is missing its CSRF token or the token does not belong to your session. Reload the page and try again.",
+            );
         }
         Body::from(bytes)
     } else {

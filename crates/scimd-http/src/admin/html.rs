@@ -41,7 +41,12 @@ impl Html {
 
     /// `<tag attrs>text</tag>`; `attrs` must come from this module or be constant.
     pub fn el(&mut self, tag: &str, attrs: &str, text: &str) -> &mut Self {
-        let _ = write!(self.0, "<{tag}{}{attrs}>{}</{tag}>", if attrs.is_empty() { "" } else { " " }, esc(text));
+        let _ = write!(
+            self.0,
+            "<{tag}{}{attrs}>{}</{tag}>",
+            if attrs.is_empty() { "" } else { " " },
+            esc(text)
+        );
         self
     }
 
@@ -59,9 +64,18 @@ impl Html {
 
     /// A one-button POST form (with the CSRF field).
     pub fn post_button(&mut self, action: &str, csrf: &str, label: &str, class: &str) -> &mut Self {
-        let _ = write!(self.0, "<form method=\"post\" action=\"{}\" class=\"inline\">", esc(action));
+        let _ = write!(
+            self.0,
+            "<form method=\"post\" action=\"{}\" class=\"inline\">",
+            esc(action)
+        );
         self.csrf(csrf);
-        let _ = write!(self.0, "<button type=\"submit\" class=\"{}\">{}</button></form>", esc(class), esc(label));
+        let _ = write!(
+            self.0,
+            "<button type=\"submit\" class=\"{}\">{}</button></form>",
+            esc(class),
+            esc(label)
+        );
         self
     }
 
@@ -98,7 +112,11 @@ pub enum Section {
 const NAV: &[(Section, &str, &str)] = &[
     (Section::Providers, "/admin/providers", "Providers"),
     (Section::InternalUsers, "/admin/users/internal", "Internal users"),
-    (Section::ThirdPartyUsers, "/admin/users/third-party", "Third-party users"),
+    (
+        Section::ThirdPartyUsers,
+        "/admin/users/third-party",
+        "Third-party users",
+    ),
     (Section::InternalGroups, "/admin/groups/internal", "User groups"),
     (Section::ThirdPartyGroups, "/admin/groups/third-party", "Vendors"),
     (Section::Audit, "/admin/audit", "Audit log"),
@@ -178,7 +196,10 @@ mod tests {
 
     #[test]
     fn text_cannot_become_markup() {
-        assert_eq!(esc("<script>\"x\" & 'y'"), "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;");
+        assert_eq!(
+            esc("<script>\"x\" & 'y'"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;"
+        );
         let mut h = Html::new();
         h.el("td", "", "<b>").link("/a?x=\"", "t");
         assert_eq!(h.into_string(), "<td>&lt;b&gt;</td><a href=\"/a?x=&quot;\">t</a>");

@@ -46,7 +46,11 @@ fn clean(list: &[String]) -> Vec<String> {
 impl ProviderInput {
     fn ttl(&self, now: Timestamp) -> Result<Option<i64>, CoreError> {
         let ttl = self.token_ttl.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let date = self.token_expiry_date.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let date = self
+            .token_expiry_date
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         match (ttl, date) {
             (Some(_), Some(_)) => Err(invalid("give a token lifetime or an expiry date, not both")),
             (Some(t), None) => parse_duration(t).map(Some).map_err(invalid),
@@ -54,9 +58,11 @@ impl ProviderInput {
                 let at = Timestamp::parse_rfc3339(&format!("{d}T00:00:00Z"))
                     .ok_or_else(|| invalid(format!("'{d}' is not a date (YYYY-MM-DD)")))?;
                 let secs = at.seconds() - now.seconds();
-                parse_duration(&secs.max(0).to_string())
-                    .map(Some)
-                    .map_err(|_| invalid(format!("the expiry date {d} must be between tomorrow and 10 years from now")))
+                parse_duration(&secs.max(0).to_string()).map(Some).map_err(|_| {
+                    invalid(format!(
+                        "the expiry date {d} must be between tomorrow and 10 years from now"
+                    ))
+                })
             }
             (None, None) => Ok(None),
         }
@@ -65,7 +71,12 @@ impl ProviderInput {
     fn networks(&self) -> Result<Option<Vec<Cidr>>, CoreError> {
         self.allowed_networks
             .as_ref()
-            .map(|l| clean(l).iter().map(|n| n.parse::<Cidr>()).collect::<Result<Vec<_>, _>>())
+            .map(|l| {
+                clean(l)
+                    .iter()
+                    .map(|n| n.parse::<Cidr>())
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .transpose()
             .map_err(invalid)
     }
@@ -106,12 +117,14 @@ impl ProviderInput {
 
 /// Split a comma-separated form field into a list.
 pub fn split_list(s: &str) -> Vec<String> {
-    s.split([',', '\n']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()
+    s.split([',', '\n'])
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 pub fn parse_population(s: &str) -> Result<Population, CoreError> {
-    s.parse()
-        .map_err(|_| CoreError::NotFound(format!("population '{s}'")))
+    s.parse().map_err(|_| CoreError::NotFound(format!("population '{s}'")))
 }
 
 /// A provider's token status: when its last live token expires, and whether that is soon.
@@ -301,7 +314,11 @@ impl AuditFilter {
 
 /// The provider's Postman collection (v2.1) as a download. It holds the client secret, so
 /// building it is an audited reveal.
-pub async fn postman(state: &AppState, id: &str, actor: &scimd_core::Actor) -> Result<axum::response::Response, CoreError> {
+pub async fn postman(
+    state: &AppState,
+    id: &str,
+    actor: &scimd_core::Actor,
+) -> Result<axum::response::Response, CoreError> {
     use axum::response::IntoResponse;
     let p = state.core.provider(id).await?;
     let secret = state.core.reveal_secret(id, actor).await?;

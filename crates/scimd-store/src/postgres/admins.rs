@@ -7,7 +7,9 @@ use scim_proto::schema::ResourceKind;
 use scimd_core::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
 use scimd_core::resource::{MemberRef, ResourceRecord};
 use scimd_core::store::StoreResult;
-use scimd_core::{AdminStore, AuditEvent, MemberRow, Population, PopulationPage, PopulationQuery, StoreError, Timestamp};
+use scimd_core::{
+    AdminStore, AuditEvent, MemberRow, Population, PopulationPage, PopulationQuery, StoreError, Timestamp,
+};
 use tokio_postgres::Row;
 
 use super::providers::get;
@@ -56,7 +58,10 @@ impl AdminStore for PgStore {
     async fn admin(&self, name: &str) -> StoreResult<Option<AdminRecord>> {
         let mut c = self.conn().await?;
         let row = c
-            .query_opt("SELECT name, password_hash, created FROM admin WHERE name = $1", &[&name])
+            .query_opt(
+                "SELECT name, password_hash, created FROM admin WHERE name = $1",
+                &[&name],
+            )
             .await
             .map_err(backend)?;
         row.map(|r| {

@@ -359,7 +359,16 @@ impl ProviderStore for PgStore {
         let rows = c
             .query(
                 &PG_AUDIT,
-                &[&p.provider, &p.action, &p.actor, &p.resource, &p.since, &p.until, &p.before, &p.limit],
+                &[
+                    &p.provider,
+                    &p.action,
+                    &p.actor,
+                    &p.resource,
+                    &p.since,
+                    &p.until,
+                    &p.before,
+                    &p.limit,
+                ],
             )
             .await
             .map_err(backend)?;

@@ -129,9 +129,11 @@ impl AdminStore for SqliteStore {
 
     async fn api_token(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         self.read_now(|c| {
-            c.prepare_cached(&format!("SELECT {API_TOKEN_COLUMNS} FROM admin_api_token WHERE hash = ?1"))
-                .and_then(|mut s| s.query_row([hash.as_slice()], api_token_from_row).optional())
-                .map_err(backend)
+            c.prepare_cached(&format!(
+                "SELECT {API_TOKEN_COLUMNS} FROM admin_api_token WHERE hash = ?1"
+            ))
+            .and_then(|mut s| s.query_row([hash.as_slice()], api_token_from_row).optional())
+            .map_err(backend)
         })
     }
 

@@ -332,19 +332,21 @@ impl ProviderStore for SqliteStore {
             let mut s = c.prepare_cached(AUDIT).map_err(backend)?;
             let rows = s
                 .query_map(
-                    params![p.provider, p.action, p.actor, p.resource, p.since, p.until, p.before, p.limit],
+                    params![
+                        p.provider, p.action, p.actor, p.resource, p.since, p.until, p.before, p.limit
+                    ],
                     |r| {
-                    let attrs: String = r.get(7)?;
-                    Ok(StoredAuditEvent {
-                        seq: r.get(0)?,
-                        time: Timestamp(r.get(1)?),
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        provider: r.get(4)?,
-                        resource: r.get(5)?,
-                        population: r.get(6)?,
-                        attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-                    })
+                        let attrs: String = r.get(7)?;
+                        Ok(StoredAuditEvent {
+                            seq: r.get(0)?,
+                            time: Timestamp(r.get(1)?),
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            provider: r.get(4)?,
+                            resource: r.get(5)?,
+                            population: r.get(6)?,
+                            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                        })
                     },
                 )
                 .map_err(backend)?;

@@ -39,16 +39,29 @@ impl Admin {
 
     fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let r = self.api(method, path, body);
-        assert!(r.status == 200 || r.status == 201, "{method} {path}: {} {}", r.status, r.body);
+        assert!(
+            r.status == 200 || r.status == 201,
+            "{method} {path}: {} {}",
+            r.status,
+            r.body
+        );
         r.json()
     }
 
     fn create(&self, name: &str, population: &str) -> Value {
-        self.ok("POST", "/providers", Some(&json!({"name": name, "population": population})))
+        self.ok(
+            "POST",
+            "/providers",
+            Some(&json!({"name": name, "population": population})),
+        )
     }
 
     fn scim_token(&self, provider: &str) -> String {
-        str_of(&self.ok("POST", &format!("/providers/{provider}/tokens"), None), "access_token").to_owned()
+        str_of(
+            &self.ok("POST", &format!("/providers/{provider}/tokens"), None),
+            "access_token",
+        )
+        .to_owned()
     }
 
     fn actions(&self, query: &str) -> Vec<String> {
@@ -164,7 +177,12 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
             format!("Bearer {activation}"),
             basic("admin", "password"),
         ] {
-            let r = call(method, &url, &[("Authorization", &auth), ("Content-Type", "application/json")], body);
+            let r = call(
+                method,
+                &url,
+                &[("Authorization", &auth), ("Content-Type", "application/json")],
+                body,
+            );
             assert_eq!(r.status, 401, "{method} {path} with {auth}: {}", r.body);
         }
     }
@@ -180,8 +198,10 @@ fn providers_are_registered_changed_revealed_rotated_and_deleted_through_the_api
     let created = admin.ok(
         "POST",
         "/providers",
-        Some(&json!({"name": "Okta Staff", "population": "internal", "description": "staff",
-                     "tags": ["prod", " eu "], "token_ttl": "90d", "allowed_networks": ["127.0.0.0/8"]})),
+        Some(
+            &json!({"name": "Okta Staff", "population": "internal", "description": "staff",
+                     "tags": ["prod", " eu "], "token_ttl": "90d", "allowed_networks": ["127.0.0.0/8"]}),
+        ),
     );
     assert_eq!(created["id"], "okta-staff");
     assert_eq!(created["tags"], json!(["prod", "eu"]));
@@ -219,12 +239,19 @@ fn providers_are_registered_changed_revealed_rotated_and_deleted_through_the_api
     assert_eq!(patched["name"], "Okta (staff)");
     assert_eq!(patched["enabled"], false);
     assert_eq!(patched["allowed_networks"], json!([]));
-    let fixed = admin.api("PATCH", "/providers/okta-staff", Some(&json!({"population": "third-party"})));
+    let fixed = admin.api(
+        "PATCH",
+        "/providers/okta-staff",
+        Some(&json!({"population": "third-party"})),
+    );
     assert_eq!(fixed.status, 400, "{}", fixed.body);
     assert!(fixed.body.contains("population"));
 
     assert_eq!(admin.ok("POST", "/providers/okta-staff/enable", None)["enabled"], true);
-    assert_eq!(admin.ok("POST", "/providers/okta-staff/disable", None)["enabled"], false);
+    assert_eq!(
+        admin.ok("POST", "/providers/okta-staff/disable", None)["enabled"],
+        false
+    );
     assert_eq!(admin.ok("POST", "/providers/okta-staff/enable", None)["enabled"], true);
 
     let revealed = admin.ok("POST", "/providers/okta-staff/reveal", None);
@@ -300,16 +327,30 @@ fn activation_tokens_are_issued_listed_revoked_and_exported_through_the_api() {
     assert_eq!(tokens[0]["live"], true);
 
     let one = str_of(&issued, "id");
-    assert_eq!(admin.api("DELETE", &format!("/providers/okta/tokens/{one}"), None).status, 204);
+    assert_eq!(
+        admin
+            .api("DELETE", &format!("/providers/okta/tokens/{one}"), None)
+            .status,
+        204
+    );
     assert_eq!(get_bearer(&format!("{base}/Users"), &token).status, 401);
     assert_eq!(get_bearer(&format!("{base}/Users"), &second).status, 200);
-    assert_eq!(admin.api("DELETE", &format!("/providers/okta/tokens/{one}"), None).status, 404);
+    assert_eq!(
+        admin
+            .api("DELETE", &format!("/providers/okta/tokens/{one}"), None)
+            .status,
+        404
+    );
     assert_eq!(admin.ok("DELETE", "/providers/okta/tokens", None)["revoked"], 1);
     assert_eq!(get_bearer(&format!("{base}/Users"), &second).status, 401);
 
     let postman = admin.api("GET", "/providers/okta/postman", None);
     assert_eq!(postman.status, 200);
-    assert!(postman.header("content-disposition").is_some_and(|d| d.contains("okta.postman_collection.json")));
+    assert!(
+        postman
+            .header("content-disposition")
+            .is_some_and(|d| d.contains("okta.postman_collection.json"))
+    );
     let secret = admin.ok("POST", "/providers/okta/reveal", None)["client_secret"].clone();
     assert!(postman.body.contains(secret.as_str().unwrap_or("-")));
     let reveals = admin.actions("provider=okta&action=provider.secret.reveal");
@@ -330,10 +371,20 @@ fn users_and_groups_are_read_by_population_searched_and_paged() {
     };
     let mut staff = Vec::new();
     for i in 0..5 {
-        let u = scim_post(&env.base, &env.token, "/Users", &user_body(&format!("staff{i}@example.com"), &format!("E{i}"), &format!("Given{i}")));
+        let u = scim_post(
+            &env.base,
+            &env.token,
+            "/Users",
+            &user_body(&format!("staff{i}@example.com"), &format!("E{i}"), &format!("Given{i}")),
+        );
         staff.push(str_of(&u, "id").to_owned());
     }
-    let vendor = scim_post(&vendor_base, &vendor_token, "/Users", &user_body("contractor@vendor.example", "V1", "Vera"));
+    let vendor = scim_post(
+        &vendor_base,
+        &vendor_token,
+        "/Users",
+        &user_body("contractor@vendor.example", "V1", "Vera"),
+    );
     let vendor_id = str_of(&vendor, "id").to_owned();
     let members: Vec<Value> = staff.iter().map(|id| json!({"value": id})).collect();
     let group = scim_post(
@@ -352,8 +403,22 @@ fn users_and_groups_are_read_by_population_searched_and_paged() {
 
     let internal = admin.ok("GET", "/users/internal", None);
     assert_eq!(internal["total"], 5);
-    let names: Vec<&str> = internal["items"].as_array().into_iter().flatten().map(|u| str_of(u, "userName")).collect();
-    assert_eq!(names, ["staff0@example.com", "staff1@example.com", "staff2@example.com", "staff3@example.com", "staff4@example.com"]);
+    let names: Vec<&str> = internal["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| str_of(u, "userName"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "staff0@example.com",
+            "staff1@example.com",
+            "staff2@example.com",
+            "staff3@example.com",
+            "staff4@example.com"
+        ]
+    );
     assert_eq!(internal["items"][0]["population"], "internal");
     assert_eq!(internal["items"][0]["provider"], "okta");
     let third = admin.ok("GET", "/users/third-party", None);
@@ -361,7 +426,14 @@ fn users_and_groups_are_read_by_population_searched_and_paged() {
     assert_eq!(third["items"][0]["userName"], "contractor@vendor.example");
 
     // Search: userName, given name, email, externalId; each case-insensitive but the id.
-    for (q, expect) in [("STAFF3", 1), ("given2", 1), ("mail.staff4", 1), ("E1", 1), ("example.com", 5), ("nobody", 0)] {
+    for (q, expect) in [
+        ("STAFF3", 1),
+        ("given2", 1),
+        ("mail.staff4", 1),
+        ("E1", 1),
+        ("example.com", 5),
+        ("nobody", 0),
+    ] {
         let r = admin.ok("GET", &format!("/users/internal?q={q}"), None);
         assert_eq!(r["total"], expect, "q={q}: {r}");
     }
@@ -369,14 +441,24 @@ fn users_and_groups_are_read_by_population_searched_and_paged() {
     // Paging.
     let page = admin.ok("GET", "/users/internal?offset=2&count=2", None);
     assert_eq!(page["total"], 5);
-    let names: Vec<&str> = page["items"].as_array().into_iter().flatten().map(|u| str_of(u, "userName")).collect();
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| str_of(u, "userName"))
+        .collect();
     assert_eq!(names, ["staff2@example.com", "staff3@example.com"]);
 
     let user = admin.ok("GET", &format!("/users/internal/{}", staff[0]), None);
     assert_eq!(user["userName"], "staff0@example.com");
     assert_eq!(user["groups"][0]["value"], group_id.as_str());
     assert_eq!(user["history"][0]["action"], "user.create");
-    assert_eq!(admin.api("GET", &format!("/users/third-party/{}", staff[0]), None).status, 404);
+    assert_eq!(
+        admin
+            .api("GET", &format!("/users/third-party/{}", staff[0]), None)
+            .status,
+        404
+    );
     assert_eq!(admin.api("GET", "/users/vendors", None).status, 404);
 
     let groups = admin.ok("GET", "/groups/internal", None);
@@ -389,12 +471,21 @@ fn users_and_groups_are_read_by_population_searched_and_paged() {
     assert_eq!(g["memberCount"], 5);
     assert!(g.get("members").is_none(), "members are paged apart");
     assert_eq!(g["history"][0]["action"], "group.create");
-    assert_eq!(admin.api("GET", &format!("/groups/third-party/{group_id}"), None).status, 404);
+    assert_eq!(
+        admin
+            .api("GET", &format!("/groups/third-party/{group_id}"), None)
+            .status,
+        404
+    );
 
     let mut seen = Vec::new();
     let mut after = 0;
     loop {
-        let page = admin.ok("GET", &format!("/groups/internal/{group_id}/members?count=2&after={after}"), None);
+        let page = admin.ok(
+            "GET",
+            &format!("/groups/internal/{group_id}/members?count=2&after={after}"),
+            None,
+        );
         for m in page["members"].as_array().into_iter().flatten() {
             assert_eq!(m["type"], "User");
             seen.push(str_of(m, "value").to_owned());
@@ -418,9 +509,20 @@ fn the_audit_log_is_filtered_by_provider_actor_action_resource_and_time_and_page
 
     assert_eq!(admin.actions("provider=entra"), ["provider.create"]);
     assert_eq!(admin.actions("action=provider.secret.*"), ["provider.secret.reveal"]);
-    assert_eq!(admin.actions("resource=Provider/okta"), ["provider.secret.reveal", "provider.create"]);
+    assert_eq!(
+        admin.actions("resource=Provider/okta"),
+        ["provider.secret.reveal", "provider.create"]
+    );
     let by_token = admin.actions("actor=admin:api-token:*");
-    assert_eq!(by_token, ["token.issue", "provider.secret.reveal", "provider.create", "provider.create"]);
+    assert_eq!(
+        by_token,
+        [
+            "token.issue",
+            "provider.secret.reveal",
+            "provider.create",
+            "provider.create"
+        ]
+    );
     assert!(admin.actions("actor=cli:*").contains(&"admin.token.create".to_owned()));
     assert!(admin.actions("since=2999-01-01").is_empty());
     assert_eq!(admin.actions("until=2000-01-01T00:00:00Z").len(), 0);
@@ -432,7 +534,13 @@ fn the_audit_log_is_filtered_by_provider_actor_action_resource_and_time_and_page
     let mut cursor = String::new();
     loop {
         let page = admin.ok("GET", &format!("/audit?count=2{cursor}"), None);
-        paged.extend(page["events"].as_array().into_iter().flatten().map(|e| str_of(e, "action").to_owned()));
+        paged.extend(
+            page["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| str_of(e, "action").to_owned()),
+        );
         match page["next_before"].as_i64() {
             Some(n) => cursor = format!("&before={n}"),
             None => break,
@@ -466,7 +574,10 @@ fn administrators_and_api_tokens_are_made_and_revoked_at_the_command_line() {
     let list: Value = serde_json::from_slice(&list.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(list[0]["name"], "automation");
     assert_eq!(list[0]["revoked"], Value::Null);
-    assert!(!s.cli(&["admin", "token", "create", "automation"]).status.success(), "one live token per name");
+    assert!(
+        !s.cli(&["admin", "token", "create", "automation"]).status.success(),
+        "one live token per name"
+    );
     assert_eq!(admin.api("GET", "/providers", None).status, 200);
     assert!(s.cli(&["admin", "token", "revoke", "automation"]).status.success());
     assert_eq!(admin.api("GET", "/providers", None).status, 401);

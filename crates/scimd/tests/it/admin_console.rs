@@ -66,19 +66,32 @@ fn set_cookie(r: &Reply, name: &str) -> Option<String> {
 }
 
 fn cookie_value(header: &str) -> String {
-    header.split(';').next().unwrap_or("").split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default()
+    header
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
 }
 
 /// The value of the first hidden `csrf` field of a page.
 fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn form(url: &str, cookie: &str, body: &str) -> Reply {
     call(
         "POST",
         url,
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", cookie)],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie),
+        ],
         Some(body),
     )
 }
@@ -87,8 +100,16 @@ fn form(url: &str, cookie: &str, body: &str) -> Reply {
 fn sign_in(s: &Server, password: &str) -> Result<String, Reply> {
     let page = call("GET", &format!("{}/admin/login", s.url), &[], None);
     let login = cookie_value(&set_cookie(&page, "scimd_login").unwrap_or_default());
-    let body = format!("csrf={}&name=alice&password={}", csrf_of(&page.body), password.replace(' ', "+"));
-    let r = form(&format!("{}/admin/login", s.url), &format!("scimd_login={login}"), &body);
+    let body = format!(
+        "csrf={}&name=alice&password={}",
+        csrf_of(&page.body),
+        password.replace(' ', "+")
+    );
+    let r = form(
+        &format!("{}/admin/login", s.url),
+        &format!("scimd_login={login}"),
+        &body,
+    );
     match set_cookie(&r, "scimd_session") {
         Some(c) if r.status == 303 => Ok(c),
         _ => Err(r),
@@ -110,7 +131,12 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
     let id = cookie_value(&header);
     assert_eq!(id.len(), 43);
     let cookie = format!("scimd_session={id}");
-    let page = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
+    let page = call(
+        "GET",
+        &format!("{}/admin/providers", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(page.status, 200);
     for (h, v) in [
         ("x-frame-options", "DENY"),
@@ -121,7 +147,9 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
         assert_eq!(page.header(h), Some(v), "{h}");
     }
     let csp = page.header("content-security-policy").unwrap_or_default();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"));
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'")
+    );
     assert!(!page.body.contains("<script>"), "no inline script");
 
     // The session is stored hashed: the cookie's value is not in the database.
@@ -130,26 +158,57 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
     let csrf = csrf_of(&page.body);
     let out = form(&format!("{}/admin/logout", s.url), &cookie, &format!("csrf={csrf}"));
     assert_eq!(out.status, 303);
-    let after = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
+    let after = call(
+        "GET",
+        &format!("{}/admin/providers", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(after.status, 303, "the session is gone");
-    assert!(!s.log().contains(&id) && !s.log().contains(PASSWORD), "no cookie or password in the log");
+    assert!(
+        !s.log().contains(&id) && !s.log().contains(PASSWORD),
+        "no cookie or password in the log"
+    );
 }
 
 #[test]
 fn every_console_post_needs_the_sessions_csrf_token() {
     let s = server_with_admin();
-    let cookie = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
-    let page = call("GET", &format!("{}/admin/providers/new", s.url), &[("Cookie", &cookie)], None);
+    let cookie = format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
+    );
+    let page = call(
+        "GET",
+        &format!("{}/admin/providers/new", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
     let csrf = csrf_of(&page.body);
     assert_eq!(csrf.len(), 64);
     let body = "name=Okta&population=internal&enabled=on";
     let url = format!("{}/admin/providers", s.url);
     assert_eq!(form(&url, &cookie, body).status, 403, "no token");
-    assert_eq!(form(&url, &cookie, &format!("{body}&csrf={}", "0".repeat(64))).status, 403, "a wrong token");
+    assert_eq!(
+        form(&url, &cookie, &format!("{body}&csrf={}", "0".repeat(64))).status,
+        403,
+        "a wrong token"
+    );
     // Another session's token does not fit this one.
-    let other = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
-    let other_page = call("GET", &format!("{}/admin/providers/new", s.url), &[("Cookie", &other)], None);
-    assert_eq!(form(&url, &cookie, &format!("{body}&csrf={}", csrf_of(&other_page.body))).status, 403);
+    let other = format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
+    );
+    let other_page = call(
+        "GET",
+        &format!("{}/admin/providers/new", s.url),
+        &[("Cookie", &other)],
+        None,
+    );
+    assert_eq!(
+        form(&url, &cookie, &format!("{body}&csrf={}", csrf_of(&other_page.body))).status,
+        403
+    );
     assert!(call("GET", &format!("{}/admin/api/v1/providers", s.url), &[], None).status == 401);
     assert_eq!(
         crate::support::sql_rows(s.path(), "SELECT id FROM provider").len(),
@@ -163,12 +222,20 @@ fn every_console_post_needs_the_sessions_csrf_token() {
     let reveal = call(
         "POST",
         &format!("{}/admin/providers/okta/reveal", s.url),
-        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf), ("Accept", "application/json")],
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+            ("Accept", "application/json"),
+        ],
         None,
     );
     assert_eq!(reveal.status, 200);
     assert_eq!(reveal.json()["client_secret"].as_str().map(str::len), Some(48));
-    let no_session = form(&format!("{}/admin/providers/okta/disable", s.url), "", &format!("csrf={csrf}"));
+    let no_session = form(
+        &format!("{}/admin/providers/okta/disable", s.url),
+        "",
+        &format!("csrf={csrf}"),
+    );
     assert_eq!(no_session.status, 403);
 }
 
@@ -177,11 +244,18 @@ fn failed_sign_ins_are_slowed_and_limited_per_account() {
     let s = server_with_admin();
     let started = std::time::Instant::now();
     for _ in 0..5 {
-        let r = sign_in(&s, "wrong password!").err().unwrap_or_else(|| panic!("signed in"));
+        let r = sign_in(&s, "wrong password!")
+            .err()
+            .unwrap_or_else(|| panic!("signed in"));
         assert_eq!(r.status, 401);
     }
-    assert!(started.elapsed() >= std::time::Duration::from_millis(2000), "each failure is held back");
-    let limited = sign_in(&s, PASSWORD).err().unwrap_or_else(|| panic!("signed in past the limit"));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(2000),
+        "each failure is held back"
+    );
+    let limited = sign_in(&s, PASSWORD)
+        .err()
+        .unwrap_or_else(|| panic!("signed in past the limit"));
     assert_eq!(limited.status, 429);
     assert!(limited.body.contains("too many failed attempts"));
     let failures = crate::support::sql_rows(
@@ -195,12 +269,33 @@ fn failed_sign_ins_are_slowed_and_limited_per_account() {
 #[test]
 fn text_from_providers_and_identity_providers_is_escaped() {
     let s = server_with_admin();
-    let cookie = format!("scimd_session={}", cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default()));
-    s.add_provider("<img src=x onerror=alert(1)>", "internal", &["--description", "\"><script>alert(2)</script>"]);
-    let list = call("GET", &format!("{}/admin/providers", s.url), &[("Cookie", &cookie)], None);
-    assert!(list.body.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", list.body);
+    let cookie = format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
+    );
+    s.add_provider(
+        "<img src=x onerror=alert(1)>",
+        "internal",
+        &["--description", "\"><script>alert(2)</script>"],
+    );
+    let list = call(
+        "GET",
+        &format!("{}/admin/providers", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert!(
+        list.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        list.body
+    );
     assert!(!list.body.contains("<img src=x"));
-    let details = call("GET", &format!("{}/admin/providers/img-src-x-onerror-alert-1", s.url), &[("Cookie", &cookie)], None);
+    let details = call(
+        "GET",
+        &format!("{}/admin/providers/img-src-x-onerror-alert-1", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(details.status, 200, "{}", details.body);
     assert!(!details.body.contains("<script>alert(2)"));
     assert!(details.body.contains("&quot;&gt;&lt;script&gt;"));

@@ -28,8 +28,10 @@ pub fn events_table(h: &mut Html, events: &[StoredAuditEvent]) {
         h.el("p", "class=\"empty\"", "No events.");
         return;
     }
-    h.raw("<div class=\"table\"><table class=\"audit\"><thead><tr><th>Time</th><th>Actor</th><th>Action</th>\
-           <th>Provider</th><th>Resource</th><th>Population</th><th>Attributes</th></tr></thead><tbody>");
+    h.raw(
+        "<div class=\"table\"><table class=\"audit\"><thead><tr><th>Time</th><th>Actor</th><th>Action</th>\
+           <th>Provider</th><th>Resource</th><th>Population</th><th>Attributes</th></tr></thead><tbody>",
+    );
     for e in events {
         h.raw("<tr>")
             .el("td", "", &e.time.to_rfc3339())
@@ -45,11 +47,13 @@ pub fn events_table(h: &mut Html, events: &[StoredAuditEvent]) {
 }
 
 fn input(h: &mut Html, name: &str, label: &str, value: Option<&str>, hint: &str) {
-    h.raw(&format!("<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" value=\""))
-        .text(value.unwrap_or(""))
-        .raw("\" placeholder=\"")
-        .text(hint)
-        .raw("\">");
+    h.raw(&format!(
+        "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" value=\""
+    ))
+    .text(value.unwrap_or(""))
+    .raw("\" placeholder=\"")
+    .text(hint)
+    .raw("\">");
 }
 
 /// The query string without the paging cursor, for links that keep the filters.
@@ -79,7 +83,13 @@ async fn audit_list(
     h.raw("<form method=\"get\" class=\"filters\">");
     input(&mut h, "provider", "Provider", f.provider.as_deref(), "okta");
     input(&mut h, "actor", "Actor", f.actor.as_deref(), "admin:alice or admin:*");
-    input(&mut h, "action", "Action", f.action.as_deref(), "provider.* or user.create");
+    input(
+        &mut h,
+        "action",
+        "Action",
+        f.action.as_deref(),
+        "provider.* or user.create",
+    );
     input(&mut h, "resource", "Resource", f.resource.as_deref(), "User/<id>");
     input(&mut h, "since", "Since", f.since.as_deref(), "2026-01-01");
     input(&mut h, "until", "Until", f.until.as_deref(), "2026-12-31T23:59:59Z");
@@ -92,7 +102,11 @@ async fn audit_list(
         .raw("</p>");
     events_table(&mut h, &events);
     let next = (events.len() as u32 == PAGE)
-        .then(|| events.last().map(|e| format!("/admin/audit?{filters}&before={}", e.seq)))
+        .then(|| {
+            events
+                .last()
+                .map(|e| format!("/admin/audit?{filters}&before={}", e.seq))
+        })
         .flatten();
     let newest = f.before.is_some().then(|| format!("/admin/audit?{filters}"));
     pager(&mut h, newest, next);
@@ -100,7 +114,12 @@ async fn audit_list(
 }
 
 /// Every event the filters select (up to [`EXPORT_LIMIT`]), newest first, a page at a time.
-async fn export(state: &AppState, f: &AuditFilter, line: fn(&StoredAuditEvent) -> String, head: &str) -> Result<String, scimd_core::CoreError> {
+async fn export(
+    state: &AppState,
+    f: &AuditFilter,
+    line: fn(&StoredAuditEvent) -> String,
+    head: &str,
+) -> Result<String, scimd_core::CoreError> {
     let mut q = f.query(scimd_core::browse::MAX_PAGE)?;
     q.limit = scimd_core::browse::MAX_PAGE;
     let mut out = head.to_owned();

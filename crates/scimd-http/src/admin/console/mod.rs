@@ -43,7 +43,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
 /// The console's page for a domain error.
 pub fn error_page(e: &CoreError) -> Response {
     let (status, msg) = status_of(e);
-    (status, html::message_page(status.canonical_reason().unwrap_or("Error"), &msg)).into_response()
+    (
+        status,
+        html::message_page(status.canonical_reason().unwrap_or("Error"), &msg),
+    )
+        .into_response()
 }
 
 /// A full console page for the signed-in administrator.
@@ -68,7 +72,10 @@ async fn static_file(Path(file): Path<String>) -> Response {
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (
-        [(header::CONTENT_TYPE, ty), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         body,
     )
         .into_response()
@@ -116,7 +123,13 @@ fn login_token(headers: &HeaderMap) -> String {
 }
 
 async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
-    login_page(StatusCode::OK, &login_token(&headers), &safe_next(q.next.as_deref()), None, &state)
+    login_page(
+        StatusCode::OK,
+        &login_token(&headers),
+        &safe_next(q.next.as_deref()),
+        None,
+        &state,
+    )
 }
 
 #[derive(Deserialize)]
@@ -140,7 +153,11 @@ async fn login(
     if !csrf_ok {
         return auth::forbidden("The sign-in form is missing its CSRF token. Reload the page and try again.");
     }
-    match state.core.sign_in(f.name.trim(), &f.password, auth::peer_ip(&peer)).await {
+    match state
+        .core
+        .sign_in(f.name.trim(), &f.password, auth::peer_ip(&peer))
+        .await
+    {
         Ok((id, _session)) => {
             let mut resp = Redirect::to(&next).into_response();
             let h = resp.headers_mut();

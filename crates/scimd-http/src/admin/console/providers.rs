@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
-use scimd_core::service::IssuedToken;
 use scimd_core::Provider;
+use scimd_core::service::IssuedToken;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,7 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/providers/{id}/postman", post(providers_postman))
         .route("/admin/providers/{id}/enable", post(providers_enable))
         .route("/admin/providers/{id}/disable", post(providers_disable))
-        .route("/admin/providers/{id}/delete", get(providers_delete_confirm).post(providers_delete))
+        .route(
+            "/admin/providers/{id}/delete",
+            get(providers_delete_confirm).post(providers_delete),
+        )
 }
 
 const CRUMB: (&str, &str) = ("Providers", "/admin/providers");
@@ -43,7 +46,12 @@ struct ListFilter {
 }
 
 fn matches(p: &Provider, f: &ListFilter) -> bool {
-    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_lowercase)
+    };
     given(&f.name).is_none_or(|n| p.name.to_lowercase().contains(&n) || p.id.as_str().contains(&n))
         && given(&f.tag).is_none_or(|t| p.tags.iter().any(|x| x.to_lowercase() == t))
         && given(&f.population).is_none_or(|x| p.population.as_str() == x)
@@ -54,7 +62,9 @@ fn select(h: &mut Html, name: &str, current: Option<&str>, options: &[(&str, &st
     h.raw(&format!("<select id=\"{name}\" name=\"{name}\">"));
     for (value, label) in options {
         let sel = if current == Some(*value) { " selected" } else { "" };
-        h.raw(&format!("<option value=\"{value}\"{sel}>")).text(label).raw("</option>");
+        h.raw(&format!("<option value=\"{value}\"{sel}>"))
+            .text(label)
+            .raw("</option>");
     }
     h.raw("</select>");
 }
@@ -84,14 +94,25 @@ async fn providers_list(
         &[("", "Any"), ("internal", "Internal"), ("third-party", "Third-party")],
     );
     h.raw("<label for=\"enabled\">Enabled</label>");
-    select(&mut h, "enabled", f.enabled.as_deref(), &[("", "Any"), ("yes", "Yes"), ("no", "No")]);
+    select(
+        &mut h,
+        "enabled",
+        f.enabled.as_deref(),
+        &[("", "Any"), ("yes", "Yes"), ("no", "No")],
+    );
     h.raw("<button type=\"submit\">Filter</button></form>");
     let shown: Vec<&Provider> = all.iter().filter(|p| matches(p, &f)).collect();
     if shown.is_empty() {
-        h.el("p", "class=\"empty\"", "No providers match. Register one with “New provider”.");
+        h.el(
+            "p",
+            "class=\"empty\"",
+            "No providers match. Register one with “New provider”.",
+        );
     } else {
-        h.raw("<div class=\"table\"><table><thead><tr><th>ID</th><th>Name</th><th>Population</th><th>Tags</th>\
-               <th>Enabled</th><th>Created</th><th>Token expiry</th></tr></thead><tbody>");
+        h.raw(
+            "<div class=\"table\"><table><thead><tr><th>ID</th><th>Name</th><th>Population</th><th>Tags</th>\
+               <th>Enabled</th><th>Created</th><th>Token expiry</th></tr></thead><tbody>",
+        );
         for p in shown {
             let tokens = state.core.tokens(p.id.as_str()).await.unwrap_or_default();
             let status = token_status(&tokens, now);
@@ -103,7 +124,9 @@ async fn providers_list(
                 .el("td", "", &p.tags.join(", "))
                 .el("td", "", if p.enabled { "yes" } else { "no" })
                 .el("td", "", &p.created.to_rfc3339());
-            let expiry = status.expires.map_or_else(|| "no live token".to_owned(), |e| e.to_rfc3339());
+            let expiry = status
+                .expires
+                .map_or_else(|| "no live token".to_owned(), |e| e.to_rfc3339());
             h.el("td", if status.expiring_soon { "class=\"warn\"" } else { "" }, &expiry)
                 .raw("</tr>");
         }
@@ -179,7 +202,7 @@ enum Once {
     Registered(String),
     Secret(String),
     Rotated(String),
-    Issued(IssuedToken),
+    Issued(Box<IssuedToken>),
 }
 
 async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Response {
@@ -207,27 +230,58 @@ async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -
         );
     }
     if !p.enabled {
-        h.el("p", "class=\"warning\"", "This provider is disabled: its tokens and token requests are refused.");
+        h.el(
+            "p",
+            "class=\"warning\"",
+            "This provider is disabled: its tokens and token requests are refused.",
+        );
     }
     match &once {
         Once::Registered(_) => {
-            h.el("p", "class=\"notice\"", "Provider registered. Its client secret is shown below; later only through the eye button (audited).");
+            h.el(
+                "p",
+                "class=\"notice\"",
+                "Provider registered. Its client secret is shown below; later only through the eye button (audited).",
+            );
         }
         Once::Rotated(_) => {
-            h.el("p", "class=\"notice\"", "New client secret. Tokens issued before stay valid; revoke them below if needed.");
+            h.el(
+                "p",
+                "class=\"notice\"",
+                "New client secret. Tokens issued before stay valid; revoke them below if needed.",
+            );
         }
         _ => {}
     }
     h.raw("<section class=\"card\"><dl class=\"facts\">")
-        .el("dt", "", "Name").el("dd", "", &p.name)
-        .el("dt", "", "Population").el("dd", "id=\"population\"", p.population.as_str())
-        .el("dt", "", "Enabled").el("dd", "", if p.enabled { "yes" } else { "no" })
-        .el("dt", "", "Description").el("dd", "", &p.description)
-        .el("dt", "", "Tags").el("dd", "", &p.tags.join(", "))
-        .el("dt", "", "Token lifetime").el("dd", "", &format!("{} days", p.token_ttl_seconds / 86_400))
+        .el("dt", "", "Name")
+        .el("dd", "", &p.name)
+        .el("dt", "", "Population")
+        .el("dd", "id=\"population\"", p.population.as_str())
+        .el("dt", "", "Enabled")
+        .el("dd", "", if p.enabled { "yes" } else { "no" })
+        .el("dt", "", "Description")
+        .el("dd", "", &p.description)
+        .el("dt", "", "Tags")
+        .el("dd", "", &p.tags.join(", "))
+        .el("dt", "", "Token lifetime")
+        .el("dd", "", &format!("{} days", p.token_ttl_seconds / 86_400))
         .el("dt", "", "Allowed networks")
-        .el("dd", "", &if p.allowed_networks.is_empty() { "any".to_owned() } else { p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") })
-        .el("dt", "", "Created").el("dd", "", &p.created.to_rfc3339())
+        .el(
+            "dd",
+            "",
+            &if p.allowed_networks.is_empty() {
+                "any".to_owned()
+            } else {
+                p.allowed_networks
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        )
+        .el("dt", "", "Created")
+        .el("dd", "", &p.created.to_rfc3339())
         .raw("</dl>");
     h.copy_field("base-url", "Base URL", &state.base_url(p.id.as_str()))
         .copy_field("token-url", "Token URL", &state.token_url())
@@ -271,7 +325,11 @@ async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -
                 .el("td", "class=\"mono\"", &t.id)
                 .el("td", "", &t.created.to_rfc3339())
                 .el("td", "", &t.expires.to_rfc3339())
-                .el("td", "", &t.last_used.map_or_else(|| "never".to_owned(), |x| x.to_rfc3339()))
+                .el(
+                    "td",
+                    "",
+                    &t.last_used.map_or_else(|| "never".to_owned(), |x| x.to_rfc3339()),
+                )
                 .el("td", "", state_text)
                 .raw("<td>");
             if t.is_live(now) {
@@ -294,7 +352,8 @@ async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -
     h.link(&format!("{base}/delete"), "Delete…").raw("</section>");
     let crumbs = [CRUMB, (p.name.as_str(), "")];
     let mut resp = render(admin, &p.name, Section::Providers, &crumbs, h);
-    resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -334,7 +393,7 @@ async fn providers_token(
     Path(id): Path<String>,
 ) -> Response {
     match state.core.issue_token_as_admin(&id, &admin.actor()).await {
-        Ok(t) => details(&state, &admin, &id, Once::Issued(t)).await,
+        Ok(t) => details(&state, &admin, &id, Once::Issued(Box::new(t))).await,
         Err(e) => error_page(&e),
     }
 }
@@ -413,12 +472,15 @@ async fn providers_delete_confirm(
             p.name, p.population
         ),
     );
-    h.raw(&format!("<form method=\"post\" action=\"/admin/providers/{}/delete\" class=\"card\">", p.id))
-        .csrf(&admin.session.csrf)
-        .raw("<label for=\"confirm\">Type the provider's id (")
-        .text(p.id.as_str())
-        .raw(") to confirm</label><input id=\"confirm\" name=\"confirm\" required autocomplete=\"off\">")
-        .raw("<button type=\"submit\" class=\"danger\">Delete provider</button></form>");
+    h.raw(&format!(
+        "<form method=\"post\" action=\"/admin/providers/{}/delete\" class=\"card\">",
+        p.id
+    ))
+    .csrf(&admin.session.csrf)
+    .raw("<label for=\"confirm\">Type the provider's id (")
+    .text(p.id.as_str())
+    .raw(") to confirm</label><input id=\"confirm\" name=\"confirm\" required autocomplete=\"off\">")
+    .raw("<button type=\"submit\" class=\"danger\">Delete provider</button></form>");
     let crumbs = [CRUMB, (p.name.as_str(), ""), ("Delete", "")];
     render(&admin, &format!("Delete {}", p.name), Section::Providers, &crumbs, h)
 }

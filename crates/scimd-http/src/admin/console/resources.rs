@@ -30,12 +30,20 @@ const MEMBERS_PAGE: u32 = 100;
 
 fn section(kind: ResourceKind, p: Population) -> (Section, &'static str, &'static str) {
     match (kind, p) {
-        (ResourceKind::User, Population::Internal) => (Section::InternalUsers, "Internal users", "/admin/users/internal"),
-        (ResourceKind::User, Population::ThirdParty) => {
-            (Section::ThirdPartyUsers, "Third-party users", "/admin/users/third-party")
+        (ResourceKind::User, Population::Internal) => {
+            (Section::InternalUsers, "Internal users", "/admin/users/internal")
         }
-        (ResourceKind::Group, Population::Internal) => (Section::InternalGroups, "User groups", "/admin/groups/internal"),
-        (ResourceKind::Group, Population::ThirdParty) => (Section::ThirdPartyGroups, "Vendors", "/admin/groups/third-party"),
+        (ResourceKind::User, Population::ThirdParty) => (
+            Section::ThirdPartyUsers,
+            "Third-party users",
+            "/admin/users/third-party",
+        ),
+        (ResourceKind::Group, Population::Internal) => {
+            (Section::InternalGroups, "User groups", "/admin/groups/internal")
+        }
+        (ResourceKind::Group, Population::ThirdParty) => {
+            (Section::ThirdPartyGroups, "Vendors", "/admin/groups/third-party")
+        }
     }
 }
 
@@ -47,7 +55,9 @@ fn full_name(r: &ResourceRecord) -> String {
     let name = r.data.get("name");
     let part = |k: &str| name.and_then(|n| n.get(k)).and_then(Value::as_str).unwrap_or("");
     match part("formatted") {
-        "" => format!("{} {}", part("givenName"), part("familyName")).trim().to_owned(),
+        "" => format!("{} {}", part("givenName"), part("familyName"))
+            .trim()
+            .to_owned(),
         f => f.to_owned(),
     }
 }
@@ -59,7 +69,10 @@ fn email(r: &ResourceRecord) -> String {
             .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
             .or_else(|| l.first())
     });
-    pick.and_then(|e| e.get("value")).and_then(Value::as_str).unwrap_or("").to_owned()
+    pick.and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[derive(Deserialize, Default)]
@@ -103,7 +116,9 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
     } else {
         h.raw("<div class=\"table\"><table id=\"resources\"><thead><tr>");
         match kind {
-            ResourceKind::User => h.raw("<th>userName</th><th>Name</th><th>Email</th><th>externalId</th><th>Active</th><th>Provider</th>"),
+            ResourceKind::User => {
+                h.raw("<th>userName</th><th>Name</th><th>Email</th><th>externalId</th><th>Active</th><th>Provider</th>")
+            }
             ResourceKind::Group => h.raw("<th>displayName</th><th>externalId</th><th>Members</th><th>Provider</th>"),
         };
         h.raw("</tr></thead><tbody>");
@@ -205,7 +220,11 @@ async fn show(
         .el("dt", "", "Modified")
         .el("dd", "", &r.modified.to_rfc3339())
         .raw("</dl><h2>Attributes</h2>")
-        .el("pre", "class=\"json\"", &serde_json::to_string_pretty(&r.data).unwrap_or_default())
+        .el(
+            "pre",
+            "class=\"json\"",
+            &serde_json::to_string_pretty(&r.data).unwrap_or_default(),
+        )
         .raw("</section>");
     match kind {
         ResourceKind::User => {
@@ -231,8 +250,11 @@ async fn show(
                 Ok(m) => m,
                 Err(e) => return error_page(&e),
             };
-            h.raw("<section class=\"card\"><h2>Members</h2>")
-                .el("p", "class=\"count\"", &format!("{} members", d.member_count));
+            h.raw("<section class=\"card\"><h2>Members</h2>").el(
+                "p",
+                "class=\"count\"",
+                &format!("{} members", d.member_count),
+            );
             h.raw("<div class=\"table\"><table id=\"members\"><thead><tr><th>Member</th><th>Type</th><th>id</th></tr></thead><tbody>");
             for m in &members {
                 let target = match m.member.kind {
