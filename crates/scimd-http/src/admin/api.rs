@@ -332,7 +332,7 @@ async fn providers_list(State(state): State<AppState>) -> ApiResult {
     let mut out = Vec::new();
     for p in state.core.providers().await? {
         let tokens = state.core.tokens(p.id.as_str()).await?;
-        out.push(provider_json(&state, &p, Some(&token_status(&tokens, now))));
+        out.push(provider_json(&state.public_url, &p, Some(&token_status(&tokens, now))));
     }
     ok(Value::Array(out))
 }
@@ -344,7 +344,7 @@ async fn providers_create(
 ) -> ApiResult {
     let new = input.into_new(state.core.now())?;
     let (p, secret) = state.core.register(new, &t.actor()).await?;
-    let mut v = provider_json(&state, &p, None);
+    let mut v = provider_json(&state.public_url, &p, None);
     v["client_secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
@@ -352,7 +352,11 @@ async fn providers_create(
 async fn provider_with_status(state: &AppState, id: &str) -> ApiResult {
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
-    ok(provider_json(state, &p, Some(&token_status(&tokens, state.core.now()))))
+    ok(provider_json(
+        &state.public_url,
+        &p,
+        Some(&token_status(&tokens, state.core.now())),
+    ))
 }
 
 async fn providers_show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {

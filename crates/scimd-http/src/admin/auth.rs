@@ -118,13 +118,7 @@ pub async fn console_session(State(state): State<AppState>, req: Request, next: 
 
 /// The admin API takes `Authorization: Bearer scimdadm_...` and nothing else.
 pub async fn api_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
+    let bearer = crate::scim::bearer_token(req.headers());
     let challenge = |error: Option<&str>| {
         let (msg, www) = match error {
             None => (

@@ -5,7 +5,7 @@ pub mod api;
 mod auth;
 mod console;
 mod html;
-mod shared;
+pub mod shared;
 
 use axum::Router;
 

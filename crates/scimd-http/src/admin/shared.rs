@@ -141,7 +141,8 @@ pub fn token_status(tokens: &[TokenRecord], now: Timestamp) -> TokenStatus {
     }
 }
 
-pub fn provider_json(state: &AppState, p: &Provider, status: Option<&TokenStatus>) -> Value {
+/// A provider as JSON (without its secret), for the admin API and `scimd provider --json`.
+pub fn provider_json(public_url: &str, p: &Provider, status: Option<&TokenStatus>) -> Value {
     let mut v = json!({
         "id": p.id.as_str(),
         "name": p.name,
@@ -149,8 +150,8 @@ pub fn provider_json(state: &AppState, p: &Provider, status: Option<&TokenStatus
         "enabled": p.enabled,
         "description": p.description,
         "tags": p.tags,
-        "base_url": state.base_url(p.id.as_str()),
-        "token_url": state.token_url(),
+        "base_url": crate::base_url(public_url, p.id.as_str()),
+        "token_url": crate::token_url(public_url),
         "client_id": p.client_id.as_str(),
         "token_ttl_seconds": p.token_ttl_seconds,
         "allowed_networks": p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),

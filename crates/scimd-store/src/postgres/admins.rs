@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use scim_proto::schema::ResourceKind;
 use scimd_core::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
-use scimd_core::resource::{MemberRef, ResourceRecord};
+use scimd_core::resource::ResourceRecord;
 use scimd_core::store::StoreResult;
 use scimd_core::{
     AdminStore, AuditEvent, MemberRow, Population, PopulationPage, PopulationQuery, StoreError, Timestamp,
@@ -16,7 +16,7 @@ use super::providers::get;
 use super::resources::record_from_row;
 use super::{PgStore, backend, conflict_or_backend};
 use crate::admin_sql::{MEMBER_COUNT, MEMBER_PAGE, PG_SEARCH, POPULATION_RESOURCE, pg, search_params};
-use crate::rows::parse_kind;
+use crate::rows::member_row;
 
 fn hash32(row: &Row, i: usize) -> Result<[u8; 32], StoreError> {
     let v: Vec<u8> = get(row, i)?;
@@ -247,14 +247,7 @@ impl AdminStore for PgStore {
         rows.iter()
             .map(|r| {
                 let kind: String = get(r, 2)?;
-                Ok(MemberRow {
-                    seq: get(r, 0)?,
-                    member: MemberRef {
-                        id: get(r, 1)?,
-                        kind: parse_kind(&kind).unwrap_or(ResourceKind::User),
-                        display: get(r, 3)?,
-                    },
-                })
+                Ok(member_row(get(r, 0)?, get(r, 1)?, &kind, get(r, 3)?))
             })
             .collect()
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use scim_proto::schema::ResourceKind;
 use scimd_core::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
-use scimd_core::resource::{MemberRef, ResourceRecord};
+use scimd_core::resource::ResourceRecord;
 use scimd_core::store::StoreResult;
 use scimd_core::{AdminStore, AuditEvent, MemberRow, Population, PopulationPage, PopulationQuery, Timestamp};
 
@@ -14,7 +14,7 @@ use super::providers::insert_audit;
 use super::resources::record_from_row;
 use super::{SqliteStore, backend, conflict_or_backend};
 use crate::admin_sql::{MEMBER_COUNT, MEMBER_PAGE, POPULATION_RESOURCE, SQLITE_SEARCH, search_params};
-use crate::rows::parse_kind;
+use crate::rows::member_row;
 
 fn hash32(row: &Row<'_>, i: usize) -> rusqlite::Result<[u8; 32]> {
     let v: Vec<u8> = row.get(i)?;
@@ -226,14 +226,7 @@ impl AdminStore for SqliteStore {
             let rows = s
                 .query_map(params![group, after_seq, limit], |r| {
                     let kind: String = r.get(2)?;
-                    Ok(MemberRow {
-                        seq: r.get(0)?,
-                        member: MemberRef {
-                            id: r.get(1)?,
-                            kind: parse_kind(&kind).unwrap_or(ResourceKind::User),
-                            display: r.get(3)?,
-                        },
-                    })
+                    Ok(member_row(r.get(0)?, r.get(1)?, &kind, r.get(3)?))
                 })
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)

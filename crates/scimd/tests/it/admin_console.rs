@@ -4,40 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use std::io::Read;
-
-use crate::support::{Reply, Server, db_args};
-
-/// A request that does not follow redirects: the console answers sign-in and sign-out
-/// with 303s that these tests look at.
-fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut builder = ureq::http::Request::builder().method(method).uri(url);
-    for (n, v) in headers {
-        builder = builder.header(*n, *v);
-    }
-    let req = builder
-        .body(body.unwrap_or("").to_owned())
-        .unwrap_or_else(|e| panic!("request: {e}"));
-    let mut r = agent.run(req).unwrap_or_else(|e| panic!("HTTP call failed: {e}"));
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-        .collect();
-    let mut body = String::new();
-    let _ = r.body_mut().as_reader().read_to_string(&mut body);
-    Reply {
-        status: r.status().as_u16(),
-        headers,
-        body,
-    }
-}
+use crate::support::{Reply, Server, call_unredirected as call, db_args};
 
 const PASSWORD: &str = "correct horse battery staple";
 
