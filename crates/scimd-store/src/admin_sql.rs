@@ -21,15 +21,19 @@ pub(crate) fn pg(sql: &str) -> String {
 }
 
 /// Parameters: ?1 population, ?2 kind, ?3 folded `LIKE` pattern or NULL, ?4 the raw text
-/// (exact externalId) or NULL.
+/// (exact externalId) or NULL, ?5 the same pattern as a prefilter on the whole document's
+/// text, or NULL. Every match has the search text somewhere in its document, so the
+/// prefilter (a substring scan) drops most rows before any JSON is parsed: 100,000 users
+/// are searched in a fraction of the time.
 fn search_where(flavor: Flavor) -> String {
-    let (given, family, formatted, emails) = match flavor {
+    let (given, family, formatted, emails, doc) = match flavor {
         Flavor::Sqlite => (
             "scim_fold(json_extract(r.data, '$.name.givenName'))",
             "scim_fold(json_extract(r.data, '$.name.familyName'))",
             "scim_fold(json_extract(r.data, '$.name.formatted'))",
             "SELECT 1 FROM json_each(r.data, '$.emails') e \
              WHERE scim_fold(json_extract(e.value, '$.value')) LIKE ?3 ESCAPE '\\'",
+            "scim_fold(r.data)",
         ),
         Flavor::Postgres => (
             "scim_fold(r.data #>> '{name,givenName}')",
@@ -37,10 +41,12 @@ fn search_where(flavor: Flavor) -> String {
             "scim_fold(r.data #>> '{name,formatted}')",
             "SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.data -> 'emails') = 'array' \
              THEN r.data -> 'emails' ELSE '[]'::jsonb END) e WHERE scim_fold(e ->> 'value') LIKE ?3 ESCAPE '\\'",
+            "scim_fold(r.data::text)",
         ),
     };
     format!(
-        "r.population = ?1 AND r.kind = ?2 AND (CAST(?3 AS TEXT) IS NULL \
+        "r.population = ?1 AND r.kind = ?2 \
+         AND (CAST(?5 AS TEXT) IS NULL OR {doc} LIKE ?5 ESCAPE '\\') AND (CAST(?3 AS TEXT) IS NULL \
          OR r.user_name_folded LIKE ?3 ESCAPE '\\' OR r.display_name_folded LIKE ?3 ESCAPE '\\' \
          OR r.external_id = ?4 OR {given} LIKE ?3 ESCAPE '\\' OR {family} LIKE ?3 ESCAPE '\\' \
          OR {formatted} LIKE ?3 ESCAPE '\\' OR EXISTS ({emails}))"
@@ -49,7 +55,7 @@ fn search_where(flavor: Flavor) -> String {
 
 pub(crate) struct SearchSql {
     pub count: String,
-    /// Adds ?5 limit and ?6 offset.
+    /// Adds ?6 limit and ?7 offset.
     pub page: String,
 }
 
@@ -58,7 +64,7 @@ pub(crate) fn search_sql(flavor: Flavor) -> SearchSql {
     SearchSql {
         count: format!("SELECT count(*) FROM resource r WHERE {w}"),
         page: format!(
-            "SELECT {} FROM resource r WHERE {w} ORDER BY r.seq LIMIT ?5 OFFSET ?6",
+            "SELECT {} FROM resource r WHERE {w} ORDER BY r.seq LIMIT ?6 OFFSET ?7",
             crate::rows::COLUMNS
         ),
     }
@@ -73,14 +79,29 @@ pub(crate) static PG_SEARCH: LazyLock<SearchSql> = LazyLock::new(|| {
     }
 });
 
-/// The search text as bound parameters: the folded substring pattern and the raw text.
-pub(crate) fn search_params(q: &PopulationQuery) -> (Option<String>, Option<String>) {
-    match &q.text {
-        Some(t) => (
-            Some(format!("%{}%", scimd_core::store::like_escape(&fold(t)))),
-            Some(t.clone()),
-        ),
-        None => (None, None),
+/// The search text as bound parameters: the folded substring pattern, the raw text, and
+/// the prefilter pattern. Text that JSON escapes (quotes, backslashes, control characters)
+/// would not appear as such in the document, so it goes without the prefilter.
+pub(crate) struct SearchParams {
+    pub pattern: Option<String>,
+    pub raw: Option<String>,
+    pub prefilter: Option<String>,
+}
+
+pub(crate) fn search_params(q: &PopulationQuery) -> SearchParams {
+    let Some(t) = &q.text else {
+        return SearchParams {
+            pattern: None,
+            raw: None,
+            prefilter: None,
+        };
+    };
+    let pattern = format!("%{}%", scimd_core::store::like_escape(&fold(t)));
+    let plain = !t.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+    SearchParams {
+        prefilter: plain.then(|| pattern.clone()),
+        pattern: Some(pattern),
+        raw: Some(t.clone()),
     }
 }
 

@@ -190,11 +190,11 @@ impl AdminStore for PgStore {
     }
 
     async fn search_population(&self, q: &PopulationQuery) -> StoreResult<PopulationPage> {
-        let (pattern, raw) = search_params(q);
+        let sp = search_params(q);
         let (pop, kind) = (q.population.as_str(), q.kind.name());
         let mut c = self.conn().await?;
         let total: i64 = get(
-            &c.query_one(&PG_SEARCH.count, &[&pop, &kind, &pattern, &raw])
+            &c.query_one(&PG_SEARCH.count, &[&pop, &kind, &sp.pattern, &sp.raw, &sp.prefilter])
                 .await
                 .map_err(backend)?,
             0,
@@ -203,7 +203,15 @@ impl AdminStore for PgStore {
         let rows = c
             .query(
                 &PG_SEARCH.page,
-                &[&pop, &kind, &pattern, &raw, &i64::from(q.limit), &offset],
+                &[
+                    &pop,
+                    &kind,
+                    &sp.pattern,
+                    &sp.raw,
+                    &sp.prefilter,
+                    &i64::from(q.limit),
+                    &offset,
+                ],
             )
             .await
             .map_err(backend)?;

@@ -170,16 +170,19 @@ impl AdminStore for SqliteStore {
     async fn search_population(&self, q: &PopulationQuery) -> StoreResult<PopulationPage> {
         let q = q.clone();
         self.read(move |c| {
-            let (pattern, raw) = search_params(&q);
+            let sp = search_params(&q);
             let (pop, kind) = (q.population.as_str(), q.kind.name());
             let total: i64 = c
                 .prepare_cached(&SQLITE_SEARCH.count)
-                .and_then(|mut s| s.query_row(params![pop, kind, pattern, raw], |r| r.get(0)))
+                .and_then(|mut s| s.query_row(params![pop, kind, sp.pattern, sp.raw, sp.prefilter], |r| r.get(0)))
                 .map_err(backend)?;
             let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
             let mut s = c.prepare_cached(&SQLITE_SEARCH.page).map_err(backend)?;
             let rows = s
-                .query_map(params![pop, kind, pattern, raw, q.limit, offset], record_from_row)
+                .query_map(
+                    params![pop, kind, sp.pattern, sp.raw, sp.prefilter, q.limit, offset],
+                    record_from_row,
+                )
                 .map_err(backend)?;
             let items = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
             Ok(PopulationPage {
