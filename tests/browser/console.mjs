@@ -235,6 +235,23 @@ try {
     await page.getByText("Enabled").first().waitFor();
   });
 
+  await step("the edit and delete pages ask before they change anything", async () => {
+    await page.click("text=Edit settings");
+    assert.equal(await page.inputValue("#tags"), "okta, staff");
+    await shot(page, "provider-edit");
+    await page.fill("#description", "Staff from Okta (EU)");
+    await Promise.all([page.waitForURL(`${url}/admin/providers/${provider.id}`), page.click("button:has-text('Save')")]);
+    await page.getByText("Staff from Okta (EU)").waitFor();
+    await page.click("text=Delete…");
+    await page.getByText("This cannot be undone").waitFor();
+    await shot(page, "provider-delete-confirm");
+    await page.goto(`${url}/admin/providers?population=third-party`);
+    assert.equal(await page.getByRole("link", { name: provider.id }).count(), 0);
+    await page.goto(`${url}/admin/providers?population=internal&tag=staff`);
+    await page.getByRole("link", { name: provider.id }).waitFor();
+    await shot(page, "providers-filtered");
+  });
+
   await step("sign out", async () => {
     await page.click("header >> text=Sign out");
     await page.waitForURL(/\/admin\/login/);
@@ -258,6 +275,10 @@ try {
 
   assert.deepEqual(consoleErrors, [], "no errors in the browser console (CSP violations included)");
   console.log(`browser flow passed: ${stepCount} steps, ${shotCount} screenshots in ${shots}`);
+} catch (e) {
+  await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
+  console.log(`\nfailed at ${page.url()}; see ${shots}/failure.png`);
+  throw e;
 } finally {
   await browser.close();
 }

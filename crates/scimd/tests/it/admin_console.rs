@@ -267,3 +267,67 @@ fn text_from_providers_and_identity_providers_is_escaped() {
     assert!(!details.body.contains("<script>alert(2)"));
     assert!(details.body.contains("&quot;&gt;&lt;script&gt;"));
 }
+
+#[test]
+fn a_provider_is_registered_and_edited_in_the_console_but_its_population_stays() {
+    let s = server_with_admin();
+    let cookie = format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
+    );
+    let page = call(
+        "GET",
+        &format!("{}/admin/providers/new", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    let csrf = csrf_of(&page.body);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let in_400_days = scimd_core::Timestamp(now).plus_seconds(400 * 86_400).to_rfc3339();
+    let created = form(
+        &format!("{}/admin/providers", s.url),
+        &cookie,
+        &format!(
+            "csrf={csrf}&name=Vendor+Portal&population=third-party&description=d&tags=a%2C+b&token_expiry_date={}&allowed_networks=10.0.0.0%2F8",
+            &in_400_days[..10]
+        ),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let edit = call(
+        "GET",
+        &format!("{}/admin/providers/vendor-portal/edit", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert!(
+        edit.body.contains("value=\"a, b\"") && edit.body.contains("value=\"10.0.0.0/8\""),
+        "{}",
+        edit.body
+    );
+    let saved = form(
+        &format!("{}/admin/providers/vendor-portal/edit", s.url),
+        &cookie,
+        &format!("csrf={csrf}&name=Vendors&population=internal&description=&tags=&token_ttl=30d&allowed_networks="),
+    );
+    assert_eq!(saved.status, 400, "the population is fixed: {}", saved.body);
+    let saved = form(
+        &format!("{}/admin/providers/vendor-portal/edit", s.url),
+        &cookie,
+        &format!("csrf={csrf}&name=Vendors&description=&tags=&token_ttl=30d&allowed_networks="),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let rows = crate::support::sql_rows(
+        s.path(),
+        "SELECT name, population, tags, CAST(token_ttl_seconds AS TEXT), allowed_networks FROM provider",
+    );
+    let row: Vec<&str> = rows[0].iter().map(|c| c.as_deref().unwrap_or("")).collect();
+    assert_eq!(row, ["Vendors", "third-party", "[]", "2592000", "[]"]);
+    let actors = crate::support::sql_rows(
+        s.path(),
+        "SELECT actor FROM audit_event WHERE action IN ('provider.create', 'provider.update')",
+    );
+    assert_eq!(actors.len(), 2);
+    assert!(actors.iter().all(|a| a[0].as_deref() == Some("admin:alice")));
+}

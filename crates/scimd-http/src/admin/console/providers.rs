@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/providers/{id}/delete",
             get(providers_delete_confirm).post(providers_delete),
         )
+        .route("/admin/providers/{id}/edit", get(providers_edit).post(providers_update))
 }
 
 const CRUMB: (&str, &str) = ("Providers", "/admin/providers");
@@ -135,28 +136,81 @@ async fn providers_list(
     render(&admin, "Providers", Section::Providers, &[CRUMB], h)
 }
 
+/// The settings fields of the new and edit forms; `p` fills them when editing. The
+/// population is chosen only when registering.
+fn settings_fields(h: &mut Html, p: Option<&Provider>) {
+    let value = |v: &str| crate::admin::html::esc(v);
+    h.raw(&format!(
+        "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"200\" value=\"{}\">",
+        value(p.map_or("", |p| p.name.as_str()))
+    ));
+    match p {
+        None => {
+            h.raw("<fieldset><legend>Population (fixed once saved)</legend>")
+                .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"internal\" checked> Internal (staff)</label>")
+                .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"third-party\"> Third-party (vendors, contractors)</label></fieldset>")
+                .raw("<label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"on\" checked> Enabled</label>");
+        }
+        Some(p) => {
+            h.el("p", "", &format!("Population: {} (fixed once saved)", p.population));
+        }
+    }
+    let ttl = p
+        .map(|p| format!("{}d", p.token_ttl_seconds / 86_400))
+        .unwrap_or_default();
+    let tags = p.map(|p| p.tags.join(", ")).unwrap_or_default();
+    let nets = p
+        .map(|p| {
+            p.allowed_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    h.raw("<label for=\"description\">Description</label><textarea id=\"description\" name=\"description\" rows=\"2\">")
+        .text(p.map_or("", |p| p.description.as_str()))
+        .raw("</textarea>")
+        .raw(&format!("<label for=\"tags\">Tags (comma-separated)</label><input id=\"tags\" name=\"tags\" value=\"{}\">", value(&tags)))
+        .raw(&format!("<label for=\"token_ttl\">Token lifetime (e.g. 365d, 90d, 12h)</label><input id=\"token_ttl\" name=\"token_ttl\" placeholder=\"365d\" value=\"{}\">", value(&ttl)))
+        .raw("<label for=\"token_expiry_date\">or tokens expire on</label><input id=\"token_expiry_date\" name=\"token_expiry_date\" type=\"date\">")
+        .raw(&format!("<label for=\"allowed_networks\">Allowed networks (CIDR, comma-separated; empty: any)</label><input id=\"allowed_networks\" name=\"allowed_networks\" placeholder=\"10.0.0.0/8, 192.0.2.0/24\" value=\"{}\">", value(&nets)));
+}
+
 async fn providers_new(Extension(admin): Extension<ConsoleAdmin>) -> Response {
     let mut h = Html::new();
     h.raw("<form method=\"post\" action=\"/admin/providers\" class=\"card\">")
-        .csrf(&admin.session.csrf)
-        .raw("<label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"200\">")
-        .raw("<fieldset><legend>Population (fixed once saved)</legend>")
-        .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"internal\" checked> Internal (staff)</label>")
-        .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"third-party\"> Third-party (vendors, contractors)</label></fieldset>")
-        .raw("<label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"on\" checked> Enabled</label>")
-        .raw("<label for=\"description\">Description</label><textarea id=\"description\" name=\"description\" rows=\"2\"></textarea>")
-        .raw("<label for=\"tags\">Tags (comma-separated)</label><input id=\"tags\" name=\"tags\">")
-        .raw("<label for=\"token_ttl\">Token lifetime (e.g. 365d, 90d, 12h)</label><input id=\"token_ttl\" name=\"token_ttl\" placeholder=\"365d\">")
-        .raw("<label for=\"token_expiry_date\">or tokens expire on</label><input id=\"token_expiry_date\" name=\"token_expiry_date\" type=\"date\">")
-        .raw("<label for=\"allowed_networks\">Allowed networks (CIDR, comma-separated; empty: any)</label><input id=\"allowed_networks\" name=\"allowed_networks\" placeholder=\"10.0.0.0/8, 192.0.2.0/24\">")
-        .raw("<button type=\"submit\" class=\"primary\">Register provider</button></form>");
+        .csrf(&admin.session.csrf);
+    settings_fields(&mut h, None);
+    h.raw("<button type=\"submit\" class=\"primary\">Register provider</button></form>");
     render(&admin, "New provider", Section::Providers, &[CRUMB, ("New", "")], h)
+}
+
+async fn providers_edit(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(id): Path<String>,
+) -> Response {
+    let p = match state.core.provider(&id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let mut h = Html::new();
+    h.raw(&format!(
+        "<form method=\"post\" action=\"/admin/providers/{}/edit\" class=\"card\">",
+        p.id
+    ))
+    .csrf(&admin.session.csrf);
+    settings_fields(&mut h, Some(&p));
+    h.raw("<button type=\"submit\" class=\"primary\">Save</button></form>");
+    let crumbs = [CRUMB, (p.name.as_str(), ""), ("Edit", "")];
+    render(&admin, &format!("Edit {}", p.name), Section::Providers, &crumbs, h)
 }
 
 #[derive(Deserialize)]
 struct ProviderForm {
     name: String,
-    population: String,
+    population: Option<String>,
     enabled: Option<String>,
     #[serde(default)]
     description: String,
@@ -170,28 +224,51 @@ struct ProviderForm {
     allowed_networks: String,
 }
 
+impl ProviderForm {
+    /// The form as the input both surfaces take; `enabled` only means something when
+    /// registering (an existing provider is switched with its own buttons).
+    fn input(self, registering: bool) -> ProviderInput {
+        ProviderInput {
+            name: Some(self.name),
+            population: self.population,
+            enabled: registering.then_some(self.enabled.is_some()),
+            description: Some(self.description),
+            tags: Some(split_list(&self.tags)),
+            token_ttl: Some(self.token_ttl),
+            token_expiry_date: Some(self.token_expiry_date),
+            allowed_networks: Some(split_list(&self.allowed_networks)),
+        }
+    }
+}
+
 async fn providers_create(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Form(f): Form<ProviderForm>,
 ) -> Response {
-    let input = ProviderInput {
-        name: Some(f.name),
-        population: Some(f.population),
-        enabled: Some(f.enabled.is_some()),
-        description: Some(f.description),
-        tags: Some(split_list(&f.tags)),
-        token_ttl: Some(f.token_ttl),
-        token_expiry_date: Some(f.token_expiry_date),
-        allowed_networks: Some(split_list(&f.allowed_networks)),
-    };
-    let created = match input.into_new(state.core.now()) {
+    let created = match f.input(true).into_new(state.core.now()) {
         Ok(new) => state.core.register(new, &admin.actor()).await,
         Err(e) => Err(e),
     };
     match created {
         // The secret is shown once, right here, like the CLI does.
         Ok((p, secret)) => details(&state, &admin, &p.id.to_string(), Once::Registered(secret)).await,
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn providers_update(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(id): Path<String>,
+    Form(f): Form<ProviderForm>,
+) -> Response {
+    let updated = match f.input(false).into_update(state.core.now()) {
+        Ok((update, _)) => state.core.update_provider(&id, update, &admin.actor()).await,
+        Err(e) => Err(e),
+    };
+    match updated {
+        Ok(_) => Redirect::to(&format!("/admin/providers/{id}")).into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -349,7 +426,10 @@ async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -
     } else {
         h.post_button(&format!("{base}/enable"), csrf, "Enable", "");
     }
-    h.link(&format!("{base}/delete"), "Delete…").raw("</section>");
+    h.link(&format!("{base}/edit"), "Edit settings")
+        .raw(" ")
+        .link(&format!("{base}/delete"), "Delete…")
+        .raw("</section>");
     let crumbs = [CRUMB, (p.name.as_str(), "")];
     let mut resp = render(admin, &p.name, Section::Providers, &crumbs, h);
     resp.headers_mut()
