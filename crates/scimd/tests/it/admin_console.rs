@@ -331,3 +331,105 @@ fn a_provider_is_registered_and_edited_in_the_console_but_its_population_stays()
     assert_eq!(actors.len(), 2);
     assert!(actors.iter().all(|a| a[0].as_deref() == Some("admin:alice")));
 }
+
+#[test]
+fn the_console_actions_on_a_provider_do_what_they_say() {
+    let s = server_with_admin();
+    let cookie = format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
+    );
+    let p = s.add_provider("Okta", "internal", &[]);
+    let page = call(
+        "GET",
+        &format!("{}/admin/providers/okta", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains(crate::support::str_of(&p, "client_secret")),
+        "the secret is masked"
+    );
+    let csrf = csrf_of(&page.body);
+    let post = |action: &str, extra: &str| {
+        form(
+            &format!("{}/admin/providers/okta/{action}", s.url),
+            &cookie,
+            &format!("csrf={csrf}{extra}"),
+        )
+    };
+
+    let issued = post("token", "");
+    assert_eq!(issued.status, 200);
+    let token = issued
+        .body
+        .split("id=\"activation-token\" readonly value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(token.starts_with("scimd_"), "{}", issued.body);
+    let users = format!("{}/Users", crate::support::str_of(&p, "base_url"));
+    assert_eq!(crate::support::get_bearer(&users, &token).status, 200);
+    let token_id = crate::support::sql_rows(s.path(), "SELECT id FROM access_token")[0][0]
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(post(&format!("tokens/{token_id}/revoke"), "").status, 303);
+    assert_eq!(crate::support::get_bearer(&users, &token).status, 401);
+
+    let postman = post("postman", "");
+    assert_eq!(postman.status, 200);
+    assert!(
+        postman
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment"))
+    );
+    assert!(postman.body.contains(crate::support::str_of(&p, "client_secret")));
+
+    let rotated = post("rotate", "");
+    assert_eq!(rotated.status, 200);
+    assert!(rotated.body.contains("New client secret"));
+    assert!(!rotated.body.contains(crate::support::str_of(&p, "client_secret")));
+
+    assert_eq!(post("disable", "").status, 303);
+    assert_eq!(
+        crate::support::sql_rows(s.path(), "SELECT CAST(enabled AS TEXT) FROM provider")[0][0]
+            .as_deref()
+            .map(|v| v == "0" || v == "false"),
+        Some(true)
+    );
+    assert_eq!(post("enable", "").status, 303);
+
+    let confirm = call(
+        "GET",
+        &format!("{}/admin/providers/okta/delete", s.url),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert!(confirm.body.contains("cannot be undone"));
+    assert_eq!(post("delete", "&confirm=wrong").status, 400);
+    assert_eq!(post("delete", "&confirm=okta").status, 303);
+    assert!(crate::support::sql_rows(s.path(), "SELECT id FROM provider").is_empty());
+
+    let actions: Vec<String> = crate::support::sql_rows(
+        s.path(),
+        "SELECT action FROM audit_event WHERE actor = 'admin:alice' ORDER BY seq",
+    )
+    .into_iter()
+    .filter_map(|r| r[0].clone())
+    .collect();
+    assert_eq!(
+        actions,
+        [
+            "admin.signin",
+            "token.issue",
+            "token.revoke",
+            "provider.secret.reveal",
+            "provider.secret.rotate",
+            "provider.disable",
+            "provider.enable",
+            "provider.delete"
+        ]
+    );
+}
