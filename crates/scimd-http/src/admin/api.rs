@@ -48,6 +48,21 @@ pub fn error_response(e: &CoreError) -> Response {
     (status, Json(json!({"error": reason, "detail": detail}))).into_response()
 }
 
+/// A JSON body; a malformed one (bad JSON, an unknown field, a wrong type) is a 400 in the
+/// API's own error shape.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(error_response(&CoreError::Invalid(rejection.body_text()))),
+        }
+    }
+}
+
 fn ok(v: Value) -> ApiResult {
     Ok(Json(v).into_response())
 }
@@ -340,7 +355,7 @@ async fn providers_list(State(state): State<AppState>) -> ApiResult {
 async fn providers_create(
     State(state): State<AppState>,
     Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Json(input): Json<ProviderInput>,
+    Body(input): Body<ProviderInput>,
 ) -> ApiResult {
     let new = input.into_new(state.core.now())?;
     let (p, secret) = state.core.register(new, &t.actor()).await?;
@@ -367,7 +382,7 @@ async fn providers_update(
     State(state): State<AppState>,
     Extension(ApiAdmin(t)): Extension<ApiAdmin>,
     Path(id): Path<String>,
-    Json(input): Json<ProviderInput>,
+    Body(input): Body<ProviderInput>,
 ) -> ApiResult {
     let (update, enabled) = input.into_update(state.core.now())?;
     state.core.update_provider(&id, update, &t.actor()).await?;

@@ -216,6 +216,8 @@ fn providers_are_registered_changed_revealed_rotated_and_deleted_through_the_api
         json!({"name": "X", "population": "internal", "allowed_networks": ["10.0.0.0/40"]}),
         json!({"name": "X", "population": "internal", "token_ttl": "30d", "token_expiry_date": "2099-01-01"}),
         json!({"name": "", "population": "internal"}),
+        json!({"name": "X", "population": "internal", "colour": "blue"}),
+        json!({"name": "X", "population": "internal", "tags": "not a list"}),
     ] {
         let r = admin.api("POST", "/providers", Some(&body));
         assert_eq!(r.status, 400, "{body}: {}", r.body);

@@ -83,6 +83,19 @@ fn sign_in(s: &Server, password: &str) -> Result<String, Reply> {
     }
 }
 
+/// A signed-in administrator's cookie header value.
+fn session(s: &Server) -> String {
+    format!(
+        "scimd_session={}",
+        cookie_value(&sign_in(s, PASSWORD).unwrap_or_default())
+    )
+}
+
+/// A console page, as the signed-in administrator sees it.
+fn get_page(s: &Server, cookie: &str, path: &str) -> Reply {
+    call("GET", &format!("{}{path}", s.url), &[("Cookie", cookie)], None)
+}
+
 #[test]
 fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
     let s = server_with_admin();
@@ -98,12 +111,7 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
     let id = cookie_value(&header);
     assert_eq!(id.len(), 43);
     let cookie = format!("scimd_session={id}");
-    let page = call(
-        "GET",
-        &format!("{}/admin/providers", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let page = get_page(&s, &cookie, "/admin/providers");
     assert_eq!(page.status, 200);
     for (h, v) in [
         ("x-frame-options", "DENY"),
@@ -125,12 +133,7 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
     let csrf = csrf_of(&page.body);
     let out = form(&format!("{}/admin/logout", s.url), &cookie, &format!("csrf={csrf}"));
     assert_eq!(out.status, 303);
-    let after = call(
-        "GET",
-        &format!("{}/admin/providers", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let after = get_page(&s, &cookie, "/admin/providers");
     assert_eq!(after.status, 303, "the session is gone");
     assert!(
         !s.log().contains(&id) && !s.log().contains(PASSWORD),
@@ -141,16 +144,8 @@ fn sign_in_opens_a_strict_http_only_session_and_sign_out_ends_it() {
 #[test]
 fn every_console_post_needs_the_sessions_csrf_token() {
     let s = server_with_admin();
-    let cookie = format!(
-        "scimd_session={}",
-        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
-    );
-    let page = call(
-        "GET",
-        &format!("{}/admin/providers/new", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let cookie = session(&s);
+    let page = get_page(&s, &cookie, "/admin/providers/new");
     let csrf = csrf_of(&page.body);
     assert_eq!(csrf.len(), 64);
     let body = "name=Okta&population=internal&enabled=on";
@@ -162,16 +157,8 @@ fn every_console_post_needs_the_sessions_csrf_token() {
         "a wrong token"
     );
     // Another session's token does not fit this one.
-    let other = format!(
-        "scimd_session={}",
-        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
-    );
-    let other_page = call(
-        "GET",
-        &format!("{}/admin/providers/new", s.url),
-        &[("Cookie", &other)],
-        None,
-    );
+    let other = session(&s);
+    let other_page = get_page(&s, &other, "/admin/providers/new");
     assert_eq!(
         form(&url, &cookie, &format!("{body}&csrf={}", csrf_of(&other_page.body))).status,
         403
@@ -236,33 +223,20 @@ fn failed_sign_ins_are_slowed_and_limited_per_account() {
 #[test]
 fn text_from_providers_and_identity_providers_is_escaped() {
     let s = server_with_admin();
-    let cookie = format!(
-        "scimd_session={}",
-        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
-    );
+    let cookie = session(&s);
     s.add_provider(
         "<img src=x onerror=alert(1)>",
         "internal",
         &["--description", "\"><script>alert(2)</script>"],
     );
-    let list = call(
-        "GET",
-        &format!("{}/admin/providers", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let list = get_page(&s, &cookie, "/admin/providers");
     assert!(
         list.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
         "{}",
         list.body
     );
     assert!(!list.body.contains("<img src=x"));
-    let details = call(
-        "GET",
-        &format!("{}/admin/providers/img-src-x-onerror-alert-1", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let details = get_page(&s, &cookie, "/admin/providers/img-src-x-onerror-alert-1");
     assert_eq!(details.status, 200, "{}", details.body);
     assert!(!details.body.contains("<script>alert(2)"));
     assert!(details.body.contains("&quot;&gt;&lt;script&gt;"));
@@ -271,16 +245,8 @@ fn text_from_providers_and_identity_providers_is_escaped() {
 #[test]
 fn a_provider_is_registered_and_edited_in_the_console_but_its_population_stays() {
     let s = server_with_admin();
-    let cookie = format!(
-        "scimd_session={}",
-        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
-    );
-    let page = call(
-        "GET",
-        &format!("{}/admin/providers/new", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let cookie = session(&s);
+    let page = get_page(&s, &cookie, "/admin/providers/new");
     let csrf = csrf_of(&page.body);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -295,12 +261,7 @@ fn a_provider_is_registered_and_edited_in_the_console_but_its_population_stays()
         ),
     );
     assert_eq!(created.status, 200, "{}", created.body);
-    let edit = call(
-        "GET",
-        &format!("{}/admin/providers/vendor-portal/edit", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let edit = get_page(&s, &cookie, "/admin/providers/vendor-portal/edit");
     assert!(
         edit.body.contains("value=\"a, b\"") && edit.body.contains("value=\"10.0.0.0/8\""),
         "{}",
@@ -335,17 +296,9 @@ fn a_provider_is_registered_and_edited_in_the_console_but_its_population_stays()
 #[test]
 fn the_console_actions_on_a_provider_do_what_they_say() {
     let s = server_with_admin();
-    let cookie = format!(
-        "scimd_session={}",
-        cookie_value(&sign_in(&s, PASSWORD).unwrap_or_default())
-    );
+    let cookie = session(&s);
     let p = s.add_provider("Okta", "internal", &[]);
-    let page = call(
-        "GET",
-        &format!("{}/admin/providers/okta", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let page = get_page(&s, &cookie, "/admin/providers/okta");
     assert_eq!(page.status, 200);
     assert!(
         !page.body.contains(crate::support::str_of(&p, "client_secret")),
@@ -401,12 +354,7 @@ fn the_console_actions_on_a_provider_do_what_they_say() {
     );
     assert_eq!(post("enable", "").status, 303);
 
-    let confirm = call(
-        "GET",
-        &format!("{}/admin/providers/okta/delete", s.url),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let confirm = get_page(&s, &cookie, "/admin/providers/okta/delete");
     assert!(confirm.body.contains("cannot be undone"));
     assert_eq!(post("delete", "&confirm=wrong").status, 400);
     assert_eq!(post("delete", "&confirm=okta").status, 303);
