@@ -2,26 +2,29 @@
 //! automation; authenticated with admin API tokens. The routes are one table from which
 //! both the router and the OpenAPI document are built, so the document cannot miss one.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+mod providers;
+mod resources;
+
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
-use axum::{Extension, Json, Router};
-use scim_proto::schema::ResourceKind;
-use scimd_core::{CoreError, PopulationQuery};
-use serde::Deserialize;
+use axum::{Json, Router};
+use scimd_core::CoreError;
 use serde_json::{Value, json};
 
-use super::auth::{self, ApiAdmin};
-use super::shared::{
-    self, AuditFilter, ProviderInput, audit_json, issued_json, member_json, parse_population, provider_json,
-    resource_json, status_of, token_json, token_status,
-};
+use super::auth;
+use super::shared::status_of;
 use crate::AppState;
+use providers::{
+    providers_create, providers_delete, providers_disable, providers_enable, providers_list, providers_postman,
+    providers_reveal, providers_rotate, providers_show, providers_update, tokens_issue, tokens_list, tokens_revoke,
+    tokens_revoke_all,
+};
+use resources::{audit_list, group_members, groups_list, groups_show, users_list, users_show};
 
 pub const PREFIX: &str = "/admin/api/v1";
 
-type ApiResult = Result<Response, ApiFailure>;
+pub(super) type ApiResult = Result<Response, ApiFailure>;
 
 /// A domain error as the API answers it: `{"error", "detail"}` with the mapped status.
 pub struct ApiFailure(CoreError);
@@ -50,7 +53,7 @@ pub fn error_response(e: &CoreError) -> Response {
 
 /// A JSON body; a malformed one (bad JSON, an unknown field, a wrong type) is a 400 in the
 /// API's own error shape.
-struct Body<T>(T);
+pub(super) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = Response;
@@ -63,7 +66,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-fn ok(v: Value) -> ApiResult {
+pub(super) fn ok(v: Value) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
@@ -340,249 +343,4 @@ pub fn openapi_document() -> Value {
 
 async fn openapi() -> Response {
     Json(openapi_document()).into_response()
-}
-
-async fn providers_list(State(state): State<AppState>) -> ApiResult {
-    let now = state.core.now();
-    let mut out = Vec::new();
-    for p in state.core.providers().await? {
-        let tokens = state.core.tokens(p.id.as_str()).await?;
-        out.push(provider_json(&state.public_url, &p, Some(&token_status(&tokens, now))));
-    }
-    ok(Value::Array(out))
-}
-
-async fn providers_create(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Body(input): Body<ProviderInput>,
-) -> ApiResult {
-    let new = input.into_new(state.core.now())?;
-    let (p, secret) = state.core.register(new, &t.actor()).await?;
-    let mut v = provider_json(&state.public_url, &p, None);
-    v["client_secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(v)).into_response())
-}
-
-async fn provider_with_status(state: &AppState, id: &str) -> ApiResult {
-    let p = state.core.provider(id).await?;
-    let tokens = state.core.tokens(id).await?;
-    ok(provider_json(
-        &state.public_url,
-        &p,
-        Some(&token_status(&tokens, state.core.now())),
-    ))
-}
-
-async fn providers_show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    provider_with_status(&state, &id).await
-}
-
-async fn providers_update(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-    Body(input): Body<ProviderInput>,
-) -> ApiResult {
-    let (update, enabled) = input.into_update(state.core.now())?;
-    state.core.update_provider(&id, update, &t.actor()).await?;
-    if let Some(e) = enabled {
-        state.core.set_enabled(&id, e, &t.actor()).await?;
-    }
-    provider_with_status(&state, &id).await
-}
-
-async fn providers_delete(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    state.core.delete_provider(&id, &t.actor()).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn providers_reveal(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    ok(json!({"client_secret": state.core.reveal_secret(&id, &t.actor()).await?}))
-}
-
-async fn providers_rotate(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    ok(json!({"client_secret": state.core.rotate_secret(&id, &t.actor()).await?}))
-}
-
-async fn set_enabled(state: &AppState, t: &ApiAdmin, id: &str, enabled: bool) -> ApiResult {
-    state.core.set_enabled(id, enabled, &t.0.actor()).await?;
-    provider_with_status(state, id).await
-}
-
-async fn providers_enable(
-    State(state): State<AppState>,
-    Extension(t): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    set_enabled(&state, &t, &id, true).await
-}
-
-async fn providers_disable(
-    State(state): State<AppState>,
-    Extension(t): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    set_enabled(&state, &t, &id, false).await
-}
-
-async fn tokens_list(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    let now = state.core.now();
-    let tokens = state.core.tokens(&id).await?;
-    ok(Value::Array(tokens.iter().map(|t| token_json(t, now)).collect()))
-}
-
-async fn tokens_issue(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let issued = state.core.issue_token_as_admin(&id, &t.actor()).await?;
-    Ok((StatusCode::CREATED, Json(issued_json(&issued))).into_response())
-}
-
-async fn tokens_revoke_all(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    ok(json!({"revoked": state.core.revoke(&id, None, &t.actor()).await?}))
-}
-
-async fn tokens_revoke(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path((id, token_id)): Path<(String, String)>,
-) -> ApiResult {
-    state.core.revoke(&id, Some(&token_id), &t.actor()).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn providers_postman(
-    State(state): State<AppState>,
-    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    Ok(shared::postman(&state, &id, &t.actor()).await?)
-}
-
-#[derive(Deserialize, Default)]
-struct ListParams {
-    q: Option<String>,
-    offset: Option<u64>,
-    count: Option<u32>,
-}
-
-async fn list(state: &AppState, kind: ResourceKind, population: &str, p: ListParams) -> ApiResult {
-    let query = PopulationQuery {
-        population: parse_population(population)?,
-        kind,
-        text: p.q,
-        offset: p.offset.unwrap_or(0),
-        limit: p.count.unwrap_or(100),
-    };
-    let (total, items) = state.core.population_page(query).await?;
-    ok(json!({
-        "total": total,
-        "offset": p.offset.unwrap_or(0),
-        "items": items.iter().map(|v| resource_json(state, v)).collect::<Vec<_>>(),
-    }))
-}
-
-async fn users_list(
-    State(state): State<AppState>,
-    Path(population): Path<String>,
-    Query(p): Query<ListParams>,
-) -> ApiResult {
-    list(&state, ResourceKind::User, &population, p).await
-}
-
-async fn groups_list(
-    State(state): State<AppState>,
-    Path(population): Path<String>,
-    Query(p): Query<ListParams>,
-) -> ApiResult {
-    list(&state, ResourceKind::Group, &population, p).await
-}
-
-async fn show(state: &AppState, kind: ResourceKind, population: &str, id: &str) -> ApiResult {
-    let d = state
-        .core
-        .population_resource(parse_population(population)?, kind, id)
-        .await?;
-    let view = scimd_core::browse::ResourceView {
-        count: d.member_count,
-        record: d.record,
-    };
-    let mut v = resource_json(state, &view);
-    if kind == ResourceKind::User {
-        v["groups"] = d
-            .groups
-            .iter()
-            .map(|g| json!({"value": g.id, "display": g.display}))
-            .collect();
-    }
-    v["history"] = d.history.iter().map(audit_json).collect();
-    ok(v)
-}
-
-async fn users_show(State(state): State<AppState>, Path((population, id)): Path<(String, String)>) -> ApiResult {
-    show(&state, ResourceKind::User, &population, &id).await
-}
-
-async fn groups_show(State(state): State<AppState>, Path((population, id)): Path<(String, String)>) -> ApiResult {
-    show(&state, ResourceKind::Group, &population, &id).await
-}
-
-#[derive(Deserialize, Default)]
-struct MemberParams {
-    after: Option<i64>,
-    count: Option<u32>,
-}
-
-async fn group_members(
-    State(state): State<AppState>,
-    Path((population, id)): Path<(String, String)>,
-    Query(p): Query<MemberParams>,
-) -> ApiResult {
-    let group = state
-        .core
-        .store()
-        .population_resource(parse_population(&population)?, ResourceKind::Group, &id)
-        .await
-        .map_err(CoreError::from)?
-        .ok_or_else(|| CoreError::NotFound(format!("Group '{id}' in the {population} population")))?;
-    let count = p.count.unwrap_or(100).clamp(1, scimd_core::browse::MAX_PAGE);
-    let members = state.core.member_page(&group, p.after.unwrap_or(0), count).await?;
-    let next = (members.len() as u32 == count)
-        .then(|| members.last().map(|m| m.seq))
-        .flatten();
-    ok(json!({
-        "members": members.iter().map(member_json).collect::<Vec<_>>(),
-        "next_after": next,
-    }))
-}
-
-async fn audit_list(State(state): State<AppState>, Query(f): Query<AuditFilter>) -> ApiResult {
-    let q = f.query(100)?;
-    let events = state.core.audit(q.clone()).await?;
-    let next = (events.len() as u32 == q.limit.clamp(1, scimd_core::browse::MAX_PAGE))
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
-    ok(json!({
-        "events": events.iter().map(audit_json).collect::<Vec<_>>(),
-        "next_before": next,
-    }))
 }
