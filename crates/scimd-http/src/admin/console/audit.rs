@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use scimd_core::StoredAuditEvent;
 
-use super::{error_page, render};
+use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Html, Section, pager};
@@ -70,15 +70,8 @@ async fn audit_list(
     Extension(admin): Extension<ConsoleAdmin>,
     Query(f): Query<AuditFilter>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let events = match f.query(PAGE) {
-        Ok(q) => state.core.audit(q).await,
-        Err(e) => Err(e),
-    };
-    let events = match events {
-        Ok(e) => e,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let events = state.core.audit(f.query(PAGE)?).await?;
     let mut h = Html::new();
     h.raw("<form method=\"get\" class=\"filters\">");
     input(&mut h, "provider", "Provider", f.provider.as_deref(), "okta");
@@ -152,11 +145,9 @@ async fn audit_csv(
     State(state): State<AppState>,
     Extension(_admin): Extension<ConsoleAdmin>,
     Query(f): Query<AuditFilter>,
-) -> Response {
-    match export(&state, &f, audit_csv_row, AUDIT_CSV_HEADER).await {
-        Ok(body) => download(body, "text/csv; charset=utf-8", "scimd-audit.csv"),
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let body = export(&state, &f, audit_csv_row, AUDIT_CSV_HEADER).await?;
+    Ok(download(body, "text/csv; charset=utf-8", "scimd-audit.csv"))
 }
 
 fn jsonl_row(e: &StoredAuditEvent) -> String {
@@ -169,9 +160,7 @@ async fn audit_jsonl(
     State(state): State<AppState>,
     Extension(_admin): Extension<ConsoleAdmin>,
     Query(f): Query<AuditFilter>,
-) -> Response {
-    match export(&state, &f, jsonl_row, "").await {
-        Ok(body) => download(body, "application/jsonl; charset=utf-8", "scimd-audit.jsonl"),
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let body = export(&state, &f, jsonl_row, "").await?;
+    Ok(download(body, "application/jsonl; charset=utf-8", "scimd-audit.jsonl"))
 }

@@ -41,6 +41,23 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(signed_in)
 }
 
+/// A console handler's answer: a page, or the page for what went wrong.
+pub(super) type Page = Result<Response, PageError>;
+
+pub(super) struct PageError(CoreError);
+
+impl From<CoreError> for PageError {
+    fn from(e: CoreError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(&self.0)
+    }
+}
+
 /// The console's page for a domain error.
 pub fn error_page(e: &CoreError) -> Response {
     let (status, msg) = status_of(e);
@@ -52,18 +69,12 @@ pub fn error_page(e: &CoreError) -> Response {
 }
 
 /// A full console page for the signed-in administrator.
-pub(super) fn render(
-    admin: &ConsoleAdmin,
-    title: &str,
-    section: Section,
-    crumbs: &[(&str, &str)],
-    body: Html,
-) -> Response {
+pub(super) fn render(admin: &ConsoleAdmin, title: &str, section: Section, crumbs: &[(&str, &str)], body: Html) -> Page {
     let viewer = Viewer {
         admin: &admin.session.admin,
         csrf: &admin.session.csrf,
     };
-    HtmlResponse(html::page(title, section, Some(&viewer), crumbs, &body.into_string())).into_response()
+    Ok(HtmlResponse(html::page(title, section, Some(&viewer), crumbs, &body.into_string())).into_response())
 }
 
 async fn static_file(Path(file): Path<String>) -> Response {

@@ -3,14 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use scimd_core::service::IssuedToken;
 use serde_json::json;
 
 use super::providers::CRUMB;
-use super::{error_page, render};
+use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Html, Section};
@@ -37,15 +37,9 @@ pub(super) enum Once {
     Issued(Box<IssuedToken>),
 }
 
-pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Response {
-    let p = match state.core.provider(id).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
-    let tokens = match state.core.tokens(id).await {
-        Ok(t) => t,
-        Err(e) => return error_page(&e),
-    };
+pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Page {
+    let p = state.core.provider(id).await?;
+    let tokens = state.core.tokens(id).await?;
     let now = state.core.now();
     let status = token_status(&tokens, now);
     let csrf = &admin.session.csrf;
@@ -186,17 +180,17 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
         .link(&format!("{base}/delete"), "Delete…")
         .raw("</section>");
     let crumbs = [CRUMB, (p.name.as_str(), "")];
-    let mut resp = render(admin, &p.name, Section::Providers, &crumbs, h);
+    let mut resp = render(admin, &p.name, Section::Providers, &crumbs, h)?;
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    resp
+    Ok(resp)
 }
 
 async fn providers_show(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
+) -> Page {
     details(&state, &admin, &id, Once::Nothing).await
 }
 
@@ -207,17 +201,14 @@ async fn providers_reveal(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let secret = match state.core.reveal_secret(&id, &admin.actor()).await {
-        Ok(s) => s,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let secret = state.core.reveal_secret(&id, &admin.actor()).await?;
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if wants_json {
-        return Json(json!({"client_secret": secret})).into_response();
+        return Ok(Json(json!({"client_secret": secret})).into_response());
     }
     details(&state, &admin, &id, Once::Secret(secret)).await
 }
@@ -226,58 +217,48 @@ async fn providers_token(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
-    match state.core.issue_token_as_admin(&id, &admin.actor()).await {
-        Ok(t) => details(&state, &admin, &id, Once::Issued(Box::new(t))).await,
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let t = state.core.issue_token_as_admin(&id, &admin.actor()).await?;
+    details(&state, &admin, &id, Once::Issued(Box::new(t))).await
 }
 
 async fn providers_revoke(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path((id, token)): Path<(String, String)>,
-) -> Response {
-    match state.core.revoke(&id, Some(&token), &admin.actor()).await {
-        Ok(_) => Redirect::to(&format!("/admin/providers/{id}")).into_response(),
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    state.core.revoke(&id, Some(&token), &admin.actor()).await?;
+    Ok(Redirect::to(&format!("/admin/providers/{id}")).into_response())
 }
 
 async fn providers_rotate(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
-    match state.core.rotate_secret(&id, &admin.actor()).await {
-        Ok(secret) => details(&state, &admin, &id, Once::Rotated(secret)).await,
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let secret = state.core.rotate_secret(&id, &admin.actor()).await?;
+    details(&state, &admin, &id, Once::Rotated(secret)).await
 }
 
 async fn providers_postman(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
-    match shared::postman(&state, &id, &admin.actor()).await {
-        Ok(resp) => resp,
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let resp = shared::postman(&state, &id, &admin.actor()).await?;
+    Ok(resp)
 }
 
-async fn set_enabled(state: &AppState, admin: &ConsoleAdmin, id: &str, enabled: bool) -> Response {
-    match state.core.set_enabled(id, enabled, &admin.actor()).await {
-        Ok(_) => Redirect::to(&format!("/admin/providers/{id}")).into_response(),
-        Err(e) => error_page(&e),
-    }
+async fn set_enabled(state: &AppState, admin: &ConsoleAdmin, id: &str, enabled: bool) -> Page {
+    state.core.set_enabled(id, enabled, &admin.actor()).await?;
+    Ok(Redirect::to(&format!("/admin/providers/{id}")).into_response())
 }
 
 async fn providers_enable(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
+) -> Page {
     set_enabled(&state, &admin, &id, true).await
 }
 
@@ -285,6 +266,6 @@ async fn providers_disable(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
+) -> Page {
     set_enabled(&state, &admin, &id, false).await
 }

@@ -2,14 +2,14 @@
 //! provider's details with its credentials, tokens and actions.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Extension, Form, Router};
 use scimd_core::Provider;
 use serde::Deserialize;
 
 use super::provider_page::{self, Once, details};
-use super::{error_page, render};
+use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Html, Section};
@@ -65,11 +65,8 @@ async fn providers_list(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Query(f): Query<ListFilter>,
-) -> Response {
-    let all = match state.core.providers().await {
-        Ok(a) => a,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let all = state.core.providers().await?;
     let now = state.core.now();
     let mut h = Html::new();
     h.raw("<div class=\"actions\"><a class=\"button primary\" href=\"/admin/providers/new\">New provider</a></div>");
@@ -168,7 +165,7 @@ fn settings_fields(h: &mut Html, p: Option<&Provider>) {
         .raw(&format!("<label for=\"allowed_networks\">Allowed networks (CIDR, comma-separated; empty: any)</label><input id=\"allowed_networks\" name=\"allowed_networks\" placeholder=\"10.0.0.0/8, 192.0.2.0/24\" value=\"{}\">", value(&nets)));
 }
 
-async fn providers_new(Extension(admin): Extension<ConsoleAdmin>) -> Response {
+async fn providers_new(Extension(admin): Extension<ConsoleAdmin>) -> Page {
     let mut h = Html::new();
     h.raw("<form method=\"post\" action=\"/admin/providers\" class=\"card\">")
         .csrf(&admin.session.csrf);
@@ -181,11 +178,8 @@ async fn providers_edit(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
-    let p = match state.core.provider(&id).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let p = state.core.provider(&id).await?;
     let mut h = Html::new();
     h.raw(&format!(
         "<form method=\"post\" action=\"/admin/providers/{}/edit\" class=\"card\">",
@@ -236,16 +230,11 @@ async fn providers_create(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Form(f): Form<ProviderForm>,
-) -> Response {
-    let created = match f.input(true).into_new(state.core.now()) {
-        Ok(new) => state.core.register(new, &admin.actor()).await,
-        Err(e) => Err(e),
-    };
-    match created {
-        // The secret is shown once, right here, like the CLI does.
-        Ok((p, secret)) => details(&state, &admin, p.id.as_str(), Once::Registered(secret)).await,
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let new = f.input(true).into_new(state.core.now())?;
+    let (p, secret) = state.core.register(new, &admin.actor()).await?;
+    // The secret is shown once, right here, like the CLI does.
+    details(&state, &admin, p.id.as_str(), Once::Registered(secret)).await
 }
 
 async fn providers_update(
@@ -253,26 +242,18 @@ async fn providers_update(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
     Form(f): Form<ProviderForm>,
-) -> Response {
-    let updated = match f.input(false).into_update(state.core.now()) {
-        Ok((update, _)) => state.core.update_provider(&id, update, &admin.actor()).await,
-        Err(e) => Err(e),
-    };
-    match updated {
-        Ok(_) => Redirect::to(&format!("/admin/providers/{id}")).into_response(),
-        Err(e) => error_page(&e),
-    }
+) -> Page {
+    let (update, _) = f.input(false).into_update(state.core.now())?;
+    state.core.update_provider(&id, update, &admin.actor()).await?;
+    Ok(Redirect::to(&format!("/admin/providers/{id}")).into_response())
 }
 
 async fn providers_delete_confirm(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
-) -> Response {
-    let p = match state.core.provider(&id).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let p = state.core.provider(&id).await?;
     let mut h = Html::new();
     h.el(
         "p",
@@ -306,14 +287,13 @@ async fn providers_delete(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
     Form(f): Form<ConfirmForm>,
-) -> Response {
+) -> Page {
     if f.confirm.trim() != id {
-        return error_page(&scimd_core::CoreError::Invalid(
+        return Err(scimd_core::CoreError::Invalid(
             "the confirmation does not match the provider's id; nothing was deleted".into(),
-        ));
+        )
+        .into());
     }
-    match state.core.delete_provider(&id, &admin.actor()).await {
-        Ok(()) => Redirect::to("/admin/providers").into_response(),
-        Err(e) => error_page(&e),
-    }
+    state.core.delete_provider(&id, &admin.actor()).await?;
+    Ok(Redirect::to("/admin/providers").into_response())
 }

@@ -3,7 +3,6 @@
 //! paginated, each with a details page; a group's members are paged by keyset.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use scim_proto::schema::ResourceKind;
@@ -11,7 +10,7 @@ use scimd_core::{Population, PopulationQuery, ResourceRecord};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{error_page, render};
+use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::{ConsoleAdmin, urlencode};
 use crate::admin::html::{Html, Section, pager};
@@ -81,11 +80,8 @@ struct ListParams {
     page: Option<u64>,
 }
 
-async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, population: String, p: ListParams) -> Response {
-    let population = match parse_population(&population) {
-        Ok(x) => x,
-        Err(e) => return error_page(&e),
-    };
+async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, population: String, p: ListParams) -> Page {
+    let population = parse_population(&population)?;
     let page = p.page.unwrap_or(1).max(1);
     let q = p.q.clone().unwrap_or_default();
     let query = PopulationQuery {
@@ -95,10 +91,7 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
         offset: (page - 1) * u64::from(PAGE),
         limit: PAGE,
     };
-    let (total, items) = match state.core.population_page(query).await {
-        Ok(x) => x,
-        Err(e) => return error_page(&e),
-    };
+    let (total, items) = state.core.population_page(query).await?;
     let (sec, title, base) = section(kind, population);
     let mut h = Html::new();
     let placeholder = match kind {
@@ -160,7 +153,7 @@ async fn users_list(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(population): Path<String>,
     Query(p): Query<ListParams>,
-) -> Response {
+) -> Page {
     list(state, admin, ResourceKind::User, population, p).await
 }
 
@@ -169,7 +162,7 @@ async fn groups_list(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(population): Path<String>,
     Query(p): Query<ListParams>,
-) -> Response {
+) -> Page {
     list(state, admin, ResourceKind::Group, population, p).await
 }
 
@@ -185,15 +178,9 @@ async fn show(
     population: String,
     id: String,
     after: i64,
-) -> Response {
-    let population = match parse_population(&population) {
-        Ok(x) => x,
-        Err(e) => return error_page(&e),
-    };
-    let d = match state.core.population_resource(population, kind, &id).await {
-        Ok(d) => d,
-        Err(e) => return error_page(&e),
-    };
+) -> Page {
+    let population = parse_population(&population)?;
+    let d = state.core.population_resource(population, kind, &id).await?;
     let r = &d.record;
     let (sec, title, base) = section(kind, population);
     let name = match kind {
@@ -246,10 +233,7 @@ async fn show(
             h.raw("</section>");
         }
         ResourceKind::Group => {
-            let members = match state.core.member_page(r, after, MEMBERS_PAGE).await {
-                Ok(m) => m,
-                Err(e) => return error_page(&e),
-            };
+            let members = state.core.member_page(r, after, MEMBERS_PAGE).await?;
             h.raw("<section class=\"card\"><h2>Members</h2>").el(
                 "p",
                 "class=\"count\"",
@@ -290,7 +274,7 @@ async fn users_show(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path((population, id)): Path<(String, String)>,
-) -> Response {
+) -> Page {
     show(state, admin, ResourceKind::User, population, id, 0).await
 }
 
@@ -299,6 +283,6 @@ async fn groups_show(
     Extension(admin): Extension<ConsoleAdmin>,
     Path((population, id)): Path<(String, String)>,
     Query(m): Query<MemberParams>,
-) -> Response {
+) -> Page {
     show(state, admin, ResourceKind::Group, population, id, m.after.unwrap_or(0)).await
 }
