@@ -1,12 +1,10 @@
 //! The admin API (`/admin/api/v1`) and the console's sign-in, against the real server: every
 //! route refuses a request without an admin API token, and each does what the console does.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Scim, Server, basic, call, db_args, get_bearer, post_form, str_of};
+use crate::admin_console::add_admin;
+use crate::support::{Reply, Scim, Server, basic, call, get_bearer, post_form, str_of};
 
 /// A server with an admin API token.
 struct Admin {
@@ -72,22 +70,6 @@ impl Admin {
             .map(|e| str_of(e, "action").to_owned())
             .collect()
     }
-}
-
-/// `scimd admin add NAME --password-stdin` with `password` on standard input.
-fn add_admin(server: &Server, name: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(crate::support::BIN)
-        .args(db_args(server.path()))
-        .args(["admin", "add", name, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = writeln!(stdin, "{password}");
-    }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn user_body(user_name: &str, external_id: &str, given: &str) -> Value {

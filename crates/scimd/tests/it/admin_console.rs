@@ -9,19 +9,29 @@ use crate::support::{Reply, Server, call_unredirected as call, db_args};
 const PASSWORD: &str = "correct horse battery staple";
 
 fn server_with_admin() -> Server {
-    let s = Server::start();
+    with_admin(Server::start())
+}
+
+fn with_admin(s: Server) -> Server {
+    let out = add_admin(&s, "alice", PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// `scimd admin add NAME --password-stdin` with `password` on standard input.
+pub fn add_admin(server: &Server, name: &str, password: &str) -> std::process::Output {
     let mut child = Command::new(crate::support::BIN)
-        .args(db_args(s.path()))
-        .args(["admin", "add", "alice", "--password-stdin"])
+        .args(db_args(server.path()))
+        .args(["admin", "add", name, "--password-stdin"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     if let Some(mut stdin) = child.stdin.take() {
-        let _ = writeln!(stdin, "{PASSWORD}");
+        let _ = writeln!(stdin, "{password}");
     }
-    assert!(child.wait().is_ok_and(|st| st.success()));
-    s
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn set_cookie(r: &Reply, name: &str) -> Option<String> {
@@ -380,4 +390,12 @@ fn the_console_actions_on_a_provider_do_what_they_say() {
             "provider.delete"
         ]
     );
+}
+
+#[test]
+fn behind_https_the_session_cookie_is_secure() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let s = with_admin(Server::start_with(dir, &["--public-url", "https://scim.example.com"]));
+    let header = sign_in(&s, PASSWORD).unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
+    assert!(header.contains("; Secure"), "{header}");
 }
