@@ -125,6 +125,13 @@ try {
     await page.waitForFunction(() => document.getElementById("client-secret").type === "text");
     assert.equal(await page.inputValue("#client-secret"), provider.secret);
     await shot(page, "provider-secret-revealed");
+    // The eye masks it again; the copy button reveals (audited) before copying.
+    await page.click("form.reveal button");
+    assert.equal(await page.getAttribute("#client-secret", "type"), "password");
+    await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+    await page.click("button.copy[data-copy=client-secret]");
+    await page.waitForFunction(() => document.getElementById("client-secret").type === "text");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), provider.secret);
   });
 
   await step("generate an activation token", async () => {

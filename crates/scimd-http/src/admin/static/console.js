@@ -25,14 +25,41 @@ function fallbackCopy(text, done) {
   try { document.execCommand("copy"); done(); } finally { area.remove(); }
 }
 
+// Ask for the secret as JSON (the server records the reveal) and show it in place.
+function reveal(form, field) {
+  const csrf = form.querySelector("input[name=csrf]").value;
+  return fetch(form.action, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
+  })
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
+    .then((body) => {
+      field.type = "text";
+      field.value = body.client_secret;
+      return body.client_secret;
+    });
+}
+
+function revealFormFor(field) {
+  return document.querySelector(`form.reveal[data-target="${field.id}"]`);
+}
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button.copy");
   if (!button) return;
   const field = document.getElementById(button.dataset.copy);
-  if (field) copyText(field.value, button);
+  if (!field) return;
+  // A masked secret is revealed (and so recorded) before it is copied.
+  const form = field.type === "password" ? revealFormFor(field) : null;
+  if (form) {
+    reveal(form, field).then((secret) => copyText(secret, button), () => form.submit());
+  } else {
+    copyText(field.value, button);
+  }
 });
 
-// The eye: ask for the secret as JSON (the server records the reveal), show it in place.
+// The eye toggles: reveal in place, or mask again.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form.classList.contains("reveal")) {
@@ -44,18 +71,7 @@ document.addEventListener("submit", (event) => {
       field.value = "••••••••••••••••••••••••";
       return;
     }
-    const csrf = form.querySelector("input[name=csrf]").value;
-    fetch(form.action, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
-    })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
-      .then((body) => {
-        field.type = "text";
-        field.value = body.client_secret;
-      })
-      .catch(() => form.submit());
+    reveal(form, field).catch(() => form.submit());
     return;
   }
   const danger = form.querySelector("button.danger");
