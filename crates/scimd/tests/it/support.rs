@@ -311,8 +311,14 @@ pub fn basic(id: &str, secret: &str) -> String {
 }
 
 fn agent() -> ureq::Agent {
+    // ureq's default: follow up to 10 redirects.
+    agent_with_redirects(10)
+}
+
+fn agent_with_redirects(max: u32) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(max)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
@@ -336,7 +342,16 @@ fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
 
 /// Any request; `headers` are (name, value) pairs.
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    let a = agent();
+    call_on(&agent(), method, url, headers, body)
+}
+
+/// Any request, answered as it is: redirects are not followed (the console's sign-in and
+/// sign-out answer with 303s worth looking at).
+pub fn call_unredirected(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    call_on(&agent_with_redirects(0), method, url, headers, body)
+}
+
+fn call_on(a: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (n, v) in headers {
         builder = builder.header(*n, *v);
