@@ -2,7 +2,9 @@
 //! tokens, provisioned resources and the audit trail. It knows neither HTTP nor SQL: storage
 //! is a [`Store`] trait object and time comes from a [`Clock`].
 
+pub mod admin;
 pub mod audit;
+pub mod browse;
 pub mod clock;
 pub mod crypto;
 pub mod error;
@@ -24,5 +26,8 @@ pub use net::Cidr;
 pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
 pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
-pub use store::{AuditQuery, ProviderStore, ResourceStore, Store, StoredAuditEvent};
+pub use store::{
+    AdminStore, AuditQuery, MemberRow, PopulationPage, PopulationQuery, ProviderStore, ResourceStore, Store,
+    StoredAuditEvent,
+};
 pub use token::{AccessToken, TokenRecord};

@@ -32,7 +32,7 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     secrets: SecretBox,
     tokens: TokenCache,
-    failures: FailureLimiter,
+    pub(crate) failures: FailureLimiter,
 }
 
 /// Settings an administrator may change after registration; `None` leaves one as it is.
@@ -272,6 +272,21 @@ impl Core {
     /// The client-credentials grant: a durable token for an authenticated client.
     pub async fn issue_token(&self, client_id: &str, secret: &str, ip: IpAddr) -> Result<IssuedToken, CoreError> {
         let provider = self.authenticate_client(client_id, secret, ip).await?;
+        let actor = Actor::Provider(provider.id.to_string());
+        self.mint_token(provider, &actor).await
+    }
+
+    /// An administrator runs the grant on the provider's behalf (the console's "Generate
+    /// activation token"): the same token, recorded with the administrator as actor.
+    pub async fn issue_token_as_admin(&self, id: &str, actor: &Actor) -> Result<IssuedToken, CoreError> {
+        let provider = self.provider(id).await?;
+        if !provider.enabled {
+            return Err(CoreError::Forbidden(format!("provider '{}' is disabled", provider.id)));
+        }
+        self.mint_token(provider, actor).await
+    }
+
+    async fn mint_token(&self, provider: Provider, actor: &Actor) -> Result<IssuedToken, CoreError> {
         let now = self.clock.now();
         let token = AccessToken::generate();
         let record = TokenRecord {
@@ -283,7 +298,7 @@ impl Core {
             last_used: None,
             revoked: None,
         };
-        let event = AuditEvent::new(now, &Actor::Provider(provider.id.to_string()), "token.issue")
+        let event = AuditEvent::new(now, actor, "token.issue")
             .provider(provider.id.as_str())
             .resource(format!("Token/{}", record.id))
             .population(provider.population);

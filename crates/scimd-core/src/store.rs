@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use scim_proto::schema::ResourceKind;
 
+use crate::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
@@ -15,12 +16,74 @@ use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A page of audit events, newest first.
+/// A page of audit events, newest first. Each filter given narrows the page; `action` and
+/// `actor` match exactly or, ending in `*`, by prefix (`provider.*`, `admin:*`).
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub provider: Option<String>,
     pub action: Option<String>,
+    pub actor: Option<String>,
+    pub resource: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Events before this time.
+    pub until: Option<Timestamp>,
+    /// Events older than this one (the cursor of the next page).
+    pub before_seq: Option<i64>,
     pub limit: u32,
+}
+
+impl AuditQuery {
+    /// A filter value as a SQL `LIKE` pattern: exact, or a prefix when it ends in `*`.
+    pub fn like_pattern(value: &Option<String>) -> Option<String> {
+        value.as_ref().map(|v| {
+            let (body, prefix) = match v.strip_suffix('*') {
+                Some(b) => (b, true),
+                None => (v.as_str(), false),
+            };
+            let mut out = like_escape(body);
+            if prefix {
+                out.push('%');
+            }
+            out
+        })
+    }
+}
+
+/// Escape `\`, `%` and `_` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Users or groups of one population, optionally matching a search text, a page at a time.
+#[derive(Debug, Clone)]
+pub struct PopulationQuery {
+    pub population: Population,
+    pub kind: ResourceKind,
+    /// Case-insensitive substring of userName, displayName, name, email; or the exact externalId.
+    pub text: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PopulationPage {
+    pub total: u64,
+    pub items: Vec<ResourceRecord>,
+}
+
+/// One member of a group, with its position for keyset paging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub seq: i64,
+    pub member: MemberRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +99,40 @@ pub struct StoredAuditEvent {
 }
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
-pub trait Store: ProviderStore + ResourceStore + Send + Sync + 'static {}
+pub trait Store: ProviderStore + ResourceStore + AdminStore + Send + Sync + 'static {}
 
-impl<T: ProviderStore + ResourceStore + Send + Sync + 'static> Store for T {}
+impl<T: ProviderStore + ResourceStore + AdminStore + Send + Sync + 'static> Store for T {}
+
+/// Administrators, their sessions and API tokens, and the reads the console and the admin
+/// API make across providers.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// `Conflict("admin name")` when the name is taken.
+    async fn create_admin(&self, admin: &AdminRecord, event: &AuditEvent) -> StoreResult<()>;
+    async fn admin(&self, name: &str) -> StoreResult<Option<AdminRecord>>;
+    async fn create_session(&self, session: &SessionRecord, event: &AuditEvent) -> StoreResult<()>;
+    async fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, hash: &[u8; 32], event: &AuditEvent) -> StoreResult<bool>;
+    /// `Conflict("api token name")` when a live token has the name.
+    async fn create_api_token(&self, token: &ApiTokenRecord, event: &AuditEvent) -> StoreResult<()>;
+    async fn api_token(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRecord>>;
+    /// Revoke the live API token with this name; `false` if there is none.
+    async fn revoke_api_token(&self, name: &str, at: Timestamp, event: &AuditEvent) -> StoreResult<bool>;
+
+    async fn search_population(&self, query: &PopulationQuery) -> StoreResult<PopulationPage>;
+    async fn population_resource(
+        &self,
+        population: Population,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<ResourceRecord>>;
+    /// How many members each group has.
+    async fn member_counts(&self, groups: &[i64]) -> StoreResult<HashMap<i64, u64>>;
+    /// Members of a group after position `after_seq`, in membership order: one index range
+    /// scan however large the group.
+    async fn member_page(&self, group: i64, after_seq: i64, limit: u32) -> StoreResult<Vec<MemberRow>>;
+}
 
 /// Users, groups and their memberships. Uniqueness (userName per population, group
 /// displayName per provider) is enforced by the database and reported as

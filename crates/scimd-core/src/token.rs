@@ -71,6 +71,14 @@ impl TokenRecord {
     }
 }
 
+/// When the provider's longest-lived live token expires; `None` when none is live.
+pub fn latest_live_expiry(tokens: &[TokenRecord], now: Timestamp) -> Option<Timestamp> {
+    tokens.iter().filter(|t| t.is_live(now)).map(|t| t.expires).max()
+}
+
+/// Warn this long before the last live token expires: Okta never refreshes a pasted token.
+pub const EXPIRY_WARNING_SECONDS: i64 = 14 * 86_400;
+
 #[cfg(test)]
 mod tests {
     use super::*;

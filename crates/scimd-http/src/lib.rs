@@ -1,6 +1,7 @@
 //! scimd's HTTP surface: the OAuth 2.0 token endpoint, every provider's SCIM 2.0 Base URL,
 //! and health probes. [`app`] builds the whole service, so tests can serve it on port 0.
 
+pub mod admin;
 pub mod error;
 mod health;
 pub mod limits;
@@ -25,6 +26,9 @@ pub struct AppState {
     /// are derived from it.
     pub public_url: Arc<str>,
     pub limits: limits::Limits,
+    /// Mark console cookies `Secure`: set when the public URL is https (or scimd terminates
+    /// TLS itself), so a session cookie never travels in clear.
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -34,11 +38,18 @@ impl AppState {
             metrics: Arc::default(),
             public_url: public_url.trim_end_matches('/').into(),
             limits: limits::Limits::default(),
+            secure_cookies: public_url.starts_with("https://"),
         }
     }
 
     pub fn with_limits(self, limits: limits::Limits) -> Self {
         AppState { limits, ..self }
+    }
+
+    /// The hook for TLS termination inside scimd: cookies are `Secure` when it is on.
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
     }
 
     pub fn base_url(&self, provider: &str) -> String {
@@ -73,6 +84,7 @@ pub fn app(state: AppState) -> Router {
             limits::read_form_body,
         )))
         .merge(scim::routes(state.clone()))
+        .merge(admin::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))

@@ -189,12 +189,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(out, "# TYPE scimd_provider_token_expiry_seconds gauge");
         for p in providers {
             let left = match state.core.tokens(p.id.as_str()).await {
-                Ok(tokens) => tokens
-                    .iter()
-                    .filter(|t| t.is_live(now))
-                    .map(|t| t.expires.seconds() - now.seconds())
-                    .max()
-                    .unwrap_or(-1),
+                Ok(tokens) => {
+                    scimd_core::token::latest_live_expiry(&tokens, now).map_or(-1, |e| e.seconds() - now.seconds())
+                }
                 Err(_) => continue,
             };
             let _ = writeln!(

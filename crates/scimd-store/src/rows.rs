@@ -14,6 +14,18 @@ use crate::filter::fold;
 pub(crate) const COLUMNS: &str =
     "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
 
+/// A row of a member page (`MEMBER_PAGE`'s columns, read by either backend).
+pub(crate) fn member_row(seq: i64, id: String, kind: &str, display: Option<String>) -> scimd_core::MemberRow {
+    scimd_core::MemberRow {
+        seq,
+        member: scimd_core::resource::MemberRef {
+            id,
+            kind: parse_kind(kind).unwrap_or(ResourceKind::User),
+            display,
+        },
+    }
+}
+
 pub(crate) fn parse_kind(s: &str) -> Option<ResourceKind> {
     match s {
         "User" => Some(ResourceKind::User),

@@ -616,6 +616,7 @@ async fn every_change_leaves_its_audit_event() {
             provider: provider.map(str::to_owned),
             action: action.map(str::to_owned),
             limit,
+            ..AuditQuery::default()
         };
         let okta = s.audit_events(&q(Some("okta"), None, 100)).await.unwrap();
         let actions: Vec<&str> = okta.iter().map(|e| e.action.as_str()).collect();
@@ -628,6 +629,155 @@ async fn every_change_leaves_its_audit_event() {
         let creates = s.audit_events(&q(None, Some("provider.create"), 1)).await.unwrap();
         assert_eq!(creates.len(), 1);
         assert_eq!(creates[0].provider.as_deref(), Some("entra"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn administrators_sessions_and_api_tokens_are_kept_by_their_hashes() {
+    use scimd_core::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
+    each_backend(|s| async move {
+        let admin = AdminRecord {
+            name: "alice".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created: now(),
+        };
+        s.create_admin(&admin, &event("admin.create", "-")).await.unwrap();
+        let again = s.create_admin(&admin, &event("admin.create", "-")).await.unwrap_err();
+        assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+        assert_eq!(s.admin("alice").await.unwrap(), Some(admin.clone()));
+        assert_eq!(s.admin("bob").await.unwrap(), None);
+
+        let session = |hash: u8, created: i64| SessionRecord {
+            hash: [hash; 32],
+            admin: "alice".into(),
+            created: Timestamp(created),
+            expires: Timestamp(created + 1000),
+        };
+        s.create_session(&session(1, 0), &event("admin.signin", "-"))
+            .await
+            .unwrap();
+        assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(session(1, 0)));
+        // A new session sweeps the expired ones away.
+        s.create_session(&session(2, 5000), &event("admin.signin", "-"))
+            .await
+            .unwrap();
+        assert_eq!(s.session(&[1; 32]).await.unwrap(), None);
+        assert!(s.delete_session(&[2; 32], &event("admin.signout", "-")).await.unwrap());
+        assert!(!s.delete_session(&[2; 32], &event("admin.signout", "-")).await.unwrap());
+
+        let token = |id: &str, hash: u8| ApiTokenRecord {
+            id: id.into(),
+            name: "ci".into(),
+            hash: [hash; 32],
+            created: now(),
+            revoked: None,
+        };
+        s.create_api_token(&token("t1", 1), &event("admin.token.create", "-"))
+            .await
+            .unwrap();
+        let dup = s
+            .create_api_token(&token("t2", 2), &event("admin.token.create", "-"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(dup, StoreError::Conflict(_)),
+            "one live token per name: {dup:?}"
+        );
+        assert!(
+            s.revoke_api_token("ci", now(), &event("admin.token.revoke", "-"))
+                .await
+                .unwrap()
+        );
+        assert!(s.api_token(&[1; 32]).await.unwrap().unwrap().revoked.is_some());
+        s.create_api_token(&token("t2", 2), &event("admin.token.create", "-"))
+            .await
+            .unwrap();
+        assert_eq!(s.api_tokens().await.unwrap().len(), 2);
+        assert!(
+            !s.revoke_api_token("nobody", now(), &event("admin.token.revoke", "-"))
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn populations_are_searched_and_group_members_paged_across_providers() {
+    use scimd_core::PopulationQuery;
+    each_backend(|s| async move {
+        let okta = add_provider(&s, "okta", Population::Internal).await;
+        let entra = add_provider(&s, "entra", Population::Internal).await;
+        let vendor = add_provider(&s, "vendor", Population::ThirdParty).await;
+        let a = user(&s, &okta, "Ann_Lee@example.com").await.unwrap();
+        let b = user(&s, &okta, "bob@example.com").await.unwrap();
+        let c = user(&s, &entra, "carl@example.com").await.unwrap();
+        user(&s, &vendor, "vera@vendor.example").await.unwrap();
+        let g = group(&s, &okta, "Everyone", &[&a, &b]).await.unwrap();
+        let q = |text: Option<&str>, offset, limit| PopulationQuery {
+            population: Population::Internal,
+            kind: ResourceKind::User,
+            text: text.map(str::to_owned),
+            offset,
+            limit,
+        };
+        let all = s.search_population(&q(None, 0, 10)).await.unwrap();
+        assert_eq!(all.total, 3, "both internal providers' users");
+        assert_eq!(
+            all.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            [&a, &b, &c]
+        );
+        let second = s.search_population(&q(None, 1, 1)).await.unwrap();
+        assert_eq!((second.total, second.items[0].id.as_str()), (3, b.as_str()));
+        assert_eq!(s.search_population(&q(Some("ANN_"), 0, 10)).await.unwrap().total, 1);
+        // LIKE's wildcards are literal text in a search.
+        assert_eq!(s.search_population(&q(Some("%"), 0, 10)).await.unwrap().total, 0);
+        assert_eq!(s.search_population(&q(Some("n_l"), 0, 10)).await.unwrap().total, 1);
+        assert_eq!(s.search_population(&q(Some("b_b"), 0, 10)).await.unwrap().total, 0);
+        assert_eq!(s.search_population(&q(Some("vera"), 0, 10)).await.unwrap().total, 0);
+
+        assert!(
+            s.population_resource(Population::ThirdParty, ResourceKind::User, &a)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let group = s
+            .population_resource(Population::Internal, ResourceKind::Group, &g)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.member_counts(&[group.seq]).await.unwrap()[&group.seq], 2);
+        let first = s.member_page(group.seq, 0, 1).await.unwrap();
+        assert_eq!(first[0].member.id, a);
+        assert_eq!(first[0].member.display.as_deref(), Some("Ann_Lee@example.com"));
+        let rest = s.member_page(group.seq, first[0].seq, 10).await.unwrap();
+        assert_eq!(
+            rest.iter().map(|m| m.member.id.as_str()).collect::<Vec<_>>(),
+            [b.as_str()]
+        );
+
+        let by_actor = s
+            .audit_events(&AuditQuery {
+                actor: Some("cli:*".into()),
+                action: Some("user.*".into()),
+                provider: Some("okta".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_actor.len(), 2, "okta's two user.create events");
+        let none = s
+            .audit_events(&AuditQuery {
+                action: Some("user%".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "% is not a wildcard in a filter");
     })
     .await;
 }

@@ -67,8 +67,39 @@ pub enum Command {
     /// Groups provisioned into a population (third-party groups are vendor groups)
     #[command(subcommand)]
     Groups(PopulationCmd),
+    /// Administrators of the console and tokens of the admin API
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Apply database migrations and exit
     Migrate,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// Create an administrator who signs in to the console (there is no default account)
+    Add {
+        name: String,
+        /// Read the password from standard input (one line); required, so it never shows in
+        /// the process list or the shell history
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Admin API tokens
+    #[command(subcommand)]
+    Token(AdminTokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminTokenCmd {
+    /// Create an admin API token and print it (shown once)
+    Create { name: String },
+    /// List admin API tokens
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the live admin API token with this name
+    Revoke { name: String },
 }
 
 #[derive(Args, Debug)]

@@ -75,6 +75,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
         }
+        Command::Admin(cmd) => {
+            let core = open_core(&settings).await?;
+            commands::admin::run(&core, cmd).await
+        }
         Command::Provider(cmd) => {
             let core = open_core(&settings).await?;
             commands::provider::run(&core, &settings, cmd).await

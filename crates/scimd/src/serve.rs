@@ -17,14 +17,20 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
-    let state = AppState::new(Arc::clone(&core), &public_url).with_limits(Limits {
-        body_timeout: settings.body_timeout,
-    });
+    // Console cookies are `Secure` when browsers reach scimd over https. When scimd
+    // terminates TLS itself (--tls-cert/--tls-key), pass `true` here too.
+    let secure_cookies = public_url.starts_with("https://");
+    let state = AppState::new(Arc::clone(&core), &public_url)
+        .with_secure_cookies(secure_cookies)
+        .with_limits(Limits {
+            body_timeout: settings.body_timeout,
+        });
 
     println!("scimd {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
     println!("  database:   {}", scimd_store::postgres::redact(&settings.database));
     println!("  public URL: {public_url}");
     println!("  token URL:  {}", state.token_url());
+    println!("  console:    {public_url}/admin (create an administrator: scimd admin add NAME --password-stdin)");
     println!("Register a first identity provider with:");
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");

@@ -66,6 +66,17 @@ fn resource_kind(path: &str) -> &'static str {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), if that is what
+/// the request carries.
+pub(crate) fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+}
+
 const CHALLENGE: &str = "Bearer realm=\"scimd\"";
 
 /// RFC 6750 §3.1: no credentials -> 401 with a bare challenge; a bad token -> 401 with
@@ -88,13 +99,7 @@ async fn authenticate(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("")
         .to_owned();
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
+    let bearer = bearer_token(req.headers());
     let Some(token) = bearer else {
         return ApiError::from(ScimError::new(
             401,

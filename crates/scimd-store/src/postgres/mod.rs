@@ -3,6 +3,7 @@
 //! (`SELECT ... FOR UPDATE`); uniqueness is the unique indexes' job, as in SQLite. Nothing
 //! is kept in process memory but the connection pool. Connections are plain TCP (no TLS).
 
+mod admins;
 mod pool;
 mod providers;
 mod resources;
@@ -19,7 +20,10 @@ use crate::filter::Param;
 use pool::{Conn, Pool, describe};
 
 /// Schema migrations, in order; `scimd_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_admin.sql"),
+];
 
 /// The advisory lock held while migrating, so instances starting together take turns.
 const MIGRATION_LOCK: i64 = 0x5c1d_0001;

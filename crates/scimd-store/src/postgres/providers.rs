@@ -12,6 +12,7 @@ use tokio_postgres::Row;
 
 use super::pool::Conn;
 use super::{PgStore, backend, conflict_or_backend};
+use crate::admin_sql::{AuditParams, PG_AUDIT};
 
 const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
      allowed_networks, client_id, secret_sealed, secret_hash, created, modified";
@@ -110,7 +111,7 @@ fn json_list<T: ToString>(items: &[T]) -> String {
 impl PgStore {
     /// One statement and its audit event, in one transaction; the event only when `changed`
     /// says the statement did something.
-    async fn with_event<T: Send>(
+    pub(crate) async fn with_event<T: Send>(
         &self,
         event: &AuditEvent,
         work: impl for<'c> AsyncFnOnce(&mut Conn<'c>) -> Result<T, StoreError>,
@@ -353,13 +354,21 @@ impl ProviderStore for PgStore {
     }
 
     async fn audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let p = AuditParams::of(q);
         let mut c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT seq, time, actor, action, provider_id, resource, population, attributes FROM audit_event \
-                 WHERE ($1::text IS NULL OR provider_id = $1) AND ($2::text IS NULL OR action = $2) \
-                 ORDER BY seq DESC LIMIT $3",
-                &[&q.provider, &q.action, &i64::from(q.limit.max(1))],
+                &PG_AUDIT,
+                &[
+                    &p.provider,
+                    &p.action,
+                    &p.actor,
+                    &p.resource,
+                    &p.since,
+                    &p.until,
+                    &p.before,
+                    &p.limit,
+                ],
             )
             .await
             .map_err(backend)?;

@@ -21,7 +21,7 @@ use crate::filter::{Dialect, Param, member_filter_sql};
 use crate::page::{finish_page, page_sql};
 use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, owned, parse_kind};
 
-fn record_from_row(row: &Row) -> Result<ResourceRecord, StoreError> {
+pub(crate) fn record_from_row(row: &Row) -> Result<ResourceRecord, StoreError> {
     let corrupt = |what: String| StoreError::Backend(format!("unreadable resource row: {what}"));
     let provider: String = get(row, 2)?;
     let population: String = get(row, 3)?;

@@ -11,6 +11,7 @@ use scimd_core::{
 };
 
 use super::{SqliteStore, backend, conflict_or_backend};
+use crate::admin_sql::{AUDIT, AuditParams};
 
 const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
      allowed_networks, client_id, secret_sealed, secret_hash, created, modified";
@@ -332,28 +333,28 @@ impl ProviderStore for SqliteStore {
     }
 
     async fn audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
-        let q = q.clone();
+        let p = AuditParams::of(q);
         self.read(move |c| {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT seq, time, actor, action, provider_id, resource, population, attributes FROM audit_event \
-                     WHERE (?1 IS NULL OR provider_id = ?1) AND (?2 IS NULL OR action = ?2) ORDER BY seq DESC LIMIT ?3",
-                )
-                .map_err(backend)?;
+            let mut s = c.prepare_cached(AUDIT).map_err(backend)?;
             let rows = s
-                .query_map(params![q.provider, q.action, q.limit.max(1)], |r| {
-                    let attrs: String = r.get(7)?;
-                    Ok(StoredAuditEvent {
-                        seq: r.get(0)?,
-                        time: Timestamp(r.get(1)?),
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        provider: r.get(4)?,
-                        resource: r.get(5)?,
-                        population: r.get(6)?,
-                        attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-                    })
-                })
+                .query_map(
+                    params![
+                        p.provider, p.action, p.actor, p.resource, p.since, p.until, p.before, p.limit
+                    ],
+                    |r| {
+                        let attrs: String = r.get(7)?;
+                        Ok(StoredAuditEvent {
+                            seq: r.get(0)?,
+                            time: Timestamp(r.get(1)?),
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            provider: r.get(4)?,
+                            resource: r.get(5)?,
+                            population: r.get(6)?,
+                            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                        })
+                    },
+                )
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
         })

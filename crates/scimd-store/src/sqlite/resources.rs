@@ -23,7 +23,7 @@ fn kind_str(kind: ResourceKind) -> &'static str {
     kind.name()
 }
 
-fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
+pub(crate) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<ResourceRecord> {
     let bad =
         |i: usize, what: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into());
     let provider: String = row.get(2)?;

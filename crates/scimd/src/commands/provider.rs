@@ -6,13 +6,14 @@ use anyhow::{Context, bail};
 use scimd_client::postman;
 use scimd_core::provider::{DEFAULT_TOKEN_TTL_SECONDS, parse_duration};
 use scimd_core::service::ProviderUpdate;
-use scimd_core::{Actor, Cidr, Core, NewProvider, Provider, TokenRecord};
+use scimd_core::{Actor, Cidr, Core, NewProvider, Provider};
+use scimd_http::admin::shared::{provider_json, token_json};
 use serde_json::{Value, json};
 
 use crate::cli::ProviderCmd;
 use crate::config::Settings;
 
-fn actor() -> Actor {
+pub fn actor() -> Actor {
     Actor::Cli(
         std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
@@ -38,21 +39,9 @@ fn masked() -> &'static str {
 }
 
 fn details(urls: &Urls, p: &Provider, secret: Option<&str>) -> Value {
-    json!({
-        "id": p.id.as_str(),
-        "name": p.name,
-        "population": p.population.as_str(),
-        "enabled": p.enabled,
-        "description": p.description,
-        "tags": p.tags,
-        "base_url": urls.base(p),
-        "token_url": urls.token(),
-        "client_id": p.client_id.as_str(),
-        "client_secret": secret,
-        "token_ttl_seconds": p.token_ttl_seconds,
-        "allowed_networks": p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "created": p.created.to_rfc3339(),
-    })
+    let mut v = provider_json(&urls.public, p, None);
+    v["client_secret"] = json!(secret);
+    v
 }
 
 fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
@@ -83,17 +72,6 @@ fn human_duration(secs: i64) -> String {
         s if s % 3600 == 0 => format!("{} hours", s / 3600),
         s => format!("{s} seconds"),
     }
-}
-
-fn token_json(t: &TokenRecord, now: scimd_core::Timestamp) -> Value {
-    json!({
-        "id": t.id,
-        "created": t.created.to_rfc3339(),
-        "expires": t.expires.to_rfc3339(),
-        "last_used": t.last_used.map(|x| x.to_rfc3339()),
-        "revoked": t.revoked.map(|x| x.to_rfc3339()),
-        "live": t.is_live(now),
-    })
 }
 
 fn parse_networks(list: &[String]) -> anyhow::Result<Vec<Cidr>> {

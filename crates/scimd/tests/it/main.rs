@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `scimd` binary on port 0 with its own database file, driven
 //! over real HTTP and through its command line.
 
+mod admin_api;
+mod admin_console;
 mod cli;
 mod durability;
 mod limits;

@@ -389,8 +389,14 @@ pub fn basic(id: &str, secret: &str) -> String {
 }
 
 fn agent() -> ureq::Agent {
+    // ureq's default: follow up to 10 redirects.
+    agent_with_redirects(10)
+}
+
+fn agent_with_redirects(max: u32) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(max)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
@@ -420,6 +426,19 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
     call_bytes(method, url, headers, body.unwrap_or("").as_bytes())
 }
 
+/// Any request, answered as it is: redirects are not followed (the console's sign-in and
+/// sign-out answer with 303s worth looking at).
+pub fn call_unredirected(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    try_call_on(
+        &agent_with_redirects(0),
+        method,
+        url,
+        headers,
+        body.unwrap_or("").as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("HTTP call failed: {e}"))
+}
+
 /// Any request with a body of any bytes (not necessarily UTF-8).
 pub fn call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     try_call_bytes(method, url, headers, body).unwrap_or_else(|e| panic!("HTTP call failed: {e}"))
@@ -427,7 +446,16 @@ pub fn call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]
 
 /// A request that may fail at the transport (the server was killed): `Err` then.
 pub fn try_call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Reply, String> {
-    let a = agent();
+    try_call_on(&agent(), method, url, headers, body)
+}
+
+fn try_call_on(
+    a: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply, String> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (n, v) in headers {
         builder = builder.header(*n, *v);

@@ -1,0 +1,149 @@
+//! The admin API's provider routes: registration, settings, the secret, activation
+//! tokens and the Postman collection.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+
+use super::{ApiResult, Body, ok};
+use crate::AppState;
+use crate::admin::auth::ApiAdmin;
+use crate::admin::shared::{self, ProviderInput, issued_json, provider_json, token_json, token_status};
+
+pub(super) async fn providers_list(State(state): State<AppState>) -> ApiResult {
+    let now = state.core.now();
+    let mut out = Vec::new();
+    for p in state.core.providers().await? {
+        let tokens = state.core.tokens(p.id.as_str()).await?;
+        out.push(provider_json(&state.public_url, &p, Some(&token_status(&tokens, now))));
+    }
+    ok(Value::Array(out))
+}
+
+pub(super) async fn providers_create(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Body(input): Body<ProviderInput>,
+) -> ApiResult {
+    let new = input.into_new(state.core.now())?;
+    let (p, secret) = state.core.register(new, &t.actor()).await?;
+    let mut v = provider_json(&state.public_url, &p, None);
+    v["client_secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+pub(super) async fn provider_with_status(state: &AppState, id: &str) -> ApiResult {
+    let p = state.core.provider(id).await?;
+    let tokens = state.core.tokens(id).await?;
+    ok(provider_json(
+        &state.public_url,
+        &p,
+        Some(&token_status(&tokens, state.core.now())),
+    ))
+}
+
+pub(super) async fn providers_show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    provider_with_status(&state, &id).await
+}
+
+pub(super) async fn providers_update(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+    Body(input): Body<ProviderInput>,
+) -> ApiResult {
+    let (update, enabled) = input.into_update(state.core.now())?;
+    state.core.update_provider(&id, update, &t.actor()).await?;
+    if let Some(e) = enabled {
+        state.core.set_enabled(&id, e, &t.actor()).await?;
+    }
+    provider_with_status(&state, &id).await
+}
+
+pub(super) async fn providers_delete(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state.core.delete_provider(&id, &t.actor()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn providers_reveal(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(json!({"client_secret": state.core.reveal_secret(&id, &t.actor()).await?}))
+}
+
+pub(super) async fn providers_rotate(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(json!({"client_secret": state.core.rotate_secret(&id, &t.actor()).await?}))
+}
+
+pub(super) async fn set_enabled(state: &AppState, t: &ApiAdmin, id: &str, enabled: bool) -> ApiResult {
+    state.core.set_enabled(id, enabled, &t.0.actor()).await?;
+    provider_with_status(state, id).await
+}
+
+pub(super) async fn providers_enable(
+    State(state): State<AppState>,
+    Extension(t): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    set_enabled(&state, &t, &id, true).await
+}
+
+pub(super) async fn providers_disable(
+    State(state): State<AppState>,
+    Extension(t): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    set_enabled(&state, &t, &id, false).await
+}
+
+pub(super) async fn tokens_list(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let now = state.core.now();
+    let tokens = state.core.tokens(&id).await?;
+    ok(Value::Array(tokens.iter().map(|t| token_json(t, now)).collect()))
+}
+
+pub(super) async fn tokens_issue(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let issued = state.core.issue_token_as_admin(&id, &t.actor()).await?;
+    Ok((StatusCode::CREATED, Json(issued_json(&issued))).into_response())
+}
+
+pub(super) async fn tokens_revoke_all(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(json!({"revoked": state.core.revoke(&id, None, &t.actor()).await?}))
+}
+
+pub(super) async fn tokens_revoke(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path((id, token_id)): Path<(String, String)>,
+) -> ApiResult {
+    state.core.revoke(&id, Some(&token_id), &t.actor()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn providers_postman(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    Ok(shared::postman(&state, &id, &t.actor()).await?)
+}

@@ -1,0 +1,166 @@
+//! The audit log: filter by provider, actor, action, resource and time; page back through
+//! it; export what the filters select as CSV or JSON lines.
+
+use axum::extract::{Query, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use scimd_core::StoredAuditEvent;
+
+use super::{Page, render};
+use crate::AppState;
+use crate::admin::auth::ConsoleAdmin;
+use crate::admin::html::{Html, Section, pager};
+use crate::admin::shared::{AUDIT_CSV_HEADER, AuditFilter, EXPORT_LIMIT, audit_csv_row, audit_json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/audit", get(audit_list))
+        .route("/admin/audit.csv", get(audit_csv))
+        .route("/admin/audit.jsonl", get(audit_jsonl))
+}
+
+const PAGE: u32 = 100;
+
+pub fn events_table(h: &mut Html, events: &[StoredAuditEvent]) {
+    if events.is_empty() {
+        h.el("p", "class=\"empty\"", "No events.");
+        return;
+    }
+    h.raw(
+        "<div class=\"table\"><table class=\"audit\"><thead><tr><th>Time</th><th>Actor</th><th>Action</th>\
+           <th>Provider</th><th>Resource</th><th>Population</th><th>Attributes</th></tr></thead><tbody>",
+    );
+    for e in events {
+        h.raw("<tr>")
+            .el("td", "", &e.time.to_rfc3339())
+            .el("td", "", &e.actor)
+            .el("td", "class=\"action\"", &e.action)
+            .el("td", "", e.provider.as_deref().unwrap_or(""))
+            .el("td", "class=\"mono\"", e.resource.as_deref().unwrap_or(""))
+            .el("td", "", e.population.as_deref().unwrap_or(""))
+            .el("td", "", &e.attributes.join(", "))
+            .raw("</tr>");
+    }
+    h.raw("</tbody></table></div>");
+}
+
+fn input(h: &mut Html, name: &str, label: &str, value: Option<&str>, hint: &str) {
+    h.raw(&format!(
+        "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" value=\""
+    ))
+    .text(value.unwrap_or(""))
+    .raw("\" placeholder=\"")
+    .text(hint)
+    .raw("\">");
+}
+
+/// The query string without the paging cursor, for links that keep the filters.
+fn filters_only(raw: Option<&str>) -> String {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("before="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn audit_list(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Query(f): Query<AuditFilter>,
+    RawQuery(raw): RawQuery,
+) -> Page {
+    let events = state.core.audit(f.query(PAGE)?).await?;
+    let mut h = Html::new();
+    h.raw("<form method=\"get\" class=\"filters\">");
+    input(&mut h, "provider", "Provider", f.provider.as_deref(), "okta");
+    input(&mut h, "actor", "Actor", f.actor.as_deref(), "admin:alice or admin:*");
+    input(
+        &mut h,
+        "action",
+        "Action",
+        f.action.as_deref(),
+        "provider.* or user.create",
+    );
+    input(&mut h, "resource", "Resource", f.resource.as_deref(), "User/<id>");
+    input(&mut h, "since", "Since", f.since.as_deref(), "2026-01-01");
+    input(&mut h, "until", "Until", f.until.as_deref(), "2026-12-31T23:59:59Z");
+    h.raw("<button type=\"submit\">Filter</button></form>");
+    let filters = filters_only(raw.as_deref());
+    h.raw("<p class=\"exports\">Export these events: ")
+        .link(&format!("/admin/audit.csv?{filters}"), "CSV")
+        .raw(" · ")
+        .link(&format!("/admin/audit.jsonl?{filters}"), "JSON lines")
+        .raw("</p>");
+    events_table(&mut h, &events);
+    let next = (events.len() as u32 == PAGE)
+        .then(|| {
+            events
+                .last()
+                .map(|e| format!("/admin/audit?{filters}&before={}", e.seq))
+        })
+        .flatten();
+    let newest = f.before.is_some().then(|| format!("/admin/audit?{filters}"));
+    pager(&mut h, newest, next);
+    render(&admin, "Audit log", Section::Audit, &[("Audit log", "/admin/audit")], h)
+}
+
+/// Every event the filters select (up to [`EXPORT_LIMIT`]), newest first, a page at a time.
+async fn export(
+    state: &AppState,
+    f: &AuditFilter,
+    line: fn(&StoredAuditEvent) -> String,
+    head: &str,
+) -> Result<String, scimd_core::CoreError> {
+    let mut q = f.query(scimd_core::browse::MAX_PAGE)?;
+    q.limit = scimd_core::browse::MAX_PAGE;
+    let mut out = head.to_owned();
+    let mut rows = 0;
+    loop {
+        let page = state.core.audit(q.clone()).await?;
+        for e in &page {
+            out.push_str(&line(e));
+        }
+        rows += page.len();
+        match page.last() {
+            Some(last) if page.len() as u32 == q.limit && rows < EXPORT_LIMIT => q.before_seq = Some(last.seq),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn download(body: String, ty: &'static str, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ty.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn audit_csv(
+    State(state): State<AppState>,
+    Extension(_admin): Extension<ConsoleAdmin>,
+    Query(f): Query<AuditFilter>,
+) -> Page {
+    let body = export(&state, &f, audit_csv_row, AUDIT_CSV_HEADER).await?;
+    Ok(download(body, "text/csv; charset=utf-8", "scimd-audit.csv"))
+}
+
+fn jsonl_row(e: &StoredAuditEvent) -> String {
+    let mut s = audit_json(e).to_string();
+    s.push('\n');
+    s
+}
+
+async fn audit_jsonl(
+    State(state): State<AppState>,
+    Extension(_admin): Extension<ConsoleAdmin>,
+    Query(f): Query<AuditFilter>,
+) -> Page {
+    let body = export(&state, &f, jsonl_row, "").await?;
+    Ok(download(body, "application/jsonl; charset=utf-8", "scimd-audit.jsonl"))
+}

@@ -1,0 +1,199 @@
+//! The admin console: server-rendered pages under `/admin`, plain forms with a CSRF token,
+//! and one small script of our own (reveal, copy, confirm) served from the binary.
+
+mod audit;
+mod provider_page;
+mod providers;
+mod resources;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html as HtmlResponse, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use scimd_core::CoreError;
+use serde::Deserialize;
+
+use super::auth::{self, ConsoleAdmin, LOGIN_COOKIE, SESSION_COOKIE};
+use super::html::{self, Html, Section, Viewer};
+use super::shared::status_of;
+use crate::AppState;
+
+/// How long a failed sign-in answer is held back: with the per-account and per-address
+/// limits, guessing stays slow even from many connections.
+const FAILED_SIGNIN_DELAY: Duration = Duration::from_millis(500);
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let signed_in = Router::new()
+        .route("/admin/logout", post(logout))
+        .merge(providers::routes())
+        .merge(resources::routes())
+        .merge(audit::routes())
+        .layer(axum::middleware::from_fn_with_state(state, auth::console_session));
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/providers") }))
+        .route("/admin/", get(|| async { Redirect::to("/admin/providers") }))
+        .route("/admin/login", get(login_form).post(login))
+        .route("/admin/static/{file}", get(static_file))
+        .merge(signed_in)
+}
+
+/// A console handler's answer: a page, or the page for what went wrong.
+pub(super) type Page = Result<Response, PageError>;
+
+pub(super) struct PageError(CoreError);
+
+impl From<CoreError> for PageError {
+    fn from(e: CoreError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(&self.0)
+    }
+}
+
+/// The console's page for a domain error.
+pub fn error_page(e: &CoreError) -> Response {
+    let (status, msg) = status_of(e);
+    (
+        status,
+        html::message_page(status.canonical_reason().unwrap_or("Error"), &msg),
+    )
+        .into_response()
+}
+
+/// A full console page for the signed-in administrator.
+pub(super) fn render(admin: &ConsoleAdmin, title: &str, section: Section, crumbs: &[(&str, &str)], body: Html) -> Page {
+    let viewer = Viewer {
+        admin: &admin.session.admin,
+        csrf: &admin.session.csrf,
+    };
+    Ok(HtmlResponse(html::page(title, section, Some(&viewer), crumbs, &body.into_string())).into_response())
+}
+
+async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, ty) = match file.as_str() {
+        "console.js" => (include_str!("../static/console.js"), "text/javascript; charset=utf-8"),
+        "console.css" => (include_str!("../static/console.css"), "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct NextParam {
+    next: Option<String>,
+}
+
+/// Only a path inside the console may be a redirect target after sign-in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains("\\") => n.to_owned(),
+        _ => "/admin/providers".to_owned(),
+    }
+}
+
+fn login_page(status: StatusCode, nonce: &str, next: &str, error: Option<&str>, state: &AppState) -> Response {
+    let mut h = Html::new();
+    if let Some(e) = error {
+        h.el("p", "class=\"error\" role=\"alert\"", e);
+    }
+    h.raw("<form method=\"post\" action=\"/admin/login\" class=\"card narrow\">")
+        .csrf(nonce)
+        .raw("<input type=\"hidden\" name=\"next\" value=\"")
+        .text(next)
+        .raw("\">")
+        .raw("<label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"username\" required autofocus>")
+        .raw("<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
+        .raw("<button type=\"submit\" class=\"primary\">Sign in</button></form>");
+    let page = html::page("Sign in", Section::None, None, &[], &h.into_string());
+    let mut resp = (status, HtmlResponse(page)).into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, auth::set_cookie(state, LOGIN_COOKIE, nonce, 3600));
+    resp
+}
+
+/// The sign-in form's token: the one this browser already holds (so two open sign-in tabs
+/// do not invalidate each other), or a fresh one.
+fn login_token(headers: &HeaderMap) -> String {
+    auth::cookie(headers, LOGIN_COOKIE)
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(auth::login_nonce)
+}
+
+async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextParam>) -> Response {
+    login_page(
+        StatusCode::OK,
+        &login_token(&headers),
+        &safe_next(q.next.as_deref()),
+        None,
+        &state,
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: Option<String>,
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    // Double-submit: the form's token must equal the cookie the form came with.
+    let cookie = auth::cookie(&headers, LOGIN_COOKIE);
+    let csrf_ok = matches!((&cookie, &f.csrf), (Some(c), Some(p)) if auth::same(c, p));
+    if !csrf_ok {
+        return auth::forbidden("The sign-in form is missing its CSRF token. Reload the page and try again.");
+    }
+    match state
+        .core
+        .sign_in(f.name.trim(), &f.password, auth::peer_ip(&peer))
+        .await
+    {
+        Ok((id, _session)) => {
+            let mut resp = Redirect::to(&next).into_response();
+            let h = resp.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                auth::set_cookie(&state, SESSION_COOKIE, &id, scimd_core::admin::SESSION_TTL_SECONDS),
+            );
+            h.append(header::SET_COOKIE, auth::set_cookie(&state, LOGIN_COOKIE, "", 0));
+            resp
+        }
+        Err(e) => {
+            tokio::time::sleep(FAILED_SIGNIN_DELAY).await;
+            let (status, msg) = status_of(&e);
+            login_page(status, &login_token(&headers), &next, Some(&msg), &state)
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, Extension(admin): Extension<ConsoleAdmin>) -> Response {
+    if let Err(e) = state.core.sign_out(&admin.id, &admin.session).await {
+        return error_page(&e);
+    }
+    let mut resp = Redirect::to("/admin/login").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, auth::set_cookie(&state, SESSION_COOKIE, "", 0));
+    resp
+}

@@ -1,0 +1,288 @@
+//! Users and groups by population: `/admin/users/{internal|third-party}` and
+//! `/admin/groups/{internal|third-party}` (third-party groups are vendors), searchable and
+//! paginated, each with a details page; a group's members are paged by keyset.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Router};
+use scim_proto::schema::ResourceKind;
+use scimd_core::{Population, PopulationQuery, ResourceRecord};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Page, render};
+use crate::AppState;
+use crate::admin::auth::{ConsoleAdmin, urlencode};
+use crate::admin::html::{Html, Section, pager};
+use crate::admin::shared::parse_population;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users/{population}", get(users_list))
+        .route("/admin/users/{population}/{id}", get(users_show))
+        .route("/admin/groups/{population}", get(groups_list))
+        .route("/admin/groups/{population}/{id}", get(groups_show))
+}
+
+const PAGE: u32 = 50;
+const MEMBERS_PAGE: u32 = 100;
+
+fn section(kind: ResourceKind, p: Population) -> (Section, &'static str, &'static str) {
+    match (kind, p) {
+        (ResourceKind::User, Population::Internal) => {
+            (Section::InternalUsers, "Internal users", "/admin/users/internal")
+        }
+        (ResourceKind::User, Population::ThirdParty) => (
+            Section::ThirdPartyUsers,
+            "Third-party users",
+            "/admin/users/third-party",
+        ),
+        (ResourceKind::Group, Population::Internal) => {
+            (Section::InternalGroups, "User groups", "/admin/groups/internal")
+        }
+        (ResourceKind::Group, Population::ThirdParty) => {
+            (Section::ThirdPartyGroups, "Vendors", "/admin/groups/third-party")
+        }
+    }
+}
+
+fn text<'a>(r: &'a ResourceRecord, key: &str) -> &'a str {
+    r.data.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn full_name(r: &ResourceRecord) -> String {
+    let name = r.data.get("name");
+    let part = |k: &str| name.and_then(|n| n.get(k)).and_then(Value::as_str).unwrap_or("");
+    match part("formatted") {
+        "" => format!("{} {}", part("givenName"), part("familyName"))
+            .trim()
+            .to_owned(),
+        f => f.to_owned(),
+    }
+}
+
+fn email(r: &ResourceRecord) -> String {
+    let emails = r.data.get("emails").and_then(Value::as_array);
+    let pick = emails.and_then(|l| {
+        l.iter()
+            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+            .or_else(|| l.first())
+    });
+    pick.and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    q: Option<String>,
+    page: Option<u64>,
+}
+
+async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, population: String, p: ListParams) -> Page {
+    let population = parse_population(&population)?;
+    let page = p.page.unwrap_or(1).max(1);
+    let q = p.q.clone().unwrap_or_default();
+    let query = PopulationQuery {
+        population,
+        kind,
+        text: Some(q.clone()),
+        offset: (page - 1) * u64::from(PAGE),
+        limit: PAGE,
+    };
+    let (total, items) = state.core.population_page(query).await?;
+    let (sec, title, base) = section(kind, population);
+    let mut h = Html::new();
+    let placeholder = match kind {
+        ResourceKind::User => "userName, name, email or externalId",
+        ResourceKind::Group => "displayName or externalId",
+    };
+    h.raw("<form method=\"get\" class=\"filters\" role=\"search\"><label for=\"q\">Search</label><input id=\"q\" name=\"q\" type=\"search\" value=\"")
+        .text(&q)
+        .raw("\" placeholder=\"")
+        .text(placeholder)
+        .raw("\"><button type=\"submit\">Search</button></form>");
+    h.el("p", "class=\"count\"", &format!("{total} {}", title.to_lowercase()));
+    if items.is_empty() {
+        h.el("p", "class=\"empty\"", "Nothing here yet.");
+    } else {
+        h.raw("<div class=\"table\"><table id=\"resources\"><thead><tr>");
+        match kind {
+            ResourceKind::User => {
+                h.raw("<th>userName</th><th>Name</th><th>Email</th><th>externalId</th><th>Active</th><th>Provider</th>")
+            }
+            ResourceKind::Group => h.raw("<th>displayName</th><th>externalId</th><th>Members</th><th>Provider</th>"),
+        };
+        h.raw("</tr></thead><tbody>");
+        for v in &items {
+            let r = &v.record;
+            let href = format!("{base}/{}", r.id);
+            h.raw("<tr><td>");
+            match kind {
+                ResourceKind::User => {
+                    let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
+                    h.link(&href, text(r, "userName"))
+                        .raw("</td>")
+                        .el("td", "", &full_name(r))
+                        .el("td", "", &email(r))
+                        .el("td", "", text(r, "externalId"))
+                        .el("td", "", if active { "yes" } else { "no" });
+                }
+                ResourceKind::Group => {
+                    h.link(&href, text(r, "displayName"))
+                        .raw("</td>")
+                        .el("td", "", text(r, "externalId"))
+                        .el("td", "class=\"num\"", &v.count.to_string());
+                }
+            }
+            h.raw("<td>")
+                .link(&format!("/admin/providers/{}", r.provider), r.provider.as_str())
+                .raw("</td></tr>");
+        }
+        h.raw("</tbody></table></div>");
+    }
+    let at = |n: u64| format!("{base}?q={}&page={n}", urlencode(&q));
+    let more = page * u64::from(PAGE) < total;
+    pager(&mut h, (page > 1).then(|| at(page - 1)), more.then(|| at(page + 1)));
+    render(&admin, title, sec, &[(title, base)], h)
+}
+
+async fn users_list(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(population): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Page {
+    list(state, admin, ResourceKind::User, population, p).await
+}
+
+async fn groups_list(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(population): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Page {
+    list(state, admin, ResourceKind::Group, population, p).await
+}
+
+#[derive(Deserialize, Default)]
+struct MemberParams {
+    after: Option<i64>,
+}
+
+async fn show(
+    state: AppState,
+    admin: ConsoleAdmin,
+    kind: ResourceKind,
+    population: String,
+    id: String,
+    after: i64,
+) -> Page {
+    let population = parse_population(&population)?;
+    let d = state.core.population_resource(population, kind, &id).await?;
+    let r = &d.record;
+    let (sec, title, base) = section(kind, population);
+    let name = match kind {
+        ResourceKind::User => text(r, "userName"),
+        ResourceKind::Group => text(r, "displayName"),
+    }
+    .to_owned();
+    let mut h = Html::new();
+    h.raw("<section class=\"card\"><dl class=\"facts\">")
+        .el("dt", "", "id")
+        .el("dd", "class=\"mono\"", &r.id)
+        .el("dt", "", "Provider")
+        .raw("<dd>")
+        .link(&format!("/admin/providers/{}", r.provider), r.provider.as_str())
+        .raw("</dd>")
+        .el("dt", "", "Population")
+        .el("dd", "", r.population.as_str());
+    if kind == ResourceKind::User {
+        let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
+        h.el("dt", "", "Active").el("dd", "", if active { "yes" } else { "no" });
+    }
+    h.el("dt", "", "Created")
+        .el("dd", "", &r.created.to_rfc3339())
+        .el("dt", "", "Modified")
+        .el("dd", "", &r.modified.to_rfc3339())
+        .raw("</dl><h2>Attributes</h2>")
+        .el(
+            "pre",
+            "class=\"json\"",
+            &serde_json::to_string_pretty(&r.data).unwrap_or_default(),
+        )
+        .raw("</section>");
+    match kind {
+        ResourceKind::User => {
+            h.raw("<section class=\"card\"><h2>Groups</h2>");
+            if d.groups.is_empty() {
+                h.el("p", "class=\"empty\"", "Member of no group.");
+            } else {
+                h.raw("<ul>");
+                for g in &d.groups {
+                    h.raw("<li>")
+                        .link(
+                            &format!("/admin/groups/{}/{}", population, g.id),
+                            g.display.as_deref().unwrap_or(&g.id),
+                        )
+                        .raw("</li>");
+                }
+                h.raw("</ul>");
+            }
+            h.raw("</section>");
+        }
+        ResourceKind::Group => {
+            let members = state.core.member_page(r, after, MEMBERS_PAGE).await?;
+            h.raw("<section class=\"card\"><h2>Members</h2>").el(
+                "p",
+                "class=\"count\"",
+                &format!("{} members", d.member_count),
+            );
+            h.raw("<div class=\"table\"><table id=\"members\"><thead><tr><th>Member</th><th>Type</th><th>id</th></tr></thead><tbody>");
+            for m in &members {
+                let target = match m.member.kind {
+                    ResourceKind::User => "users",
+                    ResourceKind::Group => "groups",
+                };
+                h.raw("<tr><td>")
+                    .link(
+                        &format!("/admin/{target}/{population}/{}", m.member.id),
+                        m.member.display.as_deref().unwrap_or(&m.member.id),
+                    )
+                    .raw("</td>")
+                    .el("td", "", m.member.kind.name())
+                    .el("td", "class=\"mono\"", &m.member.id)
+                    .raw("</tr>");
+            }
+            h.raw("</tbody></table></div>");
+            let next = (members.len() as u32 == MEMBERS_PAGE)
+                .then(|| members.last().map(|m| format!("{base}/{}?after={}", r.id, m.seq)))
+                .flatten();
+            let first = (after > 0).then(|| format!("{base}/{}", r.id));
+            pager(&mut h, first, next);
+            h.raw("</section>");
+        }
+    }
+    h.raw("<section class=\"card\"><h2>History</h2>");
+    super::audit::events_table(&mut h, &d.history);
+    h.raw("</section>");
+    render(&admin, &name, sec, &[(title, base), (name.as_str(), "")], h)
+}
+
+async fn users_show(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path((population, id)): Path<(String, String)>,
+) -> Page {
+    show(state, admin, ResourceKind::User, population, id, 0).await
+}
+
+async fn groups_show(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path((population, id)): Path<(String, String)>,
+    Query(m): Query<MemberParams>,
+) -> Page {
+    show(state, admin, ResourceKind::Group, population, id, m.after.unwrap_or(0)).await
+}
