@@ -1,6 +1,7 @@
 //! scimd's HTTP surface: the OAuth 2.0 token endpoint, every provider's SCIM 2.0 Base URL,
 //! and health probes. [`app`] builds the whole service, so tests can serve it on port 0.
 
+pub mod client_addr;
 pub mod error;
 mod health;
 pub mod metrics;
@@ -23,6 +24,8 @@ pub struct AppState {
     /// The externally visible origin, without a trailing slash: Base URLs and Token URLs
     /// are derived from it.
     pub public_url: Arc<str>,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client_addr`]).
+    pub trusted_proxies: Arc<[scimd_core::Cidr]>,
 }
 
 impl AppState {
@@ -31,7 +34,14 @@ impl AppState {
             core,
             metrics: Arc::default(),
             public_url: public_url.trim_end_matches('/').into(),
+            trusted_proxies: Arc::new([]),
         }
+    }
+
+    /// Believe `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<scimd_core::Cidr>) -> Self {
+        self.trusted_proxies = proxies.into();
+        self
     }
 
     pub fn base_url(&self, provider: &str) -> String {
@@ -64,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(scim::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_addr::resolve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)

@@ -1,10 +1,8 @@
 //! The authorization server side: the client-credentials grant (RFC 6749 §4.4, client
 //! authentication per §2.3.1), token revocation (RFC 7009) and server metadata (RFC 8414).
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,6 +11,7 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 use crate::error::OAuthError;
 
 /// The scope a token carries: the SCIM API of its provider. Requested scopes are accepted
@@ -173,7 +172,7 @@ fn form_decode(s: &str) -> String {
 /// The token endpoint, counted: every refusal by its reason, every token by its provider.
 async fn token(
     State(state): State<AppState>,
-    peer: ConnectInfo<SocketAddr>,
+    peer: Extension<ClientAddr>,
     query: RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -194,7 +193,7 @@ async fn token(
 
 async fn issue(
     state: &AppState,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -213,7 +212,7 @@ async fn issue(
     }
     let issued = state
         .core
-        .issue_token(&creds.id, &creds.secret, peer.ip())
+        .issue_token(&creds.id, &creds.secret, peer)
         .await
         .map_err(|e| creds.refused(e))?;
     state.metrics.token_issued(issued.provider.id.as_str());
@@ -240,7 +239,7 @@ fn no_store(mut resp: Response) -> Response {
 /// RFC 7009: the client proves who it is; an unknown token is answered 200 all the same.
 async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -252,7 +251,7 @@ async fn revoke(
         .to_owned();
     let provider = state
         .core
-        .authenticate_client(&creds.id, &creds.secret, peer.ip())
+        .authenticate_client(&creds.id, &creds.secret, peer)
         .await
         .map_err(|e| creds.refused(e))?;
     state

@@ -39,7 +39,7 @@ pub struct GlobalOpts {
     /// Log lines as human-readable text or as JSON objects [default: text]
     #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, trusted_proxies, tls_cert, tls_key)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -76,6 +76,15 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed, comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
+    #[arg(long, env = "SCIMD_TRUSTED_PROXIES", value_name = "CIDR,...")]
+    pub trusted_proxies: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, env = "SCIMD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "SCIMD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::cli::GlobalOpts;
+use crate::cli::{GlobalOpts, ServeArgs};
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
 pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
@@ -25,6 +25,9 @@ struct FileConfig {
     key_file: Option<PathBuf>,
     public_url: Option<String>,
     listen: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,10 +40,20 @@ pub struct Settings {
     /// As configured; `None` means "derive from the listen address".
     pub public_url: Option<String>,
     pub listen: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<scimd_core::Cidr>,
+    /// The certificate chain and key files to serve HTTPS with; `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Settings {
-    pub fn resolve(global: &GlobalOpts, listen_flag: Option<&str>) -> anyhow::Result<Settings> {
+    pub fn resolve(global: &GlobalOpts, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
         let file = match &global.config {
             Some(path) => {
                 let text = fs::read_to_string(path)
@@ -50,8 +63,8 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
-        let listen = listen_flag
-            .map(str::to_owned)
+        let listen = serve
+            .and_then(|s| s.listen.clone())
             .or_else(|| std::env::var("SCIMD_LISTEN").ok().filter(|s| !s.is_empty()))
             .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -76,7 +89,22 @@ impl Settings {
         let db_timeout = parse_timeout(&db_timeout).ok_or_else(|| {
             anyhow::anyhow!("the database timeout '{db_timeout}' is not a duration such as 5s, 500ms or 1m")
         })?;
+        let trusted_proxies = match serve.and_then(|s| s.trusted_proxies.as_deref()) {
+            Some(list) => parse_cidrs(list.split(','))?,
+            None => parse_cidrs(file.trusted_proxies.iter().flatten().map(String::as_str))?,
+        };
+        let tls = match (
+            serve.and_then(|s| s.tls_cert.clone()).or(file.tls_cert),
+            serve.and_then(|s| s.tls_key.clone()).or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate chain)"),
+        };
         Ok(Settings {
+            trusted_proxies,
+            tls,
             database: global
                 .database
                 .clone()
@@ -104,8 +132,18 @@ impl Settings {
             Some((host, port)) if host == "0.0.0.0" || host == "[::]" || host == "::" => format!("localhost:{port}"),
             _ => listen.to_owned(),
         };
-        format!("http://{host_port}")
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host_port}")
     }
+}
+
+/// CIDR blocks from a list, blanks skipped; the first bad one is the error.
+fn parse_cidrs<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<scimd_core::Cidr>> {
+    items
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("trusted proxies: {e}")))
+        .collect()
 }
 
 /// A positive duration: `500ms`, `5s`, `2m`, or a number of seconds.

@@ -40,6 +40,8 @@ fn init_logging(format: cli::LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Text => builder.init(),
@@ -48,11 +50,11 @@ fn init_logging(format: cli::LogFormat) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen_flag = match &cli.command {
-        Command::Serve(args) => args.listen.as_deref(),
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
         _ => None,
     };
-    let settings = Settings::resolve(&cli.global, listen_flag)?;
+    let settings = Settings::resolve(&cli.global, serve_args)?;
     match cli.command {
         // `token` talks to a server; it needs neither database nor key.
         Command::Token(args) => commands::token::run(args),

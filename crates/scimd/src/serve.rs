@@ -15,7 +15,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
-    let state = AppState::new(core, &public_url);
+    let state = AppState::new(core, &public_url).with_trusted_proxies(settings.trusted_proxies.clone());
 
     println!("scimd {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
     println!("  database:   {}", scimd_store::postgres::redact(&settings.database));

@@ -16,3 +16,4 @@ mod scim_query;
 mod scim_search;
 mod scim_users;
 mod support;
+mod trusted_proxies;

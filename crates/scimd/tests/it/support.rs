@@ -55,17 +55,23 @@ impl Server {
     /// Start with extra global options (e.g. `--log-format json`).
     pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
         let db_dir = dir.path().to_owned();
-        Self::spawn(dir, &db_dir, extra)
+        Self::spawn(dir, &db_dir, extra, &[])
+    }
+
+    /// Start with extra `serve` options (e.g. `--trusted-proxies 127.0.0.1`).
+    pub fn start_serving(dir: TempDir, serve_extra: &[&str]) -> Server {
+        let db_dir = dir.path().to_owned();
+        Self::spawn(dir, &db_dir, &[], serve_extra)
     }
 
     /// Another instance on this server's database and key file (its own directory and log):
     /// scale-out, as behind a load balancer.
     pub fn start_sharing(other: &Server) -> Server {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        Self::spawn(dir, other.path(), &[])
+        Self::spawn(dir, other.path(), &[], &[])
     }
 
-    fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str]) -> Server {
+    fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str], serve_extra: &[&str]) -> Server {
         let owned_pg = if pg_admin().is_some() && db_dir == dir.path() && !dir.path().join(PG_NAME_FILE).exists() {
             database_url(dir.path());
             std::fs::read_to_string(dir.path().join(PG_NAME_FILE)).ok()
@@ -76,6 +82,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_extra)
             .args(db_args(db_dir))
             .env("RUST_LOG", "debug")
             .env_remove("SCIMD_CONFIG")
