@@ -35,6 +35,29 @@ pub struct StoredAuditEvent {
     pub attributes: Vec<String>,
 }
 
+impl StoredAuditEvent {
+    pub fn chain_fields(&self) -> crate::audit::ChainFields<'_> {
+        crate::audit::ChainFields {
+            time: self.time.0,
+            actor: &self.actor,
+            action: &self.action,
+            provider: self.provider.as_deref(),
+            resource: self.resource.as_deref(),
+            population: self.population.as_deref(),
+            attributes: &self.attributes,
+        }
+    }
+}
+
+/// An audit event with its links: the hash of the event before it and its own hash
+/// (absent on rows nobody chained, which verification reports as broken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLink {
+    pub event: StoredAuditEvent,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Option<Vec<u8>>,
+}
+
 /// Everything scimd persists. Split by concern so each backend module implements one part.
 pub trait Store: ProviderStore + ResourceStore + Send + Sync + 'static {}
 
@@ -125,4 +148,6 @@ pub trait ProviderStore: Send + Sync {
     /// An event with no other change attached (e.g. a secret reveal).
     async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>>;
+    /// Up to `limit` events with their chain links, oldest first, after `after_seq`.
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>>;
 }

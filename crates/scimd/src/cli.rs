@@ -69,6 +69,32 @@ pub enum Command {
     Groups(PopulationCmd),
     /// Apply database migrations and exit
     Migrate,
+    /// Read the audit log and verify its hash chain
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check every event's link to the one before it; fail naming the first broken one
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest events first
+    List {
+        /// Only events about this provider
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this action, e.g. provider.secret.reveal
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -76,6 +76,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
         }
+        Command::Audit(cmd) => {
+            let core = open_core(&settings).await?;
+            commands::audit::run(&core, cmd).await
+        }
         Command::Provider(cmd) => {
             let core = open_core(&settings).await?;
             commands::provider::run(&core, &settings, cmd).await

@@ -3,6 +3,7 @@
 //! (`SELECT ... FOR UPDATE`); uniqueness is the unique indexes' job, as in SQLite. Nothing
 //! is kept in process memory but the connection pool. Connections are plain TCP (no TLS).
 
+mod audit;
 mod pool;
 mod providers;
 mod resources;
@@ -18,7 +19,10 @@ use crate::filter::Param;
 use pool::{Conn, Pool, describe};
 
 /// Schema migrations, in order; `scimd_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0003_audit_chain.sql"),
+];
 
 /// The advisory lock held while migrating, so instances starting together take turns.
 const MIGRATION_LOCK: i64 = 0x5c1d_0001;
@@ -168,6 +172,7 @@ async fn migrate_in_transaction(conn: &mut Conn<'_>) -> Result<(), StoreError> {
             .await
             .map_err(|e| StoreError::Backend(format!("migration {} failed: {}", i + 1, describe(&e))))?;
     }
+    audit::chain_unchained(conn).await?;
     conn.batch("DELETE FROM scimd_schema").await.map_err(backend)?;
     conn.execute("INSERT INTO scimd_schema (version) VALUES ($1)", &[&known])
         .await

@@ -2,6 +2,7 @@
 //! thread doing group commit, and a small pool of read connections. The CLI and a running
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
+mod audit;
 mod providers;
 mod resources;
 mod writer;
@@ -23,7 +24,10 @@ use writer::Writer;
 use crate::filter::{Param, fold};
 
 /// Schema migrations, in order; the database's `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
+];
 
 const READERS: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -217,6 +221,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             conn.execute_batch(sql)
                 .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
+        }
+        if version < known {
+            audit::chain_unchained(conn)?;
         }
         conn.pragma_update(None, "user_version", known).map_err(backend)?;
         Ok(())

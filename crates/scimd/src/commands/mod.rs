@@ -1,5 +1,6 @@
 //! The subcommands that act on the database or talk to a server.
 
+pub mod audit;
 pub mod population;
 pub mod provider;
 pub mod push;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `scimd` binary on port 0 with its own database file, driven
 //! over real HTTP and through its command line.
 
+mod audit_chain;
 mod cli;
 mod multi_instance;
 mod oauth;
