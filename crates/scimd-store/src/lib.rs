@@ -2,6 +2,7 @@
 //! for PostgreSQL, for several instances on one database. A database URL selects the
 //! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
 
+pub mod backup;
 pub mod filter;
 mod page;
 pub mod postgres;

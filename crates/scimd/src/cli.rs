@@ -69,6 +69,18 @@ pub enum Command {
     Groups(PopulationCmd),
     /// Apply database migrations and exit
     Migrate,
+    /// Write a consistent backup of the database to FILE, while scimd runs
+    Backup {
+        /// The backup file (JSON lines; created with mode 0600)
+        file: PathBuf,
+    },
+    /// Load a backup into an empty database (SQLite or PostgreSQL, whichever made it)
+    Restore {
+        file: PathBuf,
+        /// Replace everything in a database that is not empty
+        #[arg(long)]
+        force: bool,
+    },
     /// Read the audit log and verify its hash chain
     #[command(subcommand)]
     Audit(AuditCmd),

@@ -76,6 +76,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
         }
+        Command::Backup { file } => commands::backup::backup(&settings, &file).await,
+        Command::Restore { file, force } => commands::backup::restore(&settings, &file, force).await,
         Command::Audit(cmd) => {
             let core = open_core(&settings).await?;
             commands::audit::run(&core, cmd).await

@@ -104,6 +104,16 @@ pub fn numbered(sql: &str, params: &[Param]) -> String {
     out
 }
 
+/// The lock appends to the audit chain take, for tools that replace the chain.
+pub(crate) async fn audit_lock(c: &mut Conn<'_>) -> Result<(), StoreError> {
+    audit::lock(c).await
+}
+
+/// A driver error with the server's message, when there is one.
+pub(crate) fn describe_error(e: &tokio_postgres::Error) -> String {
+    describe(e)
+}
+
 impl PgStore {
     /// Connect to `url` (`postgres://user:password@host:port/database`) and migrate.
     pub async fn open(url: &str, options: PgOptions) -> Result<Self, StoreError> {

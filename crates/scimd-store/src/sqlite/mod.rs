@@ -205,7 +205,7 @@ impl ReadPool {
     }
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     let result = (|| {
         let version: i64 = conn

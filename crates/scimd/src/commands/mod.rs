@@ -1,6 +1,7 @@
 //! The subcommands that act on the database or talk to a server.
 
 pub mod audit;
+pub mod backup;
 pub mod population;
 pub mod provider;
 pub mod push;

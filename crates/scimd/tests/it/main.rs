@@ -2,6 +2,7 @@
 //! over real HTTP and through its command line.
 
 mod audit_chain;
+mod backup;
 mod cli;
 mod multi_instance;
 mod oauth;
