@@ -17,5 +17,6 @@ mod scim_paging;
 mod scim_query;
 mod scim_search;
 mod scim_users;
+mod secrets_in_logs;
 mod support;
 mod trusted_proxies;

@@ -2,7 +2,7 @@
 //! SQLite file in the test's directory, or, when `SCIMD_TEST_POSTGRES` names a PostgreSQL
 //! server (an admin URL), a fresh PostgreSQL database per directory, dropped with its server.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -64,6 +64,17 @@ impl Server {
         Self::spawn(dir, &db_dir, &[], serve_extra)
     }
 
+    /// Start logging at every level (`RUST_LOG=trace`), every dependency included.
+    pub fn start_tracing(dir: TempDir) -> Server {
+        std::fs::write(dir.path().join(RUST_LOG_FILE), "trace").unwrap_or_else(|e| panic!("{e}"));
+        Self::start_in(dir)
+    }
+
+    /// What the server printed on standard output (complete once it stopped).
+    pub fn stdout(&self) -> String {
+        read(&self.path().join("server.out"))
+    }
+
     /// Another instance on this server's database and key file (its own directory and log):
     /// scale-out, as behind a load balancer.
     pub fn start_sharing(other: &Server) -> Server {
@@ -84,7 +95,10 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(serve_extra)
             .args(db_args(db_dir))
-            .env("RUST_LOG", "debug")
+            .env(
+                "RUST_LOG",
+                std::fs::read_to_string(dir.path().join(RUST_LOG_FILE)).unwrap_or_else(|_| "debug".into()),
+            )
             .env_remove("SCIMD_CONFIG")
             .env_remove("SCIMD_PUBLIC_URL")
             .stdout(Stdio::piped())
@@ -93,9 +107,14 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot start scimd: {e}"));
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let (tx, rx) = mpsc::channel();
+        let out_file = dir.path().join("server.out");
         std::thread::spawn(move || {
+            let mut out = std::fs::File::create(out_file).ok();
             let mut lines = BufReader::new(stdout).lines();
             while let Some(Ok(line)) = lines.next() {
+                if let Some(f) = out.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
                 if let Some(addr) = line.split("listening on ").nth(1) {
                     let _ = tx.send(addr.trim().to_owned());
                 }
@@ -173,6 +192,9 @@ impl Drop for Server {
 pub fn pg_admin() -> Option<String> {
     std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
 }
+
+/// Where a directory keeps the `RUST_LOG` of its server, when not `debug`.
+const RUST_LOG_FILE: &str = "rust-log";
 
 /// Where a directory keeps the name of its PostgreSQL database.
 const PG_NAME_FILE: &str = "postgres-database";
