@@ -7,6 +7,7 @@ mod health;
 pub mod metrics;
 mod oauth;
 mod request_id;
+pub mod security_headers;
 mod scim;
 
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Proxies whose `X-Forwarded-For` is believed (see [`client_addr`]).
     pub trusted_proxies: Arc<[scimd_core::Cidr]>,
+    /// scimd terminates TLS itself: responses carry `Strict-Transport-Security`.
+    pub https: bool,
 }
 
 impl AppState {
@@ -35,7 +38,14 @@ impl AppState {
             metrics: Arc::default(),
             public_url: public_url.trim_end_matches('/').into(),
             trusted_proxies: Arc::new([]),
+            https: false,
         }
+    }
+
+    /// scimd serves HTTPS itself.
+    pub fn serving_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
     }
 
     /// Believe `X-Forwarded-For` from these proxies.
@@ -76,6 +86,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics::metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_addr::resolve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Https(state.https),
+            security_headers::every_response,
+        ))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod serve;
+mod tls;
 
 use std::process::ExitCode;
 use std::sync::Arc;

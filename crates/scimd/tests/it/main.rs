@@ -19,4 +19,5 @@ mod scim_search;
 mod scim_users;
 mod secrets_in_logs;
 mod support;
+mod tls;
 mod trusted_proxies;
