@@ -24,5 +24,5 @@ pub use net::Cidr;
 pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
 pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
-pub use store::{AuditLink, AuditQuery, ProviderStore, ResourceStore, Store, StoredAuditEvent};
+pub use store::{AuditLink, AuditQuery, PoolStats, ProviderStore, ResourceStore, Store, StoredAuditEvent};
 pub use token::{AccessToken, TokenRecord};

@@ -58,6 +58,17 @@ pub struct AuditLink {
     pub hash: Option<Vec<u8>>,
 }
 
+/// How busy the database connections are, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Most connections open at once.
+    pub size: usize,
+    /// Connections lent out to a request now.
+    pub in_use: usize,
+    /// Open connections waiting to be lent.
+    pub idle: usize,
+}
+
 /// Everything scimd persists. Split by concern so each backend module implements one part.
 pub trait Store: ProviderStore + ResourceStore + Send + Sync + 'static {}
 
@@ -117,6 +128,10 @@ pub trait ResourceStore: Send + Sync {
 pub trait ProviderStore: Send + Sync {
     /// Is the database reachable and answering?
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's use, when the backend has one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
 
     /// Insert a provider. `Conflict("provider id")` when the id is taken.
     async fn create_provider(&self, provider: &Provider, event: &AuditEvent) -> StoreResult<()>;

@@ -169,7 +169,8 @@ fn form_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The token endpoint, counted: every refusal by its reason, every token by its provider.
+/// The token endpoint, counted: every refusal by its reason and provider (when the client id
+/// names one), every token by its provider.
 async fn token(
     State(state): State<AppState>,
     peer: Extension<ClientAddr>,
@@ -177,7 +178,8 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&state, peer, query, headers, body).await {
+    let mut client_id = None;
+    match issue(&state, peer, query, headers, body, &mut client_id).await {
         Ok(resp) => resp,
         Err(e) => {
             let reason = if e.retry_after.is_some() {
@@ -185,7 +187,19 @@ async fn token(
             } else {
                 e.code
             };
-            state.metrics.token_failed(reason);
+            // A refused request is looked up once more only while it is not being limited.
+            let provider = match client_id.as_deref().and_then(scimd_core::ClientId::parse) {
+                Some(id) if reason != "rate_limited" => state
+                    .core
+                    .store()
+                    .provider_by_client_id(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|p| p.id.as_str().to_owned()),
+                _ => None,
+            };
+            state.metrics.token_failed(provider.as_deref().unwrap_or(""), reason);
             e.into_response()
         }
     }
@@ -197,9 +211,11 @@ async fn issue(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
+    client_id: &mut Option<String>,
 ) -> Result<Response, OAuthError> {
     let pairs = form(&headers, &body)?;
     let creds = credentials(&headers, query.as_deref(), &pairs)?;
+    *client_id = Some(creds.id.clone());
     match param(&pairs, "grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
         Some("client_credentials") => {}

@@ -129,6 +129,10 @@ impl PgStore {
         Ok(store)
     }
 
+    pub(crate) fn pool_stats(&self) -> scimd_core::PoolStats {
+        self.pool.stats()
+    }
+
     pub(crate) async fn conn(&self) -> Result<Conn<'_>, StoreError> {
         self.pool.get().await
     }

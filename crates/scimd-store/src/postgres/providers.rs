@@ -122,6 +122,10 @@ impl ProviderStore for PgStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Option<scimd_core::PoolStats> {
+        Some(self.pool_stats())
+    }
+
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

@@ -106,6 +106,16 @@ impl SqliteStore {
         })
     }
 
+    /// The pool of connections for longer reads (short reads use each thread's own).
+    pub(crate) fn read_pool_stats(&self) -> scimd_core::PoolStats {
+        let in_use = READERS.saturating_sub(self.readers.permits.available_permits());
+        scimd_core::PoolStats {
+            size: READERS,
+            in_use,
+            idle: self.readers.idle.lock().map(|i| i.len()).unwrap_or(0),
+        }
+    }
+
     pub(crate) async fn write<F, T, E>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,

@@ -93,6 +93,10 @@ impl ProviderStore for SqliteStore {
             .await
     }
 
+    fn pool_stats(&self) -> Option<scimd_core::PoolStats> {
+        Some(self.read_pool_stats())
+    }
+
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
         let (p, event) = (p.clone(), event.clone());
         self.write(move |c| {

@@ -7,6 +7,7 @@ mod cli;
 mod multi_instance;
 mod oauth;
 mod operations;
+mod metrics_families;
 mod push;
 mod scim_auth;
 mod scim_bulk;
