@@ -168,7 +168,11 @@ pub async fn verify_chain(store: &dyn crate::Store) -> Result<ChainReport, crate
         for link in &page {
             let seq = link.event.seq;
             let (Some(prev), Some(hash)) = (&link.prev_hash, &link.hash) else {
-                return Ok(report(verified, Some((seq, "the event carries no hash")), &expected_prev));
+                return Ok(report(
+                    verified,
+                    Some((seq, "the event carries no hash")),
+                    &expected_prev,
+                ));
             };
             if *prev != expected_prev {
                 let why = "the event does not follow the one before it (an event was removed, added or changed)";

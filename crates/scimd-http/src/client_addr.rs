@@ -89,7 +89,10 @@ mod tests {
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for v in values {
-            h.append(FORWARDED_FOR, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
+            h.append(
+                FORWARDED_FOR,
+                HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")),
+            );
         }
         h
     }
@@ -97,7 +100,10 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
         let h = xff(&["203.0.113.9"]);
-        assert_eq!(client_ip(ip("198.51.100.1"), &h, &cidrs(&["10.0.0.0/8"])), ip("198.51.100.1"));
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &h, &cidrs(&["10.0.0.0/8"])),
+            ip("198.51.100.1")
+        );
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
     }
 
@@ -118,8 +124,14 @@ mod tests {
             client_ip(ip("127.0.0.1"), &xff(&["203.0.113.9:4711"]), &trusted),
             ip("203.0.113.9")
         );
-        assert_eq!(client_ip(ip("127.0.0.1"), &xff(&["[2001:db8::5]:443"]), &trusted), ip("2001:db8::5"));
-        assert_eq!(client_ip(ip("127.0.0.1"), &xff(&["unknown"]), &trusted), ip("127.0.0.1"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["[2001:db8::5]:443"]), &trusted),
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["unknown"]), &trusted),
+            ip("127.0.0.1")
+        );
         assert_eq!(client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted), ip("127.0.0.1"));
     }
 }

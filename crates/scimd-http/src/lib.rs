@@ -7,8 +7,8 @@ mod health;
 pub mod metrics;
 mod oauth;
 mod request_id;
-pub mod security_headers;
 mod scim;
+pub mod security_headers;
 
 use std::sync::Arc;
 
@@ -84,7 +84,10 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(scim::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), client_addr::resolve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(
             security_headers::Https(state.https),

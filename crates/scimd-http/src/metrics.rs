@@ -220,7 +220,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(out, "# TYPE scimd_db_connections gauge");
         let _ = writeln!(out, "scimd_db_connections{{state=\"in_use\"}} {}", pool.in_use);
         let _ = writeln!(out, "scimd_db_connections{{state=\"idle\"}} {}", pool.idle);
-        let _ = writeln!(out, "# HELP scimd_db_pool_size Most database connections the pool opens.");
+        let _ = writeln!(
+            out,
+            "# HELP scimd_db_pool_size Most database connections the pool opens."
+        );
         let _ = writeln!(out, "# TYPE scimd_db_pool_size gauge");
         let _ = writeln!(out, "scimd_db_pool_size {}", pool.size);
     }

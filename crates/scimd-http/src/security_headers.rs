@@ -85,7 +85,10 @@ mod tests {
     fn router(https: bool) -> Router {
         Router::new()
             .route("/page", get(|| async { Html("<p>hi</p>") }))
-            .route("/own", get(|| async { ([(header::CONTENT_SECURITY_POLICY, "default-src 'none'")], Html("x")) }))
+            .route(
+                "/own",
+                get(|| async { ([(header::CONTENT_SECURITY_POLICY, "default-src 'none'")], Html("x")) }),
+            )
             .route("/json", get(|| async { axum::Json(serde_json::json!({})) }))
             .layer(axum::middleware::from_fn_with_state(Https(https), every_response))
     }
@@ -93,20 +96,35 @@ mod tests {
     #[test]
     fn every_response_is_nosniff_and_strict_transport_only_under_tls() {
         let plain = headers_of(router(false), "/json");
-        assert_eq!(plain.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]));
+        assert_eq!(
+            plain.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
         assert!(plain.get("strict-transport-security").is_none());
-        assert!(plain.get("content-security-policy").is_none(), "JSON needs no page policy");
+        assert!(
+            plain.get("content-security-policy").is_none(),
+            "JSON needs no page policy"
+        );
         let tls = headers_of(router(true), "/json");
-        assert_eq!(tls.get("strict-transport-security").map(|v| v.as_bytes()), Some(HSTS.as_bytes()));
+        assert_eq!(
+            tls.get("strict-transport-security").map(|v| v.as_bytes()),
+            Some(HSTS.as_bytes())
+        );
     }
 
     #[test]
     fn html_pages_get_a_policy_and_refuse_frames_but_keep_their_own_policy() {
         let page = headers_of(router(false), "/page");
-        assert_eq!(page.get("content-security-policy").map(|v| v.as_bytes()), Some(CSP.as_bytes()));
+        assert_eq!(
+            page.get("content-security-policy").map(|v| v.as_bytes()),
+            Some(CSP.as_bytes())
+        );
         assert_eq!(page.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
         let own = headers_of(router(false), "/own");
-        assert_eq!(own.get("content-security-policy").map(|v| v.as_bytes()), Some(&b"default-src 'none'"[..]));
+        assert_eq!(
+            own.get("content-security-policy").map(|v| v.as_bytes()),
+            Some(&b"default-src 'none'"[..])
+        );
         assert_eq!(own.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     }
 }

@@ -55,7 +55,15 @@ fn init_logging(format: cli::LogFormat) {
 /// and bodies, Authorization values among them, at their debug and trace levels. They stay
 /// at `info` unless `RUST_LOG` names them explicitly: `RUST_LOG=trace` means scimd's trace.
 fn with_quiet_wire(spec: &str) -> String {
-    const WIRE: [&str; 7] = ["h2", "hyper", "hyper_util", "rustls", "tokio_rustls", "tokio_postgres", "ureq"];
+    const WIRE: [&str; 7] = [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "rustls",
+        "tokio_rustls",
+        "tokio_postgres",
+        "ureq",
+    ];
     let mut out = spec.to_owned();
     for krate in WIRE {
         let named = spec
@@ -108,17 +116,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn wire_libraries_stay_at_info_unless_named() {
-        let spec = super::with_quiet_wire("trace,h2=debug");
-        assert!(spec.starts_with("trace,h2=debug,hyper=info,"), "{spec}");
-        assert!(!spec.contains("h2=info"));
-        assert!(spec.contains("tokio_postgres=info"));
-    }
-}
-
 /// Open the database (migrating it) and the key, and build the domain service.
 pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
     let options = scimd_store::PgOptions {
@@ -130,4 +127,15 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = config::load_or_create_key(&settings.key_file)?;
     Ok(Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key))))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wire_libraries_stay_at_info_unless_named() {
+        let spec = super::with_quiet_wire("trace,h2=debug");
+        assert!(spec.starts_with("trace,h2=debug,hyper=info,"), "{spec}");
+        assert!(!spec.contains("h2=info"));
+        assert!(spec.contains("tokio_postgres=info"));
+    }
 }

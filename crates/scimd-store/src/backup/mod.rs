@@ -176,7 +176,12 @@ pub async fn import(
 pub(crate) fn header(schema: i64) -> Value {
     let tables: serde_json::Map<String, Value> = TABLES
         .iter()
-        .map(|t| (t.name.to_owned(), json!(t.columns.iter().map(|(c, _)| *c).collect::<Vec<_>>())))
+        .map(|t| {
+            (
+                t.name.to_owned(),
+                json!(t.columns.iter().map(|(c, _)| *c).collect::<Vec<_>>()),
+            )
+        })
         .collect();
     json!({
         "format": FORMAT,
@@ -188,8 +193,7 @@ pub(crate) fn header(schema: i64) -> Value {
 }
 
 pub(crate) fn write_line(out: &mut (dyn Write + Send), v: &Value) -> Result<(), StoreError> {
-    serde_json::to_writer(&mut *out, v)
-        .map_err(|e| StoreError::Backend(format!("cannot write the backup: {e}")))?;
+    serde_json::to_writer(&mut *out, v).map_err(|e| StoreError::Backend(format!("cannot write the backup: {e}")))?;
     out.write_all(b"\n")
         .map_err(|e| StoreError::Backend(format!("cannot write the backup: {e}")))
 }
@@ -269,7 +273,12 @@ impl<'a> Reader<'a> {
             let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
                 StoreError::Backend(format!("the backup has a table '{name}' this scimd does not know"))
             })?;
-            let cols: Vec<&str> = cols.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let cols: Vec<&str> = cols
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             if let Some(unknown) = cols.iter().find(|c| !table.columns.iter().any(|(k, _)| k == *c)) {
                 return Err(StoreError::Backend(format!(
                     "the backup has a column '{name}.{unknown}' this scimd does not know"

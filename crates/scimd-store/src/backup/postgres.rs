@@ -15,7 +15,13 @@ const PAGE: i64 = 1000;
 fn select_list(t: &Table) -> String {
     t.columns
         .iter()
-        .map(|(c, k)| if *k == Kind::Json { format!("{c}::text") } else { (*c).to_owned() })
+        .map(|(c, k)| {
+            if *k == Kind::Json {
+                format!("{c}::text")
+            } else {
+                (*c).to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -102,8 +108,11 @@ pub(crate) async fn export(store: &PgStore, out: &mut (dyn std::io::Write + Send
                 let after = match &last {
                     None => String::new(),
                     Some(_) => {
-                        let marks: Vec<String> =
-                            key_kinds.iter().enumerate().map(|(i, k)| placeholder(*k, i + 1)).collect();
+                        let marks: Vec<String> = key_kinds
+                            .iter()
+                            .enumerate()
+                            .map(|(i, k)| placeholder(*k, i + 1))
+                            .collect();
                         format!("WHERE ({}) > ({})", t.key.join(", "), marks.join(", "))
                     }
                 };
@@ -187,7 +196,12 @@ pub(crate) async fn import(store: &PgStore, reader: &mut Reader<'_>, force: bool
         while let Some(row) = reader.next_row()? {
             let t = row.table;
             let cols: Vec<&str> = t.columns.iter().map(|(c, _)| *c).collect();
-            let marks: Vec<String> = t.columns.iter().enumerate().map(|(i, (_, k))| placeholder(*k, i + 1)).collect();
+            let marks: Vec<String> = t
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, k))| placeholder(*k, i + 1))
+                .collect();
             let sql = format!(
                 "INSERT INTO {} ({}) {}VALUES ({})",
                 t.name,
@@ -195,12 +209,20 @@ pub(crate) async fn import(store: &PgStore, reader: &mut Reader<'_>, force: bool
                 if t.identity { "OVERRIDING SYSTEM VALUE " } else { "" },
                 marks.join(", ")
             );
-            let params: Vec<Box<dyn ToSql + Sync + Send>> =
-                t.columns.iter().zip(&row.values).map(|((_, k), v)| param_of(*k, v)).collect();
+            let params: Vec<Box<dyn ToSql + Sync + Send>> = t
+                .columns
+                .iter()
+                .zip(&row.values)
+                .map(|((_, k), v)| param_of(*k, v))
+                .collect();
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-            c.execute(&sql, &refs)
-                .await
-                .map_err(|e| StoreError::Backend(format!("cannot restore a row of {}: {}", t.name, crate::postgres::describe_error(&e))))?;
+            c.execute(&sql, &refs).await.map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot restore a row of {}: {}",
+                    t.name,
+                    crate::postgres::describe_error(&e)
+                ))
+            })?;
             if let Some(i) = TABLES.iter().position(|k| k.name == t.name) {
                 counts[i] += 1;
             }

@@ -24,12 +24,19 @@ pub(crate) fn export(path: &str, out: &mut (dyn std::io::Write + Send)) -> Resul
         names.collect::<Result<_, _>>().map_err(backend)?
     };
     check_tables(&present)?;
-    let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
+    let schema: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
     write_line(out, &header(schema))?;
     let mut summary = Summary::default();
     for t in TABLES {
         let cols: Vec<&str> = t.columns.iter().map(|(c, _)| *c).collect();
-        let sql = format!("SELECT {} FROM {} ORDER BY {}", cols.join(", "), t.name, t.key.join(", "));
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            cols.join(", "),
+            t.name,
+            t.key.join(", ")
+        );
         let mut s = conn.prepare(&sql).map_err(backend)?;
         let mut rows = s.query([]).map_err(backend)?;
         let mut n = 0u64;
@@ -120,7 +127,12 @@ fn load(tmp: &str, reader: &mut Reader<'_>) -> Result<Summary, StoreError> {
         let t = row.table;
         let cols: Vec<&str> = t.columns.iter().map(|(c, _)| *c).collect();
         let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-        let sql = format!("INSERT INTO {} ({}) VALUES ({})", t.name, cols.join(", "), marks.join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            t.name,
+            cols.join(", "),
+            marks.join(", ")
+        );
         conn.prepare_cached(&sql)
             .and_then(|mut s| s.execute(params_from_iter(row.values.iter().map(sql_of))))
             .map_err(|e| StoreError::Backend(format!("cannot restore a row of {}: {e}", t.name)))?;

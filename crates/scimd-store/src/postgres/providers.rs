@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use scimd_core::store::StoreResult;
 use scimd_core::{
-    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError, StoredAuditEvent,
-    Timestamp, TokenRecord,
+    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError,
+    StoredAuditEvent, Timestamp, TokenRecord,
 };
 use tokio_postgres::Row;
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use scimd_core::store::StoreResult;
 use scimd_core::{
-    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError, StoredAuditEvent,
-    Timestamp, TokenRecord,
+    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError,
+    StoredAuditEvent, Timestamp, TokenRecord,
 };
 
 use super::{SqliteStore, backend, conflict_or_backend};

@@ -15,7 +15,11 @@ pub async fn run(core: &Core, cmd: AuditCmd) -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let q = AuditQuery { provider, action, limit };
+            let q = AuditQuery {
+                provider,
+                action,
+                limit,
+            };
             let events = core.store().audit_events(&q).await?;
             if json {
                 let list: Vec<_> = events

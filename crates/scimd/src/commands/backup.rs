@@ -50,7 +50,10 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     for (table, n) in &summary.tables {
         println!("  {table:<14} {n}");
     }
-    println!("It holds sealed client secrets: keep the key file ({}) too, apart from it.", settings.key_file.display());
+    println!(
+        "It holds sealed client secrets: keep the key file ({}) too, apart from it.",
+        settings.key_file.display()
+    );
     Ok(())
 }
 

@@ -54,10 +54,13 @@ fn verify_passes_on_what_scimd_wrote_and_names_a_changed_event() {
     assert!(out.contains(&format!("{n} events")), "{out}");
     assert!(out.contains("head hash: "), "{out}");
 
-    let seqs: Vec<String> = sql_rows(s.server.path(), "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq")
-        .into_iter()
-        .filter_map(|r| r[0].clone())
-        .collect();
+    let seqs: Vec<String> = sql_rows(
+        s.server.path(),
+        "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq",
+    )
+    .into_iter()
+    .filter_map(|r| r[0].clone())
+    .collect();
     let victim = &seqs[2];
     disable_triggers(&s.server);
     sql_rows(
@@ -67,19 +70,28 @@ fn verify_passes_on_what_scimd_wrote_and_names_a_changed_event() {
     let (ok, out, err) = verify(&s.server);
     assert!(!ok, "a changed event fails verification: {out}");
     assert!(err.contains(&format!("broken at event {victim}:")), "{err}");
-    assert!(err.contains("changed") && err.contains("2 events before it verified"), "{err}");
+    assert!(
+        err.contains("changed") && err.contains("2 events before it verified"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_removed_event_breaks_the_link_of_the_next_one() {
     let s = Scim::start("internal");
     some_history(&s);
-    let seqs: Vec<String> = sql_rows(s.server.path(), "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq")
-        .into_iter()
-        .filter_map(|r| r[0].clone())
-        .collect();
+    let seqs: Vec<String> = sql_rows(
+        s.server.path(),
+        "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq",
+    )
+    .into_iter()
+    .filter_map(|r| r[0].clone())
+    .collect();
     disable_triggers(&s.server);
-    sql_rows(s.server.path(), &format!("DELETE FROM audit_event WHERE seq = {}", seqs[1]));
+    sql_rows(
+        s.server.path(),
+        &format!("DELETE FROM audit_event WHERE seq = {}", seqs[1]),
+    );
     let (ok, _, err) = verify(&s.server);
     assert!(!ok);
     assert!(err.contains(&format!("broken at event {}:", seqs[2])), "{err}");
@@ -93,7 +105,10 @@ fn the_chain_stays_linear_with_two_instances_writing_at_once() {
     let base_b = a.base.replace(&a.server.url, &b.url);
     let threads: Vec<_> = (0..4)
         .map(|t| {
-            let (base, token) = (if t % 2 == 0 { a.base.clone() } else { base_b.clone() }, a.token.clone());
+            let (base, token) = (
+                if t % 2 == 0 { a.base.clone() } else { base_b.clone() },
+                a.token.clone(),
+            );
             std::thread::spawn(move || {
                 for i in 0..15 {
                     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -101,7 +116,10 @@ fn the_chain_stays_linear_with_two_instances_writing_at_once() {
                     let r = crate::support::call(
                         "POST",
                         &format!("{base}/Users"),
-                        &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "application/scim+json")],
+                        &[
+                            ("Authorization", &format!("Bearer {token}")),
+                            ("Content-Type", "application/scim+json"),
+                        ],
                         Some(&body.to_string()),
                     );
                     assert_eq!(r.status, 201, "{}", r.body);
@@ -145,7 +163,8 @@ fn events_written_before_the_chain_existed_are_chained_when_migrating() {
         let db = rusqlite::Connection::open(dir.path().join("scimd.db")).unwrap_or_else(|e| panic!("{e}"));
         db.execute_batch(include_str!("../../../scimd-store/migrations/sqlite/0001_init.sql"))
             .unwrap_or_else(|e| panic!("{e}"));
-        db.pragma_update(None, "user_version", 1).unwrap_or_else(|e| panic!("{e}"));
+        db.pragma_update(None, "user_version", 1)
+            .unwrap_or_else(|e| panic!("{e}"));
         for i in 0..5 {
             db.execute(
                 "INSERT INTO audit_event (time, actor, action, resource, attributes) VALUES (?1, 'cli:old', 'user.create', ?2, '[\"userName\"]')",

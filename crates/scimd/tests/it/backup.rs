@@ -62,7 +62,10 @@ fn a_backup_taken_under_load_restores_to_a_server_that_answers_the_same() {
                 let r = call(
                     "POST",
                     &format!("{base}/Users"),
-                    &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "application/scim+json")],
+                    &[
+                        ("Authorization", &format!("Bearer {token}")),
+                        ("Content-Type", "application/scim+json"),
+                    ],
                     Some(&body.to_string()),
                 );
                 assert_eq!(r.status, 201);
@@ -88,12 +91,24 @@ fn a_backup_taken_under_load_restores_to_a_server_that_answers_the_same() {
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     copy_key(s.server.path(), dir.path());
-    let restored = ok(&cli_in(dir.path(), "http://localhost", &["restore", file.to_str().unwrap_or_default()]));
+    let restored = ok(&cli_in(
+        dir.path(),
+        "http://localhost",
+        &["restore", file.to_str().unwrap_or_default()],
+    ));
     assert!(restored.contains("audit log OK"), "{restored}");
-    let again = cli_in(dir.path(), "http://localhost", &["restore", file.to_str().unwrap_or_default()]);
+    let again = cli_in(
+        dir.path(),
+        "http://localhost",
+        &["restore", file.to_str().unwrap_or_default()],
+    );
     assert!(!again.status.success(), "a database with data is not overwritten");
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
-    ok(&cli_in(dir.path(), "http://localhost", &["restore", "--force", file.to_str().unwrap_or_default()]));
+    ok(&cli_in(
+        dir.path(),
+        "http://localhost",
+        &["restore", "--force", file.to_str().unwrap_or_default()],
+    ));
 
     let r = Server::start_in(dir);
     let base_r = s.base.replace(&s.server.url, &r.url);
@@ -109,20 +124,38 @@ fn a_backup_taken_under_load_restores_to_a_server_that_answers_the_same() {
         portable(&get_bearer(&format!("{base_r}{filter}"), &s.token), &r.url)
     );
     assert_eq!(
-        get_bearer(&format!("{}/Users", vendor_base.replace(&s.server.url, &r.url)), &vendor_token).status,
+        get_bearer(
+            &format!("{}/Users", vendor_base.replace(&s.server.url, &r.url)),
+            &vendor_token
+        )
+        .status,
         200,
         "every provider's token works on the restored database"
     );
-    let secret_of = |printed: &str| serde_json::from_str::<Value>(printed).map(|v| v["client_secret"].clone()).ok();
+    let secret_of = |printed: &str| {
+        serde_json::from_str::<Value>(printed)
+            .map(|v| v["client_secret"].clone())
+            .ok()
+    };
     let secret_after = ok(&r.cli(&["provider", "show", "okta", "--reveal", "--json"]));
     assert!(secret_of(&secret_before).is_some_and(|v| v.is_string()));
-    assert_eq!(secret_of(&secret_after), secret_of(&secret_before), "the key file opens the restored secret");
+    assert_eq!(
+        secret_of(&secret_after),
+        secret_of(&secret_before),
+        "the key file opens the restored secret"
+    );
     // The restored database goes on taking writes, and its chain with them.
     let more = call(
         "POST",
         &format!("{base_r}/Users"),
-        &[("Authorization", &format!("Bearer {}", s.token)), ("Content-Type", "application/scim+json")],
-        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "after@example.com"}).to_string()),
+        &[
+            ("Authorization", &format!("Bearer {}", s.token)),
+            ("Content-Type", "application/scim+json"),
+        ],
+        Some(
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "after@example.com"})
+                .to_string(),
+        ),
     );
     assert_eq!(more.status, 201, "{}", more.body);
     ok(&r.cli(&["audit", "verify"]));
@@ -153,7 +186,10 @@ fn a_backup_moves_between_sqlite_and_postgresql() {
             .unwrap_or_else(|e| panic!("{e}"))
     };
     ok(&run(&sqlite_db, &["restore", file.to_str().unwrap_or_default()]));
-    let listed = ok(&run(&sqlite_db, &["users", "list", "--population", "internal", "--json"]));
+    let listed = ok(&run(
+        &sqlite_db,
+        &["users", "list", "--population", "internal", "--json"],
+    ));
     assert!(listed.contains("ada@example.com"), "{listed}");
 
     // SQLite -> PostgreSQL, into a database of its own
@@ -161,9 +197,19 @@ fn a_backup_moves_between_sqlite_and_postgresql() {
     ok(&run(&sqlite_db, &["backup", back.to_str().unwrap_or_default()]));
     let pg_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     copy_key(s.server.path(), pg_dir.path());
-    ok(&cli_in(pg_dir.path(), "http://localhost", &["restore", back.to_str().unwrap_or_default()]));
+    ok(&cli_in(
+        pg_dir.path(),
+        "http://localhost",
+        &["restore", back.to_str().unwrap_or_default()],
+    ));
     let r = Server::start_in(pg_dir);
-    let after = get_bearer(&format!("{}/Users?filter=userName%20eq%20%22ada@example.com%22", s.base.replace(&s.server.url, &r.url)), &s.token);
+    let after = get_bearer(
+        &format!(
+            "{}/Users?filter=userName%20eq%20%22ada@example.com%22",
+            s.base.replace(&s.server.url, &r.url)
+        ),
+        &s.token,
+    );
     assert_eq!(after.json()["totalResults"], 1, "{}", after.body);
 }
 
@@ -179,9 +225,21 @@ fn a_damaged_or_cut_off_backup_is_refused_and_changes_nothing() {
     std::fs::write(&cut, lines[..lines.len() - 1].join("\n")).unwrap_or_else(|e| panic!("{e}"));
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let out = cli_in(dir.path(), "http://localhost", &["restore", cut.to_str().unwrap_or_default()]);
+    let out = cli_in(
+        dir.path(),
+        "http://localhost",
+        &["restore", cut.to_str().unwrap_or_default()],
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("incomplete"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = cli_in(dir.path(), "http://localhost", &["users", "list", "--population", "internal", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("incomplete"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli_in(
+        dir.path(),
+        "http://localhost",
+        &["users", "list", "--population", "internal", "--json"],
+    );
     assert_eq!(ok(&out).trim(), "[]", "nothing half-restored");
 }

@@ -4,10 +4,10 @@
 mod audit_chain;
 mod backup;
 mod cli;
+mod metrics_families;
 mod multi_instance;
 mod oauth;
 mod operations;
-mod metrics_families;
 mod push;
 mod scim_auth;
 mod scim_bulk;

@@ -15,7 +15,10 @@ fn every_family_is_scraped_after_traffic() {
     let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Ada"}]});
     assert_eq!(s.call("PATCH", &format!("/Users/{id}"), Some(&patch)).status, 200);
-    assert_eq!(s.call("DELETE", &format!("/Groups/{}", str_of(&g, "id")), None).status, 204);
+    assert_eq!(
+        s.call("DELETE", &format!("/Groups/{}", str_of(&g, "id")), None).status,
+        204
+    );
     let token_url = format!("{}/oauth2/token", s.server.url);
     let details = s.server.cli(&["provider", "show", "okta", "--json"]);
     let okta: serde_json::Value = serde_json::from_slice(&details.stdout).unwrap_or_default();
@@ -25,7 +28,11 @@ fn every_family_is_scraped_after_traffic() {
         Some(&basic(str_of(&okta, "client_id"), "WrongSecret")),
     );
     assert_eq!(wrong.status, 401);
-    post_form(&token_url, &[("grant_type", "client_credentials")], Some(&basic("nobody", "x")));
+    post_form(
+        &token_url,
+        &[("grant_type", "client_credentials")],
+        Some(&basic("nobody", "x")),
+    );
 
     let m = call("GET", &format!("{}/metrics", s.server.url), &[], None).body;
     for family in [
@@ -65,5 +72,8 @@ fn every_family_is_scraped_after_traffic() {
         gauge(r#"scimd_db_connections{state="in_use"}"#),
         gauge(r#"scimd_db_connections{state="idle"}"#),
     );
-    assert!((0..=size).contains(&in_use) && (0..=size).contains(&idle), "{in_use} {idle} of {size}");
+    assert!(
+        (0..=size).contains(&in_use) && (0..=size).contains(&idle),
+        "{in_use} {idle} of {size}"
+    );
 }

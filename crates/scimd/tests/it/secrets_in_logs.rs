@@ -55,10 +55,21 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
     let mut secrets: Vec<String> = Vec::new();
 
     let p = json_of(&flow.cli(
-        &["provider", "add", "--name", "Okta", "--population", "internal", "--json"],
+        &[
+            "provider",
+            "add",
+            "--name",
+            "Okta",
+            "--population",
+            "internal",
+            "--json",
+        ],
         true,
     ));
-    let (id, secret) = (str_of(&p, "client_id").to_owned(), str_of(&p, "client_secret").to_owned());
+    let (id, secret) = (
+        str_of(&p, "client_id").to_owned(),
+        str_of(&p, "client_secret").to_owned(),
+    );
     let token_url = format!("{}/oauth2/token", server.url);
     flow.cli(&["provider", "show", "okta", "--reveal"], true);
     flow.cli(&["provider", "show", "okta"], false);
@@ -66,25 +77,53 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
 
     // Tokens: the CLI by Basic and by body, then over HTTP both ways.
     let by_basic = flow.cli(
-        &["token", "--token-url", &token_url, "--client-id", &id, "--client-secret", &secret],
+        &[
+            "token",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+        ],
         true,
     );
     let by_body = flow.cli(
         &[
-            "token", "--token-url", &token_url, "--client-id", &id, "--client-secret", &secret, "--auth", "body",
+            "token",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--auth",
+            "body",
         ],
         true,
     );
     let authorization = basic(&id, &secret);
-    let http_basic = post_form(&token_url, &[("grant_type", "client_credentials")], Some(&authorization));
+    let http_basic = post_form(
+        &token_url,
+        &[("grant_type", "client_credentials")],
+        Some(&authorization),
+    );
     let http_body = post_form(
         &token_url,
-        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ],
         None,
     );
     let wrong = post_form(
         &token_url,
-        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "WrongSecret0123456789")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", "WrongSecret0123456789"),
+        ],
         None,
     );
     assert_eq!(wrong.json()["error"], "invalid_client");
@@ -143,8 +182,18 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
     );
     flow.cli(
         &[
-            "push", "--source", source.to_str().unwrap_or_default(), "--base-url", str_of(&p, "base_url"),
-            "--token-url", &token_url, "--client-id", &id, "--client-secret", &secret, "--plain",
+            "push",
+            "--source",
+            source.to_str().unwrap_or_default(),
+            "--base-url",
+            str_of(&p, "base_url"),
+            "--token-url",
+            &token_url,
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--plain",
         ],
         false,
     );
@@ -168,7 +217,10 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
 
     server.stop();
     let log = server.log();
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "the log is at trace level");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log is at trace level"
+    );
     assert!(log.contains("issued an access token"), "the log is captured");
     assert!(log.contains(&format!("/Users/{user_id}")), "request lines are captured");
     if std::env::var_os("SCIMD_IT_SHOW_TRACE").is_some() {
@@ -184,6 +236,10 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
     secrets.push(bearer);
     for s in &secrets {
         assert!(s.len() >= 16, "a real secret: {s}");
-        assert!(!everything.contains(s.as_str()), "a secret ({}…) is in the output", &s[..6]);
+        assert!(
+            !everything.contains(s.as_str()),
+            "a secret ({}…) is in the output",
+            &s[..6]
+        );
     }
 }

@@ -63,7 +63,9 @@ fn start(pki_dir: &Path) -> (Server, Pki) {
 async fn connect(url: &str, ca: &str, alpn: &[&[u8]]) -> tokio_rustls::client::TlsStream<TcpStream> {
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
-        roots.add(c.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+        roots
+            .add(c.unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let mut config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -110,7 +112,10 @@ fn https_speaks_http2_and_http1_with_strict_transport_security() {
     let (s, pki) = start(pki_dir.path());
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
     let p = s.add_provider("Okta", "internal", &[]);
-    assert!(str_of(&p, "base_url").starts_with("https://"), "the Base URL is https: {p}");
+    assert!(
+        str_of(&p, "base_url").starts_with("https://"),
+        "the Base URL is https: {p}"
+    );
     let origin = s.url.replace("127.0.0.1", "localhost");
 
     rt().block_on(async {
@@ -122,7 +127,10 @@ fn https_speaks_http2_and_http1_with_strict_transport_security() {
             .unwrap_or_else(|e| panic!("{e}"));
         tokio::spawn(conn);
         let req = Request::post(format!("{origin}/oauth2/token"))
-            .header("authorization", basic(str_of(&p, "client_id"), str_of(&p, "client_secret")))
+            .header(
+                "authorization",
+                basic(str_of(&p, "client_id"), str_of(&p, "client_secret")),
+            )
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from("grant_type=client_credentials"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -197,7 +205,10 @@ fn bad_certificate_settings_stop_the_server_with_a_message() {
     assert!(run(&["--tls-cert", &p(&good.cert)]).contains("--tls-cert needs --tls-key"));
     assert!(run(&["--tls-key", &p(&good.key)]).contains("--tls-key needs --tls-cert"));
     let err = run(&["--tls-cert", &p(&missing), "--tls-key", &p(&good.key)]);
-    assert!(err.contains("cannot read certificates from") && err.contains("nope.pem"), "{err}");
+    assert!(
+        err.contains("cannot read certificates from") && err.contains("nope.pem"),
+        "{err}"
+    );
     let err = run(&["--tls-cert", &p(&not_pem), "--tls-key", &p(&good.key)]);
     assert!(err.contains("junk.pem"), "{err}");
     let err = run(&["--tls-cert", &p(&good.cert), "--tls-key", &p(&not_pem)]);

@@ -37,7 +37,12 @@ fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     let auth = basic(str_of(&p, "client_id"), str_of(&p, "client_secret"));
     // 127.0.0.1 is not a trusted proxy: its claim to forward for 10.1.2.3 counts for nothing.
     let r = token_request(&s, &auth, Some("10.1.2.3"));
-    assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("unauthorized_client")), "{}", r.body);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
@@ -51,11 +56,18 @@ fn forwarded_for_from_a_trusted_proxy_decides_allowed_networks_on_tokens_and_sci
     assert_eq!(ok.status, 200, "{}", ok.body);
     // Walked right to left past the trusted 192.168.77.5: the client is 10.9.9.9, whatever
     // it claimed on the left.
-    assert_eq!(token_request(&s, &auth, Some("203.0.113.1, 10.9.9.9, 192.168.77.5")).status, 200);
+    assert_eq!(
+        token_request(&s, &auth, Some("203.0.113.1, 10.9.9.9, 192.168.77.5")).status,
+        200
+    );
     // The proxy itself asking, and a client outside the networks, are refused in OAuth terms.
     for xff in [None, Some("10.1.2.3, 203.0.113.7")] {
         let r = token_request(&s, &auth, xff);
-        assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("unauthorized_client")), "{xff:?}");
+        assert_eq!(
+            (r.status, r.json()["error"].as_str()),
+            (400, Some("unauthorized_client")),
+            "{xff:?}"
+        );
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
 
@@ -67,12 +79,18 @@ fn forwarded_for_from_a_trusted_proxy_decides_allowed_networks_on_tokens_and_sci
     let body = refused.json();
     assert_eq!(body["status"], "403");
     assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
-    assert!(body["detail"].as_str().unwrap_or_default().contains("198.51.100.23"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("198.51.100.23"),
+        "{body}"
+    );
 
     let mut s = s;
     s.stop();
     let log = s.log();
-    assert!(log.contains("client=198.51.100.23"), "the log names the forwarded client: {log}");
+    assert!(
+        log.contains("client=198.51.100.23"),
+        "the log names the forwarded client: {log}"
+    );
 }
 
 #[test]
@@ -80,14 +98,16 @@ fn the_per_address_limit_counts_the_forwarded_client_not_the_proxy() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let s = Server::start_serving(dir, &["--trusted-proxies", "127.0.0.1"]);
     let url = format!("{}/oauth2/token", s.url);
-    let attempt = |n: usize, xff: &str| {
-        token_request(&s, &basic(&format!("nobody{n}"), "wrong"), Some(xff)).status
-    };
+    let attempt = |n: usize, xff: &str| token_request(&s, &basic(&format!("nobody{n}"), "wrong"), Some(xff)).status;
     for n in 0..30 {
         assert_eq!(attempt(n, "203.0.113.50"), 401);
     }
     assert_eq!(attempt(30, "203.0.113.50"), 429, "the noisy client is held up");
-    assert_eq!(attempt(31, "203.0.113.51"), 401, "its neighbour behind the same proxy is not");
+    assert_eq!(
+        attempt(31, "203.0.113.51"),
+        401,
+        "its neighbour behind the same proxy is not"
+    );
     let r = post_form(&url, &[("grant_type", "client_credentials")], Some(&basic("x", "y")));
     assert_eq!(r.status, 401, "nor is the proxy's own address");
 }
@@ -97,7 +117,13 @@ fn malformed_trusted_proxies_stop_the_server_with_a_message() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = std::process::Command::new(crate::support::BIN)
         .args(crate::support::db_args(dir.path()))
-        .args(["serve", "--listen", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,proxy.local"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxies",
+            "10.0.0.0/8,proxy.local",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
