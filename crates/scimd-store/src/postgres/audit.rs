@@ -88,19 +88,24 @@ pub(crate) async fn chain_unchained(c: &mut Conn<'_>) -> Result<u64, StoreError>
 const SELECT: &str =
     "SELECT seq, time, actor, action, provider_id, resource, population, attributes, prev_hash, hash FROM audit_event";
 
-fn link_from_row(r: &Row) -> Result<AuditLink, StoreError> {
+/// An event from the first eight columns of [`SELECT`] (the order every audit read uses).
+pub(crate) fn event_from_row(r: &Row) -> Result<StoredAuditEvent, StoreError> {
     let attrs: String = get(r, 7)?;
+    Ok(StoredAuditEvent {
+        seq: get(r, 0)?,
+        time: Timestamp(get(r, 1)?),
+        actor: get(r, 2)?,
+        action: get(r, 3)?,
+        provider: get(r, 4)?,
+        resource: get(r, 5)?,
+        population: get(r, 6)?,
+        attributes: crate::rows::audit_attributes(&attrs),
+    })
+}
+
+fn link_from_row(r: &Row) -> Result<AuditLink, StoreError> {
     Ok(AuditLink {
-        event: StoredAuditEvent {
-            seq: get(r, 0)?,
-            time: Timestamp(get(r, 1)?),
-            actor: get(r, 2)?,
-            action: get(r, 3)?,
-            provider: get(r, 4)?,
-            resource: get(r, 5)?,
-            population: get(r, 6)?,
-            attributes: crate::rows::audit_attributes(&attrs),
-        },
+        event: event_from_row(r)?,
         prev_hash: get(r, 8)?,
         hash: get(r, 9)?,
     })

@@ -354,21 +354,7 @@ impl ProviderStore for PgStore {
             )
             .await
             .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                let attrs: String = get(r, 7)?;
-                Ok(StoredAuditEvent {
-                    seq: get(r, 0)?,
-                    time: Timestamp(get(r, 1)?),
-                    actor: get(r, 2)?,
-                    action: get(r, 3)?,
-                    provider: get(r, 4)?,
-                    resource: get(r, 5)?,
-                    population: get(r, 6)?,
-                    attributes: crate::rows::audit_attributes(&attrs),
-                })
-            })
-            .collect()
+        rows.iter().map(super::audit::event_from_row).collect()
     }
 
     async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>> {

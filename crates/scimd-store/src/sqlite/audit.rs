@@ -68,19 +68,24 @@ pub(crate) fn chain_unchained(conn: &Connection) -> Result<u64, StoreError> {
 const SELECT: &str =
     "SELECT seq, time, actor, action, provider_id, resource, population, attributes, prev_hash, hash FROM audit_event";
 
-fn link_from_row(r: &Row<'_>) -> rusqlite::Result<AuditLink> {
+/// An event from the first eight columns of [`SELECT`] (the order every audit read uses).
+pub(crate) fn event_from_row(r: &Row<'_>) -> rusqlite::Result<StoredAuditEvent> {
     let attrs: String = r.get(7)?;
+    Ok(StoredAuditEvent {
+        seq: r.get(0)?,
+        time: Timestamp(r.get(1)?),
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        provider: r.get(4)?,
+        resource: r.get(5)?,
+        population: r.get(6)?,
+        attributes: crate::rows::audit_attributes(&attrs),
+    })
+}
+
+fn link_from_row(r: &Row<'_>) -> rusqlite::Result<AuditLink> {
     Ok(AuditLink {
-        event: StoredAuditEvent {
-            seq: r.get(0)?,
-            time: Timestamp(r.get(1)?),
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            provider: r.get(4)?,
-            resource: r.get(5)?,
-            population: r.get(6)?,
-            attributes: crate::rows::audit_attributes(&attrs),
-        },
+        event: event_from_row(r)?,
         prev_hash: r.get(8)?,
         hash: r.get(9)?,
     })

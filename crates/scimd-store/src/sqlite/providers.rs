@@ -322,19 +322,10 @@ impl ProviderStore for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = s
-                .query_map(params![q.provider, q.action, q.limit.max(1)], |r| {
-                    let attrs: String = r.get(7)?;
-                    Ok(StoredAuditEvent {
-                        seq: r.get(0)?,
-                        time: Timestamp(r.get(1)?),
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        provider: r.get(4)?,
-                        resource: r.get(5)?,
-                        population: r.get(6)?,
-                        attributes: crate::rows::audit_attributes(&attrs),
-                    })
-                })
+                .query_map(
+                    params![q.provider, q.action, q.limit.max(1)],
+                    super::audit::event_from_row,
+                )
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
         })

@@ -22,6 +22,14 @@ fn event_count(s: &Server) -> usize {
         .unwrap_or(0)
 }
 
+/// The events' sequence numbers, oldest first.
+fn seqs(s: &Server) -> Vec<String> {
+    sql_rows(s.path(), "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq")
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .collect()
+}
+
 /// Switch off the append-only triggers, as someone with the database's password could.
 fn disable_triggers(s: &Server) {
     if pg_admin().is_some() {
@@ -54,13 +62,7 @@ fn verify_passes_on_what_scimd_wrote_and_names_a_changed_event() {
     assert!(out.contains(&format!("{n} events")), "{out}");
     assert!(out.contains("head hash: "), "{out}");
 
-    let seqs: Vec<String> = sql_rows(
-        s.server.path(),
-        "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq",
-    )
-    .into_iter()
-    .filter_map(|r| r[0].clone())
-    .collect();
+    let seqs = seqs(&s.server);
     let victim = &seqs[2];
     disable_triggers(&s.server);
     sql_rows(
@@ -80,13 +82,7 @@ fn verify_passes_on_what_scimd_wrote_and_names_a_changed_event() {
 fn a_removed_event_breaks_the_link_of_the_next_one() {
     let s = Scim::start("internal");
     some_history(&s);
-    let seqs: Vec<String> = sql_rows(
-        s.server.path(),
-        "SELECT CAST(seq AS TEXT) FROM audit_event ORDER BY seq",
-    )
-    .into_iter()
-    .filter_map(|r| r[0].clone())
-    .collect();
+    let seqs = seqs(&s.server);
     disable_triggers(&s.server);
     sql_rows(
         s.server.path(),

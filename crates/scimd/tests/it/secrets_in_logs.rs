@@ -76,32 +76,17 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
     flow.cli(&["provider", "list"], false);
 
     // Tokens: the CLI by Basic and by body, then over HTTP both ways.
-    let by_basic = flow.cli(
-        &[
-            "token",
-            "--token-url",
-            &token_url,
-            "--client-id",
-            &id,
-            "--client-secret",
-            &secret,
-        ],
-        true,
-    );
-    let by_body = flow.cli(
-        &[
-            "token",
-            "--token-url",
-            &token_url,
-            "--client-id",
-            &id,
-            "--client-secret",
-            &secret,
-            "--auth",
-            "body",
-        ],
-        true,
-    );
+    let token_args = [
+        "token",
+        "--token-url",
+        &token_url,
+        "--client-id",
+        &id,
+        "--client-secret",
+        &secret,
+    ];
+    let by_basic = flow.cli(&token_args, true);
+    let by_body = flow.cli(&[&token_args[..], &["--auth", "body"]].concat(), true);
     let authorization = basic(&id, &secret);
     let http_basic = post_form(
         &token_url,
@@ -180,23 +165,17 @@ fn no_secret_reaches_any_log_line_at_trace_level() {
         "people.json",
         &json!({"Users": [{"id": "s1", "userName": "grace@example.com", "password": push_password}]}).to_string(),
     );
-    flow.cli(
-        &[
-            "push",
-            "--source",
-            source.to_str().unwrap_or_default(),
-            "--base-url",
-            str_of(&p, "base_url"),
-            "--token-url",
-            &token_url,
-            "--client-id",
-            &id,
-            "--client-secret",
-            &secret,
-            "--plain",
-        ],
-        false,
-    );
+    let source = source.to_str().unwrap_or_default();
+    let push = [
+        "push",
+        "--source",
+        source,
+        "--base-url",
+        str_of(&p, "base_url"),
+        "--plain",
+    ];
+    // The same credential flags as `scimd token`.
+    flow.cli(&[&push[..], &token_args[1..]].concat(), false);
 
     // RFC 7009 revocation, CLI revocation, rotation, a reveal of the new secret, backup.
     let revoked = post_form(
