@@ -226,6 +226,48 @@ fn warn_if_readable_by_others(path: &Path) {
 mod tests {
     use super::*;
 
+    fn serve_args(trusted: Option<&str>) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            trusted_proxies: trusted.map(str::to_owned),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_and_tls_come_from_the_flag_else_the_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("scimd.toml");
+        fs::write(
+            &file,
+            "trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let global = GlobalOpts {
+            config: Some(file),
+            ..GlobalOpts::default()
+        };
+        let from_file = Settings::resolve(&global, Some(&serve_args(None))).unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = from_file.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32"]);
+        assert!(from_file.tls.is_some());
+        assert!(
+            from_file
+                .public_url_for("0.0.0.0:8443")
+                .starts_with("https://localhost:8443")
+        );
+        let flag =
+            Settings::resolve(&global, Some(&serve_args(Some(" 192.0.2.1 ,")))).unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = flag.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["192.0.2.1/32"],
+            "the flag (or SCIMD_TRUSTED_PROXIES) replaces the file's list"
+        );
+        assert!(Settings::resolve(&global, Some(&serve_args(Some("10.0.0.0/99")))).is_err());
+    }
+
     #[test]
     fn database_timeouts_take_a_unit() {
         use std::time::Duration;

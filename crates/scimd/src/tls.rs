@@ -23,6 +23,8 @@ use crate::config::TlsFiles;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for the server to pick them up.
 const BACKLOG: usize = 128;
+/// Handshakes in progress at once; past this, accepting waits (the kernel's backlog queues).
+const MAX_HANDSHAKES: usize = 1024;
 
 /// Read the certificate chain and key, and check that they belong together.
 pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
@@ -78,7 +80,11 @@ impl TlsListener {
 }
 
 async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
+        let Ok(permit) = Arc::clone(&handshakes).acquire_owned().await else {
+            return;
+        };
         let (stream, peer) = match tcp.accept().await {
             Ok(c) => c,
             Err(e) => {
@@ -93,6 +99,7 @@ async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, tx: mpsc::Sender<(
         }
         let (acceptor, tx) = (acceptor.clone(), tx.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     let _ = tx.send((tls, peer)).await;
