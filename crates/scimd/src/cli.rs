@@ -279,6 +279,9 @@ pub struct TokenArgs {
     pub auth: AuthArg,
     #[arg(long)]
     pub scope: Option<String>,
+    /// Trust the CA certificates in this PEM file for an https:// Token URL (instead of the web's roots)
+    #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Print the whole token response as JSON
     #[arg(long)]
     pub json: bool,
@@ -328,6 +331,9 @@ pub struct PushArgs {
     pub auth: AuthArg,
     #[arg(long)]
     pub scope: Option<String>,
+    /// Trust the CA certificates in this PEM file for https:// URLs (instead of the web's roots)
+    #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Send no token at all (servers that take any request)
     #[arg(long)]
     pub no_auth: bool,

@@ -216,3 +216,62 @@ fn bad_certificate_settings_stop_the_server_with_a_message() {
     let err = run(&["--tls-cert", &p(&good.cert), "--tls-key", &p(&stranger.key)]);
     assert!(err.contains("does not fit the certificate"), "{err}");
 }
+
+#[test]
+fn token_and_push_reach_an_https_server_that_trusts_a_private_ca() {
+    let pki_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (s, pki) = start(pki_dir.path());
+    let p = s.add_provider("Okta", "internal", &[]);
+    let ca_file = crate::support::temp_file(pki_dir.path(), "ca.pem", &pki.ca);
+    let origin = s.url.replace("127.0.0.1", "localhost");
+    let token_url = format!("{origin}/oauth2/token");
+    let token = |extra: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["token", "--token-url", &token_url])
+            .args([
+                "--client-id",
+                str_of(&p, "client_id"),
+                "--client-secret",
+                str_of(&p, "client_secret"),
+            ])
+            .args(extra)
+            .env_remove("SCIMD_CA_FILE")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let untrusted = token(&[]);
+    assert!(!untrusted.status.success(), "a private CA is not trusted by default");
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(err.contains("cannot reach") && err.trim().lines().count() == 1, "{err}");
+    let trusted = token(&["--ca-file", ca_file.to_str().unwrap_or_default()]);
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    assert!(String::from_utf8_lossy(&trusted.stdout).starts_with("scimd_"));
+
+    let source = crate::support::temp_file(
+        pki_dir.path(),
+        "people.json",
+        r#"{"Users": [{"id": "1", "userName": "ada@example.com"}]}"#,
+    );
+    let base = str_of(&p, "base_url").replace("127.0.0.1", "localhost");
+    let pushed = std::process::Command::new(BIN)
+        .args([
+            "push",
+            "--quiet",
+            "--json",
+            "--source",
+            source.to_str().unwrap_or_default(),
+        ])
+        .args(["--base-url", &base, "--token-url", &token_url])
+        .args([
+            "--client-id",
+            str_of(&p, "client_id"),
+            "--client-secret",
+            str_of(&p, "client_secret"),
+        ])
+        .args(["--ca-file", ca_file.to_str().unwrap_or_default()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    let listed = s.cli(&["users", "list", "--population", "internal", "--json"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("ada@example.com"));
+}
