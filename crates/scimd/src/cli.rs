@@ -349,6 +349,9 @@ pub struct PushArgs {
     /// Delete users and groups the source does not list
     #[arg(long)]
     pub delete_missing: bool,
+    /// Refuse, before any write, to deactivate or delete more users and groups than this
+    #[arg(long, value_name = "N", default_value_t = scimd_client::push::DEFAULT_MAX_REMOVALS)]
+    pub max_removals: usize,
     /// Push only groups (their members must already be on the server)
     #[arg(long, conflicts_with = "users_only")]
     pub groups_only: bool,

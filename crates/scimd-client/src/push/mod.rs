@@ -40,6 +40,9 @@ pub struct PushOptions {
     pub progress: ProgressMode,
     /// Create users through `/Bulk` when the server offers it (RFC 7644 §3.7).
     pub bulk: bool,
+    /// Refuse, before any write, a plan that deactivates or deletes more users and groups
+    /// than this: a truncated source file must not empty the directory.
+    pub max_removals: Option<usize>,
 }
 
 impl Default for PushOptions {
@@ -53,9 +56,13 @@ impl Default for PushOptions {
             scope: Options::default(),
             progress: ProgressMode::Auto,
             bulk: true,
+            max_removals: Some(DEFAULT_MAX_REMOVALS),
         }
     }
 }
+
+/// Removals a push makes without being told it may make more.
+pub const DEFAULT_MAX_REMOVALS: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -63,6 +70,10 @@ pub enum PushError {
     Scim(#[from] ScimError),
     #[error("--strict: {} problem(s), nothing was written:\n  {}", .0.len(), .0.join("\n  "))]
     Strict(Vec<String>),
+    #[error(
+        "the plan would deactivate or delete {planned} users and groups, more than --max-removals {max}; nothing was written (check the source, look at --dry-run, then raise --max-removals if it is right)"
+    )]
+    TooManyRemovals { planned: usize, max: usize },
 }
 
 /// Counts of what was done (or, for a dry run, what would be).
@@ -256,6 +267,15 @@ pub fn push(client: &Client, dir: &Directory, opts: &PushOptions) -> Result<Repo
         return Err(PushError::Strict(plan.problems));
     }
     warnings.extend(plan.problems.iter().cloned());
+    if let Some(max) = opts.max_removals.filter(|max| plan.removals() > *max) {
+        let planned = plan.removals();
+        if !opts.dry_run {
+            return Err(PushError::TooManyRemovals { planned, max });
+        }
+        warnings.push(format!(
+            "{planned} removals exceed --max-removals {max}: without --dry-run this push would be refused"
+        ));
+    }
     let mut report = Report {
         dry_run: opts.dry_run,
         warnings,

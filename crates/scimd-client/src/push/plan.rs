@@ -198,6 +198,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Users deactivated or deleted and groups deleted.
+    pub fn removals(&self) -> usize {
+        self.deactivations.len() + self.user_deletions.len() + self.group_deletions.len()
+    }
+
     pub fn writes(&self) -> usize {
         self.creates.len()
             + self.updates.len()

@@ -7,6 +7,7 @@ mod audit;
 mod pool;
 mod providers;
 mod resources;
+mod tls;
 
 use std::time::Duration;
 
@@ -117,11 +118,15 @@ pub(crate) fn describe_error(e: &tokio_postgres::Error) -> String {
 impl PgStore {
     /// Connect to `url` (`postgres://user:password@host:port/database`) and migrate.
     pub async fn open(url: &str, options: PgOptions) -> Result<Self, StoreError> {
-        let config: Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("'{}' is not a usable PostgreSQL URL: {e}", redact(url))))?;
+        let unusable = |e: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("'{}' is not a usable PostgreSQL URL: {e}", redact(url)))
+        };
+        let (plain, mode, root) = tls::split_url(url).map_err(|e| unusable(&e))?;
+        let mut config: Config = plain.parse().map_err(|e| unusable(&e))?;
+        config.ssl_mode(mode.ssl_mode());
+        let connector = tls::connector(mode, root.as_deref())?;
         let store = PgStore {
-            pool: Pool::new(config, options.pool_size, options.timeout),
+            pool: Pool::new(config, connector, options.pool_size, options.timeout),
         };
         let mut conn = store.pool.get().await?;
         migrate(&mut conn).await?;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use scimd_core::StoreError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+use tokio_postgres::{Client, Config, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::backend;
 
@@ -26,6 +27,7 @@ const STATEMENT_CACHE: usize = 256;
 pub(crate) struct Pool {
     config: Config,
     size: usize,
+    tls: MakeRustlsConnect,
     idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
     timeout: Duration,
@@ -47,12 +49,13 @@ pub(crate) struct Conn<'p> {
 pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl Pool {
-    pub(crate) fn new(mut config: Config, size: usize, timeout: Duration) -> Pool {
+    pub(crate) fn new(mut config: Config, tls: MakeRustlsConnect, size: usize, timeout: Duration) -> Pool {
         config.connect_timeout(timeout);
         config.application_name("scimd");
         Pool {
             config,
             size: size.max(1),
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
             timeout,
@@ -97,7 +100,7 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Pooled, StoreError> {
-        let (client, connection) = tokio::time::timeout(self.timeout, self.config.connect(NoTls))
+        let (client, connection) = tokio::time::timeout(self.timeout, self.config.connect(self.tls.clone()))
             .await
             .map_err(|_| StoreError::Backend(format!("cannot connect to PostgreSQL within {:?}", self.timeout)))?
             .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;

@@ -19,7 +19,7 @@ use super::providers::{get, insert_audit};
 use super::{PgStore, backend, numbered, pg_param, unique_violation};
 use crate::filter::{Dialect, Param, member_filter_sql};
 use crate::page::{finish_page, page_sql};
-use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, parse_kind};
+use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, owned, parse_kind};
 
 fn record_from_row(row: &Row) -> Result<ResourceRecord, StoreError> {
     let corrupt = |what: String| StoreError::Backend(format!("unreadable resource row: {what}"));
@@ -60,25 +60,20 @@ async fn load(
     lock: bool,
 ) -> Result<Option<ResourceRecord>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM resource r WHERE r.id = $1 AND r.provider_id = $2 AND r.kind = $3{}",
+        "SELECT {COLUMNS} FROM resource r WHERE r.id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    let row = c
-        .query_opt(&sql, &[&id, &provider, &kind.name()])
-        .await
-        .map_err(backend)?;
-    row.map(|r| record_from_row(&r)).transpose()
+    let row = c.query_opt(&sql, &[&id]).await.map_err(backend)?;
+    Ok(owned(row.map(|r| record_from_row(&r)).transpose()?, provider, kind))
 }
 
 /// Resolve a member id of the provider to its row; an unknown id is the client's error.
 async fn member_seq(c: &mut Conn<'_>, provider: &str, group_seq: i64, id: &str) -> Result<i64, CoreError> {
     let row = c
-        .query_opt(
-            "SELECT seq FROM resource WHERE id = $1 AND provider_id = $2",
-            &[&id, &provider],
-        )
+        .query_opt("SELECT seq, provider_id FROM resource WHERE id = $1", &[&id])
         .await
         .map_err(db)?;
+    let row = row.filter(|r| r.try_get::<_, &str>(1).is_ok_and(|p| p == provider));
     match row.map(|r| get::<i64>(&r, 0)).transpose()? {
         Some(s) if s == group_seq => {
             Err(ScimError::bad_request(ScimType::InvalidValue, "a group cannot be a member of itself").into())

@@ -17,7 +17,7 @@ use super::providers::insert_audit;
 use super::{SqliteStore, backend};
 use crate::filter::{Dialect, Param, member_filter_sql};
 use crate::page::{finish_page, page_sql};
-use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, parse_kind};
+use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, owned, parse_kind};
 
 fn kind_str(kind: ResourceKind) -> &'static str {
     kind.name()
@@ -59,21 +59,21 @@ fn write_error(e: rusqlite::Error, kind: ResourceKind, cols: &Columns) -> CoreEr
 }
 
 fn load(conn: &Connection, provider: &str, kind: ResourceKind, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM resource r WHERE r.id = ?1 AND r.provider_id = ?2 AND r.kind = ?3"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![id, provider, kind_str(kind)], record_from_row)
-            .optional()
-    })
-    .map_err(backend)
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ?1"))
+        .and_then(|mut s| s.query_row(params![id], record_from_row).optional())
+        .map(|rec| owned(rec, provider, kind))
+        .map_err(backend)
 }
 
 /// Resolve member ids of the provider to their rows; an unknown id is the client's error.
 fn member_seq(conn: &Connection, provider: &str, group_seq: i64, id: &str) -> Result<i64, CoreError> {
     let seq: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM resource WHERE id = ?1 AND provider_id = ?2")
-        .and_then(|mut s| s.query_row(params![id, provider], |r| r.get(0)).optional())
+        .prepare_cached("SELECT seq, provider_id FROM resource WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .optional()
+        })
+        .map(|row| row.filter(|(_, p)| p == provider).map(|(seq, _)| seq))
         .map_err(|e| CoreError::Store(backend(e)))?;
     match seq {
         Some(s) if s == group_seq => {

@@ -77,6 +77,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<()> {
             ProgressMode::Auto
         },
         bulk: !args.no_bulk,
+        max_removals: Some(args.max_removals),
     };
     let report = push::push(&client, &dir, &opts)?;
     if !args.quiet {

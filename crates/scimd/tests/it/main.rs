@@ -8,6 +8,7 @@ mod metrics_families;
 mod multi_instance;
 mod oauth;
 mod operations;
+mod postgres_tls;
 mod push;
 mod scim_auth;
 mod scim_bulk;

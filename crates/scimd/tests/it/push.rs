@@ -403,6 +403,25 @@ fn absent_users_are_deactivated_or_deleted_only_when_asked_and_bad_rows_are_repo
     assert_eq!(u["Resources"][0]["active"], false, "deactivated users stay readable");
     assert_eq!(push(&s, &path, &["--deactivate-missing"])["changed"], false);
 
+    // More removals than allowed: refused before any write.
+    let guarded = Command::new(BIN)
+        .args([
+            "push",
+            "--delete-missing",
+            "--users-only",
+            "--max-removals",
+            "1",
+            "--source",
+        ])
+        .arg(&path)
+        .args(["--base-url", &s.base, "--token", &s.token])
+        .output()
+        .unwrap();
+    assert!(!guarded.status.success());
+    let err = String::from_utf8_lossy(&guarded.stderr);
+    assert!(err.contains("delete 2") && err.contains("--max-removals 1"), "{err}");
+    assert_eq!(s.get("/Users?count=0").json()["totalResults"], 30);
+
     let del = push(&s, &path, &["--delete-missing", "--users-only"]);
     assert_eq!(del["users"]["deleted"], 2, "{del:#}");
     assert_eq!(s.get("/Users?count=0").json()["totalResults"], 28);

@@ -1,9 +1,9 @@
 //! /Users through the live server: create, read, replace, patch, delete, uniqueness,
 //! attribute characteristics and audit (RFC 7643 §4.1, RFC 7644 §3.3-3.6).
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{Scim, enc, patch_op, str_of};
+use crate::support::{Scim, assert_scim_error, enc, patch_op, str_of};
 
 #[test]
 fn a_created_user_comes_back_whole_with_id_meta_and_location() {
@@ -232,6 +232,57 @@ fn another_providers_user_does_not_exist_here() {
         &token,
     );
     assert_eq!(list.json()["totalResults"], 0);
+}
+
+#[test]
+fn a_resource_is_reached_only_through_its_own_provider_and_kind() {
+    let s = Scim::start("internal");
+    let u = s.user("jane@example.com");
+    let id = str_of(&u, "id");
+    // A provider of the same population: ids are looked up alone, then checked for owner.
+    let (base, token) = s.another("Entra", "internal");
+    let other = |method: &str, path: &str, body: Option<Value>| {
+        crate::support::call(
+            method,
+            &format!("{base}{path}"),
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/scim+json"),
+            ],
+            body.map(|b| b.to_string()).as_deref(),
+        )
+    };
+    let replace = patch_op(json!([{"op": "replace", "path": "title", "value": "Hijacked"}]));
+    assert_scim_error(&other("GET", &format!("/Users/{id}"), None), 404, None);
+    assert_scim_error(
+        &other("PATCH", &format!("/Users/{id}"), Some(replace.clone())),
+        404,
+        None,
+    );
+    let put = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jane@example.com"});
+    assert_scim_error(&other("PUT", &format!("/Users/{id}"), Some(put)), 404, None);
+    assert_scim_error(&other("DELETE", &format!("/Users/{id}"), None), 404, None);
+    // Nor is another provider's user a member it can add to its own group.
+    let group = other(
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Entra staff"})),
+    );
+    assert_eq!(group.status, 201, "{}", group.body);
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    let gid = str_of(&group.json(), "id").to_owned();
+    assert_scim_error(
+        &other("PATCH", &format!("/Groups/{gid}"), Some(add)),
+        400,
+        Some("invalidValue"),
+    );
+    // The user's own provider, asked under the wrong resource type, does not find it either.
+    assert_scim_error(&s.get(&format!("/Groups/{id}")), 404, None);
+    assert_scim_error(&s.call("PATCH", &format!("/Groups/{id}"), Some(&replace)), 404, None);
+    // And the user is as it was.
+    let now = s.get(&format!("/Users/{id}"));
+    assert_eq!(now.status, 200);
+    assert_eq!(now.json(), u);
 }
 
 #[test]
