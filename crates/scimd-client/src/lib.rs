@@ -6,6 +6,8 @@
 pub mod postman;
 pub mod push;
 pub mod scim;
+pub mod tls;
 pub mod token;
 
+pub use tls::CaRoots;
 pub use token::{ClientAuth, TokenError, TokenRequest, request_token};

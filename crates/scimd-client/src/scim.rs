@@ -240,10 +240,16 @@ fn snippet(s: &str) -> String {
 impl Client {
     /// A client for the Base URL, with a bearer token (or none: some servers take anything).
     pub fn new(base_url: &str, token: Option<&str>) -> Client {
+        Client::trusting(base_url, token, None)
+    }
+
+    /// The same, trusting `ca` instead of the web's roots.
+    pub fn trusting(base_url: &str, token: Option<&str>, ca: Option<&crate::CaRoots>) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
             .max_idle_connections_per_host(64)
+            .tls_config(crate::tls::config(ca))
             .build()
             .into();
         Client {

@@ -20,6 +20,8 @@ pub struct TokenRequest {
     pub client_secret: String,
     pub auth: ClientAuth,
     pub scope: Option<String>,
+    /// Trust these roots instead of the web's (a private CA).
+    pub ca: Option<crate::CaRoots>,
 }
 
 /// Every way a token request can fail, each worded for one line on a terminal.
@@ -88,6 +90,7 @@ pub fn request_token(req: &TokenRequest) -> Result<Value, TokenError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
+        .tls_config(crate::tls::config(req.ca.as_ref()))
         .build()
         .into();
     let mut call = agent
@@ -143,6 +146,7 @@ mod tests {
             client_secret: "b".into(),
             auth: ClientAuth::Basic,
             scope: None,
+            ca: None,
         };
         assert!(matches!(request_token(&req), Err(TokenError::BadUrl(_))));
     }

@@ -98,6 +98,40 @@ pub struct StoredAuditEvent {
     pub attributes: Vec<String>,
 }
 
+impl StoredAuditEvent {
+    pub fn chain_fields(&self) -> crate::audit::ChainFields<'_> {
+        crate::audit::ChainFields {
+            time: self.time.0,
+            actor: &self.actor,
+            action: &self.action,
+            provider: self.provider.as_deref(),
+            resource: self.resource.as_deref(),
+            population: self.population.as_deref(),
+            attributes: &self.attributes,
+        }
+    }
+}
+
+/// An audit event with its links: the hash of the event before it and its own hash
+/// (absent on rows nobody chained, which verification reports as broken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLink {
+    pub event: StoredAuditEvent,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Option<Vec<u8>>,
+}
+
+/// How busy the database connections are, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Most connections open at once.
+    pub size: usize,
+    /// Connections lent out to a request now.
+    pub in_use: usize,
+    /// Open connections waiting to be lent.
+    pub idle: usize,
+}
+
 /// Everything scimd persists. Split by concern so each backend module implements one part.
 pub trait Store: ProviderStore + ResourceStore + AdminStore + Send + Sync + 'static {}
 
@@ -188,6 +222,10 @@ pub trait ResourceStore: Send + Sync {
 pub trait ProviderStore: Send + Sync {
     /// Is the database reachable and answering?
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's use, when the backend has one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
 
     /// The process is about to exit: leave the database as a clean shutdown would (SQLite
     /// moves its write-ahead log into the database file). Nothing else is written after it.
@@ -223,4 +261,6 @@ pub trait ProviderStore: Send + Sync {
     /// An event with no other change attached (e.g. a secret reveal).
     async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>>;
+    /// Up to `limit` events with their chain links, oldest first, after `after_seq`.
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>>;
 }

@@ -2,6 +2,7 @@
 //! and health probes. [`app`] builds the whole service, so tests can serve it on port 0.
 
 pub mod admin;
+pub mod client_addr;
 pub mod error;
 mod health;
 pub mod limits;
@@ -9,6 +10,7 @@ pub mod metrics;
 mod oauth;
 mod request_id;
 mod scim;
+pub mod security_headers;
 
 use std::sync::Arc;
 
@@ -29,6 +31,10 @@ pub struct AppState {
     /// Mark console cookies `Secure`: set when the public URL is https (or scimd terminates
     /// TLS itself), so a session cookie never travels in clear.
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client_addr`]).
+    pub trusted_proxies: Arc<[scimd_core::Cidr]>,
+    /// scimd terminates TLS itself: responses carry `Strict-Transport-Security`.
+    pub https: bool,
 }
 
 impl AppState {
@@ -39,7 +45,22 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').into(),
             limits: limits::Limits::default(),
             secure_cookies: public_url.starts_with("https://"),
+            trusted_proxies: Arc::new([]),
+            https: false,
         }
+    }
+
+    /// scimd serves HTTPS itself: responses carry HSTS, and console cookies are `Secure`.
+    pub fn serving_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self.secure_cookies |= https;
+        self
+    }
+
+    /// Believe `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<scimd_core::Cidr>) -> Self {
+        self.trusted_proxies = proxies.into();
+        self
     }
 
     pub fn with_limits(self, limits: limits::Limits) -> Self {
@@ -86,7 +107,15 @@ pub fn app(state: AppState) -> Router {
         .merge(scim::routes(state.clone()))
         .merge(admin::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Https(state.https),
+            security_headers::every_response,
+        ))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics (text exposition format 0.0.4) at `/metrics`: requests by route
 //! template and status, latency histograms, token issuance and failures by provider,
-//! provisioning operations by provider and kind, and the seconds left on each provider's
-//! newest token. Hand-rolled: a handful of counters do not need a metrics framework.
+//! provisioning operations by provider and kind, the seconds left on each provider's
+//! newest token, and the database pool's use. Hand-rolled: a handful of counters do not need a metrics framework.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -31,7 +31,7 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
     tokens_issued: BTreeMap<String, u64>,
-    token_failures: BTreeMap<String, u64>,
+    token_failures: BTreeMap<(String, String), u64>,
     provisioning: BTreeMap<(String, String, String), u64>,
 }
 
@@ -48,10 +48,13 @@ impl Metrics {
         }
     }
 
-    /// `reason`: invalid_client, unauthorized_client, rate_limited, invalid_request.
-    pub fn token_failed(&self, reason: &str) {
+    /// `provider`: the provider the client id names, or empty when it names none.
+    /// `reason`: invalid_client, unauthorized_client, rate_limited, invalid_request, ...
+    pub fn token_failed(&self, provider: &str, reason: &str) {
         if let Ok(mut m) = self.inner.lock() {
-            *m.token_failures.entry(reason.to_owned()).or_default() += 1;
+            *m.token_failures
+                .entry((provider.to_owned(), reason.to_owned()))
+                .or_default() += 1;
         }
     }
 
@@ -133,11 +136,16 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP scimd_token_failures_total Refused token requests, by reason."
+            "# HELP scimd_token_failures_total Refused token requests, by provider (empty: the client id names none) and reason."
         );
         let _ = writeln!(out, "# TYPE scimd_token_failures_total counter");
-        for (r, n) in &m.token_failures {
-            let _ = writeln!(out, "scimd_token_failures_total{{reason=\"{}\"}} {n}", esc(r));
+        for ((p, r), n) in &m.token_failures {
+            let _ = writeln!(
+                out,
+                "scimd_token_failures_total{{provider=\"{}\",reason=\"{}\"}} {n}",
+                esc(p),
+                esc(r)
+            );
         }
         let _ = writeln!(
             out,
@@ -200,6 +208,21 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 esc(p.id.as_str())
             );
         }
+    }
+    if let Some(pool) = state.core.store().pool_stats() {
+        let _ = writeln!(
+            out,
+            "# HELP scimd_db_connections Database connections by state (SQLite: the pool for longer reads; writes have one connection of their own)."
+        );
+        let _ = writeln!(out, "# TYPE scimd_db_connections gauge");
+        let _ = writeln!(out, "scimd_db_connections{{state=\"in_use\"}} {}", pool.in_use);
+        let _ = writeln!(out, "scimd_db_connections{{state=\"idle\"}} {}", pool.idle);
+        let _ = writeln!(
+            out,
+            "# HELP scimd_db_pool_size Most database connections the pool opens."
+        );
+        let _ = writeln!(out, "# TYPE scimd_db_pool_size gauge");
+        let _ = writeln!(out, "scimd_db_pool_size {}", pool.size);
     }
     let mut resp = out.into_response();
     resp.headers_mut().insert(

@@ -1,10 +1,8 @@
 //! The authorization server side: the client-credentials grant (RFC 6749 §4.4, client
 //! authentication per §2.3.1), token revocation (RFC 7009) and server metadata (RFC 8414).
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,6 +11,7 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 use crate::error::OAuthError;
 
 /// The scope a token carries: the SCIM API of its provider. Requested scopes are accepted
@@ -170,15 +169,17 @@ fn form_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The token endpoint, counted: every refusal by its reason, every token by its provider.
+/// The token endpoint, counted: every refusal by its reason and provider (when the client id
+/// names one), every token by its provider.
 async fn token(
     State(state): State<AppState>,
-    peer: ConnectInfo<SocketAddr>,
+    peer: Extension<ClientAddr>,
     query: RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&state, peer, query, headers, body).await {
+    let mut client_id = None;
+    match issue(&state, peer, query, headers, body, &mut client_id).await {
         Ok(resp) => resp,
         Err(e) => {
             let reason = if e.retry_after.is_some() {
@@ -186,7 +187,19 @@ async fn token(
             } else {
                 e.code
             };
-            state.metrics.token_failed(reason);
+            // A refused request is looked up once more only while it is not being limited.
+            let provider = match client_id.as_deref().and_then(scimd_core::ClientId::parse) {
+                Some(id) if reason != "rate_limited" => state
+                    .core
+                    .store()
+                    .provider_by_client_id(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|p| p.id.as_str().to_owned()),
+                _ => None,
+            };
+            state.metrics.token_failed(provider.as_deref().unwrap_or(""), reason);
             e.into_response()
         }
     }
@@ -194,13 +207,15 @@ async fn token(
 
 async fn issue(
     state: &AppState,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
+    client_id: &mut Option<String>,
 ) -> Result<Response, OAuthError> {
     let pairs = form(&headers, &body)?;
     let creds = credentials(&headers, query.as_deref(), &pairs)?;
+    *client_id = Some(creds.id.clone());
     match param(&pairs, "grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
         Some("client_credentials") => {}
@@ -213,7 +228,7 @@ async fn issue(
     }
     let issued = state
         .core
-        .issue_token(&creds.id, &creds.secret, peer.ip())
+        .issue_token(&creds.id, &creds.secret, peer)
         .await
         .map_err(|e| creds.refused(e))?;
     state.metrics.token_issued(issued.provider.id.as_str());
@@ -240,7 +255,7 @@ fn no_store(mut resp: Response) -> Response {
 /// RFC 7009: the client proves who it is; an unknown token is answered 200 all the same.
 async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -252,7 +267,7 @@ async fn revoke(
         .to_owned();
     let provider = state
         .core
-        .authenticate_client(&creds.id, &creds.secret, peer.ip())
+        .authenticate_client(&creds.id, &creds.secret, peer)
         .await
         .map_err(|e| creds.refused(e))?;
     state

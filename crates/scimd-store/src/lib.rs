@@ -3,6 +3,7 @@
 //! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
 
 mod admin_sql;
+pub mod backup;
 pub mod filter;
 mod page;
 pub mod postgres;

@@ -39,7 +39,7 @@ pub struct GlobalOpts {
     /// Log lines as human-readable text or as JSON objects [default: text]
     #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -72,6 +72,44 @@ pub enum Command {
     Admin(AdminCmd),
     /// Apply database migrations and exit
     Migrate,
+    /// Write a consistent backup of the database to FILE, while scimd runs
+    Backup {
+        /// The backup file (JSON lines; created with mode 0600)
+        file: PathBuf,
+    },
+    /// Load a backup into an empty database (SQLite or PostgreSQL, whichever made it)
+    Restore {
+        file: PathBuf,
+        /// Replace everything in a database that is not empty
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read the audit log and verify its hash chain
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check every event's link to the one before it; fail naming the first broken one
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest events first
+    List {
+        /// Only events about this provider
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this action, e.g. provider.secret.reveal
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,7 +140,7 @@ pub enum AdminTokenCmd {
     Revoke { name: String },
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
@@ -119,6 +157,15 @@ pub struct ServeArgs {
     /// On SIGTERM or SIGINT, how long requests in flight may take to finish [default: 30s]
     #[arg(long, env = "SCIMD_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed, comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
+    #[arg(long, env = "SCIMD_TRUSTED_PROXIES", value_name = "CIDR,...")]
+    pub trusted_proxies: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, env = "SCIMD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "SCIMD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,6 +322,9 @@ pub struct TokenArgs {
     pub auth: AuthArg,
     #[arg(long)]
     pub scope: Option<String>,
+    /// Trust the CA certificates in this PEM file for an https:// Token URL (instead of the web's roots)
+    #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Print the whole token response as JSON
     #[arg(long)]
     pub json: bool,
@@ -324,6 +374,9 @@ pub struct PushArgs {
     pub auth: AuthArg,
     #[arg(long)]
     pub scope: Option<String>,
+    /// Trust the CA certificates in this PEM file for https:// URLs (instead of the web's roots)
+    #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Send no token at all (servers that take any request)
     #[arg(long)]
     pub no_auth: bool,

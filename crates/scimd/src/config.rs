@@ -30,6 +30,9 @@ struct FileConfig {
     header_timeout: Option<String>,
     body_timeout: Option<String>,
     shutdown_timeout: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +48,16 @@ pub struct Settings {
     /// `scimd serve`: connections, and the time clients have to send a request.
     pub connections: ConnectionLimits,
     pub body_timeout: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<scimd_core::Cidr>,
+    /// The certificate chain and key files to serve HTTPS with; `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Settings {
@@ -113,7 +126,22 @@ impl Settings {
             file.body_timeout,
             scimd_http::limits::DEFAULT_BODY_TIMEOUT,
         )?;
+        let trusted_proxies = match serve.and_then(|s| s.trusted_proxies.as_deref()) {
+            Some(list) => parse_cidrs(list.split(','))?,
+            None => parse_cidrs(file.trusted_proxies.iter().flatten().map(String::as_str))?,
+        };
+        let tls = match (
+            serve.and_then(|s| s.tls_cert.clone()).or(file.tls_cert),
+            serve.and_then(|s| s.tls_key.clone()).or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate chain)"),
+        };
         Ok(Settings {
+            trusted_proxies,
+            tls,
             database: global
                 .database
                 .clone()
@@ -143,12 +171,22 @@ impl Settings {
             Some((host, port)) if host == "0.0.0.0" || host == "[::]" || host == "::" => format!("localhost:{port}"),
             _ => listen.to_owned(),
         };
-        format!("http://{host_port}")
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host_port}")
     }
 }
 
 fn duration(name: &str, text: &str) -> anyhow::Result<std::time::Duration> {
     parse_timeout(text).ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms or 1m"))
+}
+
+/// CIDR blocks from a list, blanks skipped; the first bad one is the error.
+fn parse_cidrs<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<scimd_core::Cidr>> {
+    items
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("trusted proxies: {e}")))
+        .collect()
 }
 
 /// A positive duration: `500ms`, `5s`, `2m`, or a number of seconds.
@@ -231,6 +269,46 @@ fn warn_if_readable_by_others(path: &Path) {
 mod tests {
     use super::*;
 
+    fn serve_args(trusted: Option<&str>) -> ServeArgs {
+        ServeArgs {
+            trusted_proxies: trusted.map(str::to_owned),
+            ..ServeArgs::default()
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_and_tls_come_from_the_flag_else_the_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("scimd.toml");
+        fs::write(
+            &file,
+            "trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let global = GlobalOpts {
+            config: Some(file),
+            ..GlobalOpts::default()
+        };
+        let from_file = Settings::resolve(&global, Some(&serve_args(None))).unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = from_file.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32"]);
+        assert!(from_file.tls.is_some());
+        assert!(
+            from_file
+                .public_url_for("0.0.0.0:8443")
+                .starts_with("https://localhost:8443")
+        );
+        let flag =
+            Settings::resolve(&global, Some(&serve_args(Some(" 192.0.2.1 ,")))).unwrap_or_else(|e| panic!("{e}"));
+        let shown: Vec<String> = flag.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["192.0.2.1/32"],
+            "the flag (or SCIMD_TRUSTED_PROXIES) replaces the file's list"
+        );
+        assert!(Settings::resolve(&global, Some(&serve_args(Some("10.0.0.0/99")))).is_err());
+    }
+
     #[test]
     fn database_timeouts_take_a_unit() {
         use std::time::Duration;
@@ -257,11 +335,8 @@ mod tests {
             ..GlobalOpts::default()
         };
         let serve = ServeArgs {
-            listen: None,
-            max_connections: None,
             header_timeout: Some("500ms".into()),
-            body_timeout: None,
-            shutdown_timeout: None,
+            ..ServeArgs::default()
         };
         let s = Settings::resolve(&global, Some(&serve)).unwrap();
         assert_eq!(s.connections.max_connections, 7);

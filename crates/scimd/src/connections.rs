@@ -1,7 +1,8 @@
 //! The connection loop of `scimd serve`: HTTP/1.1 with a time limit on request headers (a
-//! client trickling bytes cannot hold a connection: "slowloris"), a cap on open connections
-//! (past it a connection is answered 503 and closed), and a graceful shutdown that stops
-//! accepting, closes idle connections and lets requests in flight finish, up to a drain time.
+//! client trickling bytes cannot hold a connection: "slowloris"), or, under TLS, HTTP/2 or
+//! HTTP/1.1 as ALPN agreed; a cap on open connections (past it a plain connection is answered
+//! 503 and closed, a TLS one closed); and a graceful shutdown that stops accepting, closes idle
+//! connections and lets requests in flight finish, up to a drain time.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +31,13 @@ pub struct ConnectionLimits {
 }
 
 /// Serve `app` on `listener` until `shutdown` completes, then drain.
-pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -50,10 +58,23 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
         let _ = stream.set_nodelay(true);
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tracing::warn!(peer = %peer, limit = limits.max_connections, "too many connections; refused one");
-            tokio::spawn(refuse(stream));
+            if tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
-        tokio::spawn(connection(stream, peer, app.clone(), limits, stop_rx.clone(), slot));
+        let (app, tls, stop) = (app.clone(), tls.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            match tls {
+                None => connection(stream, peer, app, limits, stop).await,
+                Some(acceptor) => {
+                    if let Some(stream) = crate::tls::handshake(&acceptor, stream, peer).await {
+                        connection(stream, peer, app, limits, stop).await;
+                    }
+                }
+            }
+            drop(slot);
+        });
     }
     // New connections are refused from here on.
     drop(listener);
@@ -71,41 +92,73 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// Run a connection to its end; when shutdown begins, ask it to finish what is in flight and
+/// take nothing new.
+macro_rules! drive {
+    ($conn:ident, $stop:ident) => {{
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                result = $conn.as_mut() => break result,
+                _ = $stop.wait_for(|s| *s), if !stopping => {
+                    stopping = true;
+                    $conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }};
+}
+
+/// Serve one connection until it ends or, once shutdown began, until its requests in flight
+/// are answered.
+async fn connection<S: Transport>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
-    slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));
         tower_service::Service::call(&mut app.clone(), req)
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-                }
-                break;
-            }
-            _ = stop.wait_for(|s| *s), if !stopping => {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
-            }
-        }
+    let io = TokioIo::new(stream);
+    let result = if io.inner().h2() {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .serve_connection(io, service);
+        tokio::pin!(conn);
+        drive!(conn, stop)
+    } else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        drive!(conn, stop)
+    };
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }
-    drop(slot);
+}
+
+/// What a connection is carried over: plain TCP, or TLS on TCP (which knows what ALPN agreed).
+trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+    fn h2(&self) -> bool;
+}
+
+impl Transport for TcpStream {
+    fn h2(&self) -> bool {
+        false
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn h2(&self) -> bool {
+        crate::tls::is_h2(self)
+    }
 }
 
 /// Past the connection limit: read the request head briefly (so the answer does not race a

@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod connections;
 mod serve;
+mod tls;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,15 +38,43 @@ fn main() -> ExitCode {
 /// Logs go to standard error: `RUST_LOG` filters them (default `info`); each line of a
 /// request carries its request id.
 fn init_logging(format: cli::LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(with_quiet_wire(&spec))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Text => builder.init(),
         cli::LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
     }
+}
+
+/// Libraries that see the wire (HTTP framing, TLS, the database protocol) may log headers
+/// and bodies, Authorization values among them, at their debug and trace levels. They stay
+/// at `info` unless `RUST_LOG` names them explicitly: `RUST_LOG=trace` means scimd's trace.
+fn with_quiet_wire(spec: &str) -> String {
+    const WIRE: [&str; 7] = [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "rustls",
+        "tokio_rustls",
+        "tokio_postgres",
+        "ureq",
+    ];
+    let mut out = spec.to_owned();
+    for krate in WIRE {
+        let named = spec
+            .split(',')
+            .any(|d| d.trim().split(['=', '[', ':']).next() == Some(krate));
+        if !named {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -79,6 +108,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::admin::run(&core, cmd).await
         }
+        Command::Backup { file } => commands::backup::backup(&settings, &file).await,
+        Command::Restore { file, force } => commands::backup::restore(&settings, &file, force).await,
+        Command::Audit(cmd) => {
+            let core = open_core(&settings).await?;
+            commands::audit::run(&core, cmd).await
+        }
         Command::Provider(cmd) => {
             let core = open_core(&settings).await?;
             commands::provider::run(&core, &settings, cmd).await
@@ -97,4 +132,15 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = config::load_or_create_key(&settings.key_file)?;
     Ok(Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key))))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wire_libraries_stay_at_info_unless_named() {
+        let spec = super::with_quiet_wire("trace,h2=debug");
+        assert!(spec.starts_with("trace,h2=debug,hyper=info,"), "{spec}");
+        assert!(!spec.contains("h2=info"));
+        assert!(spec.contains("tokio_postgres=info"));
+    }
 }

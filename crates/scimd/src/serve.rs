@@ -11,22 +11,23 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    // Certificate problems are reported before anything else happens.
+    let tls = settings.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let core = crate::open_core(settings).await?;
     let listener = TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
-    // Console cookies are `Secure` when browsers reach scimd over https. When scimd
-    // terminates TLS itself (--tls-cert/--tls-key), pass `true` here too.
-    let secure_cookies = public_url.starts_with("https://");
     let state = AppState::new(Arc::clone(&core), &public_url)
-        .with_secure_cookies(secure_cookies)
+        .with_trusted_proxies(settings.trusted_proxies.clone())
+        .serving_https(tls.is_some())
         .with_limits(Limits {
             body_timeout: settings.body_timeout,
         });
+    let scheme = if tls.is_some() { "https" } else { "http" };
 
-    println!("scimd {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!("scimd {} listening on {scheme}://{local}", env!("CARGO_PKG_VERSION"));
     println!("  database:   {}", scimd_store::postgres::redact(&settings.database));
     println!("  public URL: {public_url}");
     println!("  token URL:  {}", state.token_url());
@@ -35,7 +36,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
 
-    crate::connections::serve(listener, app(state), settings.connections, shutdown_signal()).await;
+    crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
     core.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,10 +1,8 @@
 //! Who is asking: a console session (cookie, with a CSRF token on every POST) or an admin
 //! API token (bearer). Also the security headers every admin response carries.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -176,10 +174,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// The peer address, for counting failed sign-ins per address.
-pub fn peer_ip(peer: &ConnectInfo<SocketAddr>) -> std::net::IpAddr {
-    peer.0.ip()
-}
-
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {

@@ -9,11 +9,10 @@ mod render;
 mod resources;
 mod search;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::extract::{Extension, OriginalUri, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +21,7 @@ use scimd_core::Provider;
 use scimd_core::service::AuthFailure;
 
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 
 /// The authenticated provider of a SCIM request, put in the request's extensions.
@@ -83,7 +83,7 @@ const CHALLENGE: &str = "Bearer realm=\"scimd\"";
 /// `error="invalid_token"`. The SCIM body says the same in RFC 7644's words.
 async fn authenticate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(peer)): Extension<ClientAddr>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -109,7 +109,7 @@ async fn authenticate(
         .with_header(header::WWW_AUTHENTICATE, CHALLENGE)
         .into_response();
     };
-    match state.core.authenticate_bearer(&token, &path_provider, peer.ip()).await {
+    match state.core.authenticate_bearer(&token, &path_provider, peer).await {
         Ok(provider) => {
             let (method, kind) = (req.method().clone(), resource_kind(original.path()));
             req.extensions_mut().insert(Authenticated(Arc::clone(&provider)));
@@ -128,7 +128,7 @@ async fn authenticate(
                 .into_response()
         }
         Err(AuthFailure::NetworkNotAllowed) => {
-            ApiError::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer.ip())))
+            ApiError::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer)))
                 .into_response()
         }
     }

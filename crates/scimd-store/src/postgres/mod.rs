@@ -4,6 +4,7 @@
 //! is kept in process memory but the connection pool. Connections are plain TCP (no TLS).
 
 mod admins;
+mod audit;
 mod pool;
 mod providers;
 mod resources;
@@ -23,6 +24,7 @@ use pool::{Conn, Pool, describe};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_admin.sql"),
+    include_str!("../../migrations/postgres/0003_audit_chain.sql"),
 ];
 
 /// The advisory lock held while migrating, so instances starting together take turns.
@@ -105,6 +107,16 @@ pub fn numbered(sql: &str, params: &[Param]) -> String {
     out
 }
 
+/// The lock appends to the audit chain take, for tools that replace the chain.
+pub(crate) async fn audit_lock(c: &mut Conn<'_>) -> Result<(), StoreError> {
+    audit::lock(c).await
+}
+
+/// A driver error with the server's message, when there is one.
+pub(crate) fn describe_error(e: &tokio_postgres::Error) -> String {
+    describe(e)
+}
+
 impl PgStore {
     /// Connect to `url` (`postgres://user:password@host:port/database`) and migrate.
     pub async fn open(url: &str, options: PgOptions) -> Result<Self, StoreError> {
@@ -122,6 +134,10 @@ impl PgStore {
         migrate(&mut conn).await?;
         drop(conn);
         Ok(store)
+    }
+
+    pub(crate) fn pool_stats(&self) -> scimd_core::PoolStats {
+        self.pool.stats()
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn<'_>, StoreError> {
@@ -177,6 +193,7 @@ async fn migrate_in_transaction(conn: &mut Conn<'_>) -> Result<(), StoreError> {
             .await
             .map_err(|e| StoreError::Backend(format!("migration {} failed: {}", i + 1, describe(&e))))?;
     }
+    audit::chain_unchained(conn).await?;
     conn.batch("DELETE FROM scimd_schema").await.map_err(backend)?;
     conn.execute("INSERT INTO scimd_schema (version) VALUES ($1)", &[&known])
         .await

@@ -26,6 +26,7 @@ const STATEMENT_CACHE: usize = 256;
 
 pub(crate) struct Pool {
     config: Config,
+    size: usize,
     tls: MakeRustlsConnect,
     idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
@@ -53,10 +54,19 @@ impl Pool {
         config.application_name("scimd");
         Pool {
             config,
+            size: size.max(1),
             tls,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
             timeout,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> scimd_core::PoolStats {
+        scimd_core::PoolStats {
+            size: self.size,
+            in_use: self.size.saturating_sub(self.permits.available_permits()),
+            idle: self.idle.lock().map(|i| i.len()).unwrap_or(0),
         }
     }
 

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use scimd_core::store::StoreResult;
 use scimd_core::{
-    AuditEvent, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError, StoredAuditEvent,
-    Timestamp, TokenRecord,
+    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError,
+    StoredAuditEvent, Timestamp, TokenRecord,
 };
 use tokio_postgres::Row;
 
@@ -85,23 +85,7 @@ fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
 }
 
 pub(crate) async fn insert_audit(c: &mut Conn<'_>, e: &AuditEvent) -> Result<(), StoreError> {
-    let attributes = serde_json::to_string(&e.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
-    c.execute(
-        "INSERT INTO audit_event (time, actor, action, provider_id, resource, population, attributes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &e.time.0,
-            &e.actor,
-            &e.action,
-            &e.provider,
-            &e.resource,
-            &e.population.map(|p| p.as_str()),
-            &attributes,
-        ],
-    )
-    .await
-    .map_err(backend)?;
-    Ok(())
+    super::audit::append(c, e).await
 }
 
 fn json_list<T: ToString>(items: &[T]) -> String {
@@ -137,6 +121,10 @@ impl ProviderStore for PgStore {
         let mut c = self.conn().await?;
         c.query_one("SELECT 1", &[]).await.map_err(backend)?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> Option<scimd_core::PoolStats> {
+        Some(self.pool_stats())
     }
 
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
@@ -350,7 +338,10 @@ impl ProviderStore for PgStore {
 
     async fn record(&self, event: &AuditEvent) -> StoreResult<()> {
         let mut c = self.conn().await?;
-        insert_audit(&mut c, event).await
+        // The chain's lock lasts until the transaction ends: an append needs one.
+        c.begin().await?;
+        let outcome = insert_audit(&mut c, event).await;
+        c.end(outcome).await
     }
 
     async fn audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
@@ -372,20 +363,11 @@ impl ProviderStore for PgStore {
             )
             .await
             .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                let attrs: String = get(r, 7)?;
-                Ok(StoredAuditEvent {
-                    seq: get(r, 0)?,
-                    time: Timestamp(get(r, 1)?),
-                    actor: get(r, 2)?,
-                    action: get(r, 3)?,
-                    provider: get(r, 4)?,
-                    resource: get(r, 5)?,
-                    population: get(r, 6)?,
-                    attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-                })
-            })
-            .collect()
+        rows.iter().map(super::audit::event_from_row).collect()
+    }
+
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>> {
+        let mut c = self.conn().await?;
+        super::audit::chain_page(&mut c, after_seq, limit).await
     }
 }

@@ -3,6 +3,7 @@
 //! server may open the same file at once: SQLite's locking keeps them apart.
 
 mod admins;
+mod audit;
 mod providers;
 mod resources;
 mod writer;
@@ -27,6 +28,7 @@ use crate::filter::{Param, fold};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_admin.sql"),
+    include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
 ];
 
 const READERS: usize = 8;
@@ -104,6 +106,16 @@ impl SqliteStore {
                 permits: Arc::new(Semaphore::new(READERS)),
             }),
         })
+    }
+
+    /// The pool of connections for longer reads (short reads use each thread's own).
+    pub(crate) fn read_pool_stats(&self) -> scimd_core::PoolStats {
+        let in_use = READERS.saturating_sub(self.readers.permits.available_permits());
+        scimd_core::PoolStats {
+            size: READERS,
+            in_use,
+            idle: self.readers.idle.lock().map(|i| i.len()).unwrap_or(0),
+        }
     }
 
     pub(crate) async fn write<F, T, E>(&self, work: F) -> Result<T, E>
@@ -226,7 +238,7 @@ impl ReadPool {
     }
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     let result = (|| {
         let version: i64 = conn
@@ -242,6 +254,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             conn.execute_batch(sql)
                 .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
+        }
+        if version < known {
+            audit::chain_unchained(conn)?;
         }
         conn.pragma_update(None, "user_version", known).map_err(backend)?;
         Ok(())

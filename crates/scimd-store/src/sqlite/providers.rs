@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use scimd_core::store::StoreResult;
 use scimd_core::{
-    AuditEvent, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError, StoredAuditEvent,
-    Timestamp, TokenRecord,
+    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, Provider, ProviderId, ProviderStore, StoreError,
+    StoredAuditEvent, Timestamp, TokenRecord,
 };
 
 use super::{SqliteStore, backend, conflict_or_backend};
@@ -80,24 +80,7 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
 }
 
 pub(crate) fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
-    let attributes = serde_json::to_string(&e.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
-    conn.prepare_cached(
-        "INSERT INTO audit_event (time, actor, action, provider_id, resource, population, attributes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            e.time.0,
-            e.actor,
-            e.action,
-            e.provider,
-            e.resource,
-            e.population.map(|p| p.as_str()),
-            attributes
-        ])
-    })
-    .map_err(backend)?;
-    Ok(())
+    super::audit::append(conn, e)
 }
 
 fn json_list<T: ToString>(items: &[T]) -> String {
@@ -115,6 +98,10 @@ impl ProviderStore for SqliteStore {
         if let Err(e) = self.checkpoint().await {
             tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
         }
+    }
+
+    fn pool_stats(&self) -> Option<scimd_core::PoolStats> {
+        Some(self.read_pool_stats())
     }
 
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
@@ -341,23 +328,15 @@ impl ProviderStore for SqliteStore {
                     params![
                         p.provider, p.action, p.actor, p.resource, p.since, p.until, p.before, p.limit
                     ],
-                    |r| {
-                        let attrs: String = r.get(7)?;
-                        Ok(StoredAuditEvent {
-                            seq: r.get(0)?,
-                            time: Timestamp(r.get(1)?),
-                            actor: r.get(2)?,
-                            action: r.get(3)?,
-                            provider: r.get(4)?,
-                            resource: r.get(5)?,
-                            population: r.get(6)?,
-                            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-                        })
-                    },
+                    super::audit::event_from_row,
                 )
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
         })
         .await
+    }
+
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>> {
+        self.read(move |c| super::audit::chain_page(c, after_seq, limit)).await
     }
 }

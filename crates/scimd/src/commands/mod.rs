@@ -1,6 +1,8 @@
 //! The subcommands that act on the database or talk to a server.
 
 pub mod admin;
+pub mod audit;
+pub mod backup;
 pub mod population;
 pub mod provider;
 pub mod push;

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use scimd_client::{ClientAuth, TokenRequest, postman, request_token};
+use scimd_client::{CaRoots, ClientAuth, TokenRequest, postman, request_token};
 
 use crate::cli::{AuthArg, TokenArgs};
 
@@ -41,6 +41,7 @@ pub struct Credentials<'a> {
     pub client_secret: &'a Option<String>,
     pub auth: AuthArg,
     pub scope: &'a Option<String>,
+    pub ca: Option<&'a CaRoots>,
 }
 
 impl Credentials<'_> {
@@ -54,18 +55,30 @@ impl Credentials<'_> {
                 AuthArg::Body => ClientAuth::Body,
             },
             scope: self.scope.clone(),
+            ca: self.ca.cloned(),
         })
     }
 }
 
+/// The CA file's certificates, when one is given.
+pub fn ca_roots(file: Option<&Path>) -> anyhow::Result<Option<CaRoots>> {
+    let Some(path) = file else { return Ok(None) };
+    let pem = fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+    CaRoots::from_pem(&pem)
+        .map(Some)
+        .map_err(|e| anyhow!("the CA file {}: {e}", path.display()))
+}
+
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     let vars = postman_vars(args.from.as_deref())?;
+    let ca = ca_roots(args.ca_file.as_deref())?;
     let req = Credentials {
         token_url: &args.token_url,
         client_id: &args.client_id,
         client_secret: &args.client_secret,
         auth: args.auth,
         scope: &args.scope,
+        ca: ca.as_ref(),
     }
     .request(&vars)?;
     let response = request_token(&req)?;

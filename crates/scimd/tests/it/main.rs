@@ -3,10 +3,13 @@
 
 mod admin_api;
 mod admin_console;
+mod audit_chain;
+mod backup;
 mod cli;
 mod durability;
 mod limits;
 mod malformed;
+mod metrics_families;
 mod multi_instance;
 mod oauth;
 mod operations;
@@ -22,5 +25,8 @@ mod scim_paging;
 mod scim_query;
 mod scim_search;
 mod scim_users;
+mod secrets_in_logs;
 mod support;
+mod tls;
+mod trusted_proxies;
 mod wire;

@@ -27,7 +27,7 @@ fn metrics_count_requests_tokens_and_provisioning_by_route_template() {
         r#"scimd_http_requests_total{route="/scim/v2/{provider}/Users",method="POST",status="201"} 1"#,
         r#"scimd_http_requests_total{route="/scim/v2/{provider}/Users/{id}",method="GET",status="200"} 1"#,
         r#"scimd_tokens_issued_total{provider="okta"} 1"#,
-        r#"scimd_token_failures_total{reason="invalid_client"} 1"#,
+        r#"scimd_token_failures_total{provider="",reason="invalid_client"} 1"#,
         r#"scimd_provisioning_operations_total{provider="okta",kind="User",operation="POST"} 1"#,
         r#"scimd_http_request_duration_seconds_count{route="/scim/v2/{provider}/Users"} 1"#,
     ] {

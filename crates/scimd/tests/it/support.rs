@@ -2,7 +2,7 @@
 //! SQLite file in the test's directory, or, when `SCIMD_TEST_POSTGRES` names a PostgreSQL
 //! server (an admin URL), a fresh PostgreSQL database per directory, dropped with its server.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -59,28 +59,34 @@ impl Server {
     /// Start with extra global options (e.g. `--log-format json`).
     pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
         let db_dir = dir.path().to_owned();
-        Self::spawn(dir, &db_dir, extra)
+        Self::spawn(dir, &db_dir, extra, &[])
+    }
+
+    /// Start with extra `serve` options (e.g. `--trusted-proxies 127.0.0.1`).
+    pub fn start_serving(dir: TempDir, serve_extra: &[&str]) -> Server {
+        let db_dir = dir.path().to_owned();
+        Self::spawn(dir, &db_dir, &[], serve_extra)
+    }
+
+    /// Start logging at every level (`RUST_LOG=trace`), every dependency included.
+    pub fn start_tracing(dir: TempDir) -> Server {
+        std::fs::write(dir.path().join(RUST_LOG_FILE), "trace").unwrap_or_else(|e| panic!("{e}"));
+        Self::start_in(dir)
+    }
+
+    /// What the server printed on standard output (complete once it stopped).
+    pub fn stdout(&self) -> String {
+        read(&self.path().join("server.out"))
     }
 
     /// Another instance on this server's database and key file (its own directory and log):
     /// scale-out, as behind a load balancer.
     pub fn start_sharing(other: &Server) -> Server {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        Self::spawn(dir, other.path(), &[])
+        Self::spawn(dir, other.path(), &[], &[])
     }
 
-    /// A fresh server with options of `scimd serve` (e.g. `--header-timeout 1s`).
-    pub fn start_serving(serve_extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let db_dir = dir.path().to_owned();
-        Self::spawn_with(dir, &db_dir, &[], serve_extra)
-    }
-
-    fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str]) -> Server {
-        Self::spawn_with(dir, db_dir, extra, &[])
-    }
-
-    fn spawn_with(dir: TempDir, db_dir: &Path, extra: &[&str], serve_extra: &[&str]) -> Server {
+    fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str], serve_extra: &[&str]) -> Server {
         let owned_pg = if pg_admin().is_some() && db_dir == dir.path() && !dir.path().join(PG_NAME_FILE).exists() {
             database_url(dir.path());
             std::fs::read_to_string(dir.path().join(PG_NAME_FILE)).ok()
@@ -217,7 +223,10 @@ fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(serve_extra)
         .args(db_args(db_dir))
-        .env("RUST_LOG", "debug")
+        .env(
+            "RUST_LOG",
+            std::fs::read_to_string(dir.join(RUST_LOG_FILE)).unwrap_or_else(|_| "debug".into()),
+        )
         .env_remove("SCIMD_CONFIG")
         .env_remove("SCIMD_PUBLIC_URL")
         .stdout(Stdio::piped())
@@ -226,9 +235,17 @@ fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -
         .unwrap_or_else(|e| panic!("cannot start scimd: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let (tx, rx) = mpsc::channel();
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.out"))
+        .ok();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         while let Some(Ok(line)) = lines.next() {
+            if let Some(f) = out.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
             if let Some(addr) = line.split("listening on ").nth(1) {
                 let _ = tx.send(addr.trim().to_owned());
             }
@@ -244,6 +261,9 @@ fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -
 pub fn pg_admin() -> Option<String> {
     std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
 }
+
+/// Where a directory keeps the `RUST_LOG` of its server, when not `debug`.
+const RUST_LOG_FILE: &str = "rust-log";
 
 /// Where a directory keeps the name of its PostgreSQL database.
 const PG_NAME_FILE: &str = "postgres-database";
@@ -505,7 +525,8 @@ impl Scim {
 
     /// A server started with `scimd serve` options, one provider and a token.
     pub fn start_serving(population: &str, serve_extra: &[&str]) -> Scim {
-        let server = Server::start_serving(serve_extra);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let server = Server::start_serving(dir, serve_extra);
         let provider = server.add_provider("Okta", population, &[]);
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();

@@ -6,10 +6,9 @@ mod provider_page;
 mod providers;
 mod resources;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html as HtmlResponse, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,6 +20,7 @@ use super::auth::{self, ConsoleAdmin, LOGIN_COOKIE, SESSION_COOKIE};
 use super::html::{self, Html, Section, Viewer};
 use super::shared::status_of;
 use crate::AppState;
+use crate::client_addr::ClientAddr;
 
 /// How long a failed sign-in answer is held back: with the per-account and per-address
 /// limits, guessing stays slow even from many connections.
@@ -154,7 +154,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
-    peer: ConnectInfo<SocketAddr>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -165,11 +165,7 @@ async fn login(
     if !csrf_ok {
         return auth::forbidden("The sign-in form is missing its CSRF token. Reload the page and try again.");
     }
-    match state
-        .core
-        .sign_in(f.name.trim(), &f.password, auth::peer_ip(&peer))
-        .await
-    {
+    match state.core.sign_in(f.name.trim(), &f.password, client).await {
         Ok((id, _session)) => {
             let mut resp = Redirect::to(&next).into_response();
             let h = resp.headers_mut();
