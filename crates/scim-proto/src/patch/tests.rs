@@ -7,7 +7,7 @@ fn ops(operations: Value) -> Vec<PatchOperation> {
     parse_patch(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations})).unwrap()
 }
 
-fn user() -> Value {
+pub(super) fn user() -> Value {
     json!({
         "schemas": [USER_SCHEMA],
         "id": "u1",
@@ -21,7 +21,7 @@ fn user() -> Value {
     })
 }
 
-fn group() -> Value {
+pub(super) fn group() -> Value {
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1", "displayName": "Ops",
         "meta": {"resourceType": "Group"}})
 }
