@@ -141,6 +141,25 @@ fn entra_add_on_a_filtered_path_creates_the_missing_element() {
 }
 
 #[test]
+fn an_add_on_a_filtered_path_refuses_a_value_the_filter_would_not_select() {
+    // Found by a property test: the element made for `emails[type eq "work" and value eq "a"]`
+    // with the value 0 had the value "0", so the same PATCH sent again made another.
+    for (path, value) in [
+        (r#"emails[type eq "work" and value eq "new@example.com"]"#, json!(0)),
+        (r#"emails[type eq "work"]"#, json!({"value": "h@x", "type": "home"})),
+        (r#"emails[type eq "work"].type"#, json!("home")),
+    ] {
+        let mut doc = user();
+        doc.as_object_mut().unwrap().remove("emails");
+        let before = doc.clone();
+        let o = ops(json!([{"op": "add", "path": path, "value": value}]));
+        let e = apply_patch(ResourceKind::User, &mut doc, &o).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{path}");
+        assert_eq!(doc, before);
+    }
+}
+
+#[test]
 fn filtered_replace_changes_only_the_matching_element() {
     let mut doc = user();
     doc["emails"] = json!([{"value": "w@x", "type": "work"}, {"value": "h@x", "type": "home"}]);
