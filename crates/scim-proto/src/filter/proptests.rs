@@ -7,8 +7,6 @@ use serde_json::Number;
 
 use super::*;
 
-const CASES: u32 = 256;
-
 fn from_chars(first: &'static [char], rest: &'static [char], max: usize) -> impl Strategy<Value = String> {
     (
         prop::sample::select(first),
@@ -120,8 +118,6 @@ pub(crate) fn filter() -> impl Strategy<Value = Filter> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
-
     #[test]
     fn a_printed_filter_parses_back_to_itself(f in filter()) {
         let printed = f.to_string();

@@ -11,8 +11,6 @@ use crate::filter::proptests::relative_filter;
 use crate::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
 use crate::value::normalize_resource;
 
-const CASES: u32 = 256;
-
 /// Attribute paths of both resource types, in their odd spellings too, and some that are not.
 const PATHS: &[&str] = &[
     "userName",
@@ -155,8 +153,6 @@ fn apply_checked(kind: ResourceKind, mut doc: Value, ops: &[PatchOperation]) -> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
-
     #[test]
     fn patch_is_an_error_or_a_valid_document_never_a_panic(body in message()) {
         let Ok(ops) = parse_patch(&body) else { return Ok(()) };
