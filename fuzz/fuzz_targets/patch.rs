@@ -22,7 +22,9 @@ fn apply(kind: ResourceKind, mut doc: Value, ops: &[scim_proto::patch::PatchOper
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
+    let Ok(body) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
     let Ok(ops) = parse_patch(&body) else { return };
     apply(ResourceKind::User, scimd_fuzz::user(), &ops);
     if let Ok((doc_ops, _member_ops)) = split_members(ops) {

@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(p) = AttrPath::parse(text) {
         let printed = p.to_string();
-        assert_eq!(AttrPath::parse(&printed).ok().as_ref(), Some(&p), "{text:?} printed as {printed:?}");
+        assert_eq!(
+            AttrPath::parse(&printed).ok().as_ref(),
+            Some(&p),
+            "{text:?} printed as {printed:?}"
+        );
         let _ = resolve(ResourceKind::User, &p);
         let _ = resolve(ResourceKind::Group, &p);
     }

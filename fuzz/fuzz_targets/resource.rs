@@ -9,9 +9,13 @@ use scim_proto::value::{check_immutable, normalize_resource, strip_never_returne
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
+    let Ok(body) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
     for kind in [ResourceKind::User, ResourceKind::Group] {
-        let Ok(out) = normalize_resource(kind, &body) else { continue };
+        let Ok(out) = normalize_resource(kind, &body) else {
+            continue;
+        };
         match normalize_resource(kind, &out) {
             Ok(again) => assert_eq!(again, out, "the canonical {kind:?} is not a fixed point"),
             Err(e) => panic!("the canonical {kind:?} does not validate: {e}\n{out:#}"),

@@ -237,8 +237,16 @@ mod tests {
     fn a_multi_byte_character_at_the_fourth_byte_is_an_invalid_path_not_a_panic() {
         // Found by the `path` fuzz target: the URN prefix test sliced inside 'ϙ'.
         for bad in [".ϙϙa", "abcé", "urnϙ:x"] {
-            assert_eq!(AttrPath::parse(bad).unwrap_err().scim_type, Some(ScimType::InvalidPath), "{bad}");
-            assert_eq!(PatchPath::parse(bad).unwrap_err().scim_type, Some(ScimType::InvalidPath), "{bad}");
+            assert_eq!(
+                AttrPath::parse(bad).unwrap_err().scim_type,
+                Some(ScimType::InvalidPath),
+                "{bad}"
+            );
+            assert_eq!(
+                PatchPath::parse(bad).unwrap_err().scim_type,
+                Some(ScimType::InvalidPath),
+                "{bad}"
+            );
         }
     }
 

@@ -23,10 +23,29 @@ const NAME_CHARS: &[char] = &['a', 'e', 'q', 'r', 'N', 'R', '0', '9', '-', '_'];
 /// yields an attribute of that name (the parser refuses it after `]`).
 pub(crate) fn attr_name() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(&[
-            "userName", "name", "emails", "members", "value", "type", "primary", "display",
-            "displayName", "$ref", "meta", "active", "and", "or", "pr", "eq", "true", "null", "NOTE",
-        ][..])
+        prop::sample::select(
+            &[
+                "userName",
+                "name",
+                "emails",
+                "members",
+                "value",
+                "type",
+                "primary",
+                "display",
+                "displayName",
+                "$ref",
+                "meta",
+                "active",
+                "and",
+                "or",
+                "pr",
+                "eq",
+                "true",
+                "null",
+                "NOTE",
+            ][..]
+        )
         .prop_map(String::from),
         from_chars(ALPHA, NAME_CHARS, 6),
     ]
@@ -34,12 +53,14 @@ pub(crate) fn attr_name() -> impl Strategy<Value = String> {
 }
 
 fn uri() -> impl Strategy<Value = String> {
-    prop::sample::select(&[
-        "urn:ietf:params:scim:schemas:core:2.0:User",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        "URN:x",
-        "urn:a.b:c-d+e$",
-    ][..])
+    prop::sample::select(
+        &[
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "URN:x",
+            "urn:a.b:c-d+e$",
+        ][..],
+    )
     .prop_map(String::from)
 }
 
@@ -53,8 +74,8 @@ fn path() -> impl Strategy<Value = AttrPath> {
 
 /// Characters that need escaping in JSON, that case-fold oddly, or that end a token.
 const ODD: &[char] = &[
-    '"', '\\', '/', '\n', '\t', '\u{0}', '\u{1f}', '\u{7f}', 'é', 'ß', 'İ', 'Σ', 'K', '😀', '\u{2028}', ' ',
-    ']', '[', '(', ')', '%', '_',
+    '"', '\\', '/', '\n', '\t', '\u{0}', '\u{1f}', '\u{7f}', 'é', 'ß', 'İ', 'Σ', 'K', '😀', '\u{2028}', ' ', ']', '[',
+    '(', ')', '%', '_',
 ];
 
 /// A string literal's text: plain letters, odd characters, any character.

@@ -48,7 +48,16 @@ const PATHS: &[&str] = &[
     "name.noSuch",
 ];
 
-const MULTI: &[&str] = &["emails", "phoneNumbers", "addresses", "members", "roles", "groups", "name", "userName"];
+const MULTI: &[&str] = &[
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "members",
+    "roles",
+    "groups",
+    "name",
+    "userName",
+];
 
 const FILTERS: &[&str] = &[
     r#"type eq "work""#,
@@ -80,13 +89,40 @@ fn patch_path() -> impl Strategy<Value = String> {
 }
 
 const KEYS: &[&str] = &[
-    "value", "Value", "type", "primary", "display", "$ref", "givenName", "familyName", "userName", "displayName",
-    "active", "emails", "members", "name", "name.givenName", "id", "schemas", "employeeNumber", "manager",
-    ENTERPRISE_USER_SCHEMA, "noSuch",
+    "value",
+    "Value",
+    "type",
+    "primary",
+    "display",
+    "$ref",
+    "givenName",
+    "familyName",
+    "userName",
+    "displayName",
+    "active",
+    "emails",
+    "members",
+    "name",
+    "name.givenName",
+    "id",
+    "schemas",
+    "employeeNumber",
+    "manager",
+    ENTERPRISE_USER_SCHEMA,
+    "noSuch",
 ];
 
 const STRINGS: &[&str] = &[
-    "", "work", "home", "jane@example.com", "True", "false", "42", "u1", "2024-01-01T00:00:00Z", "not a date",
+    "",
+    "work",
+    "home",
+    "jane@example.com",
+    "True",
+    "false",
+    "42",
+    "u1",
+    "2024-01-01T00:00:00Z",
+    "not a date",
 ];
 
 /// Any JSON, with the keys and strings the engine looks for.
@@ -127,8 +163,7 @@ fn operation() -> impl Strategy<Value = Value> {
 }
 
 fn message() -> impl Strategy<Value = Value> {
-    prop::collection::vec(operation(), 1..4)
-        .prop_map(|ops| json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops}))
+    prop::collection::vec(operation(), 1..4).prop_map(|ops| json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops}))
 }
 
 /// A user with an extension and two emails next to the plain fixture.
@@ -145,7 +180,13 @@ fn apply_checked(kind: ResourceKind, mut doc: Value, ops: &[PatchOperation]) -> 
     match apply_patch(kind, &mut doc, ops) {
         Ok(_) => {
             let valid = normalize_resource(kind, &doc);
-            prop_assert!(valid.is_ok(), "patched {:?} no longer validates: {:?}\n{:#}", kind, valid, doc);
+            prop_assert!(
+                valid.is_ok(),
+                "patched {:?} no longer validates: {:?}\n{:#}",
+                kind,
+                valid,
+                doc
+            );
         }
         Err(_) => prop_assert_eq!(doc, before, "a failed PATCH changed the document"),
     }

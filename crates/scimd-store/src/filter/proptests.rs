@@ -19,8 +19,8 @@ use super::tests::{BASE_MS, Db, ENTERPRISE, dialects};
 
 /// Pieces of text that fold differently in ASCII, Unicode and SQL, or mean something to LIKE.
 const ATOMS: &[&str] = &[
-    "a", "A", "al", "Al", "é", "É", "ß", "SS", "ss", "%", "_", "o'b", "\"", "\\", "Σ", "σ", "ς", "İ", "i", "K", "\u{212a}",
-    "k", "1", "10", "9", " ", "@x.org",
+    "a", "A", "al", "Al", "é", "É", "ß", "SS", "ss", "%", "_", "o'b", "\"", "\\", "Σ", "σ", "ς", "İ", "i", "K",
+    "\u{212a}", "k", "1", "10", "9", " ", "@x.org",
 ];
 
 fn text(atoms: std::ops::Range<usize>) -> impl Strategy<Value = String> {
@@ -115,7 +115,16 @@ const STRING_PATHS: &[&str] = &[
     "meta.resourceType",
 ];
 const BOOL_PATHS: &[&str] = &["active", "emails.primary"];
-const PRESENT_PATHS: &[&str] = &["name", "emails", "title", "active", "emails.type", "manager", "nickName", "displayName"];
+const PRESENT_PATHS: &[&str] = &[
+    "name",
+    "emails",
+    "title",
+    "active",
+    "emails.type",
+    "manager",
+    "nickName",
+    "displayName",
+];
 
 fn any_op() -> impl Strategy<Value = CompareOp> {
     use CompareOp::*;
@@ -133,11 +142,16 @@ fn string_value() -> impl Strategy<Value = CompValue> {
 
 /// Instants around the rows' `created` (BASE_MS plus half days), with and without fractions.
 fn instant() -> impl Strategy<Value = CompValue> {
-    (0i64..8, prop::sample::select(&[0i64, 137, 500, 43_200_000, -1][..]), any::<bool>()).prop_map(|(half_days, delta, sub)| {
-        let text = Timestamp(BASE_MS + half_days * 43_200_000 + delta).to_rfc3339();
-        let sub_ms = if text.contains('.') { "5Z" } else { ".0005Z" };
-        CompValue::Str(if sub { text.replace('Z', sub_ms) } else { text })
-    })
+    (
+        0i64..8,
+        prop::sample::select(&[0i64, 137, 500, 43_200_000, -1][..]),
+        any::<bool>(),
+    )
+        .prop_map(|(half_days, delta, sub)| {
+            let text = Timestamp(BASE_MS + half_days * 43_200_000 + delta).to_rfc3339();
+            let sub_ms = if text.contains('.') { "5Z" } else { ".0005Z" };
+            CompValue::Str(if sub { text.replace('Z', sub_ms) } else { text })
+        })
 }
 
 fn leaf() -> impl Strategy<Value = Filter> {
@@ -147,15 +161,39 @@ fn leaf() -> impl Strategy<Value = Filter> {
         Just(CompValue::Null),
     ];
     let compare = |p: &'static [&'static str], op: BoxedStrategy<CompareOp>, v: BoxedStrategy<CompValue>| {
-        (prop::sample::select(p), op, v).prop_map(|(p, op, value)| Filter::Compare { path: path(p), op, value })
+        (prop::sample::select(p), op, v).prop_map(|(p, op, value)| Filter::Compare {
+            path: path(p),
+            op,
+            value,
+        })
     };
     // Ordering a dateTime needs an instant; the other operators take any text.
-    let text_ops = prop::sample::select(&[CompareOp::Eq, CompareOp::Ne, CompareOp::Co, CompareOp::Sw, CompareOp::Ew][..]);
+    let text_ops = prop::sample::select(
+        &[
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Co,
+            CompareOp::Sw,
+            CompareOp::Ew,
+        ][..],
+    );
     let eq_ne = prop::sample::select(&[CompareOp::Eq, CompareOp::Ne][..]).boxed();
     let email = prop_oneof![
-        (prop::sample::select(&["value", "type", "display"][..]), any_op(), string_value())
-            .prop_map(|(p, op, value)| Filter::Compare { path: AttrPath::new(p), op, value }),
-        any::<bool>().prop_map(|b| Filter::Compare { path: AttrPath::new("primary"), op: CompareOp::Eq, value: CompValue::Bool(b) }),
+        (
+            prop::sample::select(&["value", "type", "display"][..]),
+            any_op(),
+            string_value()
+        )
+            .prop_map(|(p, op, value)| Filter::Compare {
+                path: AttrPath::new(p),
+                op,
+                value
+            }),
+        any::<bool>().prop_map(|b| Filter::Compare {
+            path: AttrPath::new("primary"),
+            op: CompareOp::Eq,
+            value: CompValue::Bool(b)
+        }),
         prop::sample::select(&["value", "type", "primary"][..]).prop_map(|p| Filter::Present(AttrPath::new(p))),
     ];
     prop_oneof![
