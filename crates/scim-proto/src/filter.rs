@@ -5,6 +5,8 @@ mod eval;
 mod parse;
 pub(crate) use eval::{matches_element, validate_element};
 #[cfg(test)]
+pub(crate) mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;

@@ -4,6 +4,8 @@
 
 mod apply;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use apply::apply_patch;

@@ -48,7 +48,8 @@ impl AttrPath {
     pub fn parse(s: &str) -> Result<Self, ScimError> {
         let s = s.trim();
         let bad = || ScimError::invalid_path(format!("invalid attribute path '{s}'"));
-        let (uri, rest) = if s.len() > 4 && s[..4].eq_ignore_ascii_case("urn:") {
+        // `get`, not `[..4]`: the fourth byte may fall inside a multi-byte character.
+        let (uri, rest) = if s.len() > 4 && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             let colon = s.rfind(':').ok_or_else(bad)?;
             (Some(s[..colon].to_string()), &s[colon + 1..])
         } else {
@@ -229,6 +230,23 @@ mod tests {
         ] {
             let e = PatchPath::parse(bad).unwrap_err();
             assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_multi_byte_character_at_the_fourth_byte_is_an_invalid_path_not_a_panic() {
+        // Found by the `path` fuzz target: the URN prefix test sliced inside 'ϙ'.
+        for bad in [".ϙϙa", "abcé", "urnϙ:x"] {
+            assert_eq!(
+                AttrPath::parse(bad).unwrap_err().scim_type,
+                Some(ScimType::InvalidPath),
+                "{bad}"
+            );
+            assert_eq!(
+                PatchPath::parse(bad).unwrap_err().scim_type,
+                Some(ScimType::InvalidPath),
+                "{bad}"
+            );
         }
     }
 

@@ -185,10 +185,19 @@ impl Parser {
                 self.expect(Tok::RParen, "')'")?;
                 Ok(f)
             }
-            // RFC form is `not (filter)`; `not attrExp` is accepted too.
+            // RFC form is `not (filter)`; `not attrExp` is accepted too. Either is one level
+            // deep, so that `not a pr`, printed as `not (a pr)`, is within the limit again.
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("not") => {
                 self.pos += 1;
-                Ok(Filter::Not(Box::new(self.parse_unary()?)))
+                let inner = if self.peek() == Some(&Tok::LParen) {
+                    self.pos += 1;
+                    let f = self.parse_or()?;
+                    self.expect(Tok::RParen, "')'")?;
+                    f
+                } else {
+                    self.parse_unary()?
+                };
+                Ok(Filter::Not(Box::new(inner)))
             }
             Some(Tok::Word(_)) => self.parse_attr_exp(),
             _ => Err(err_at(self.offset(), "expected an attribute path, '(' or 'not'")),
@@ -264,14 +273,21 @@ impl Parser {
             return Err(err_at(at, "'[' must follow a top-level attribute and cannot nest"));
         }
         self.pos += 1;
-        self.depth += 1;
+        // `attr[inner].sub op value` prints as `attr[(inner) and sub op value]`: charge for the
+        // parentheses, so that the printed form is within the limit whenever the text was.
+        let close = self.toks[self.pos..].iter().position(|(t, _)| *t == Tok::RBracket);
+        let sub_form = close
+            .and_then(|i| self.toks.get(self.pos + i + 1))
+            .is_some_and(|(t, _)| matches!(t, Tok::Word(w) if w.starts_with('.')));
+        let levels = 1 + usize::from(sub_form);
+        self.depth += levels;
         if self.depth > MAX_FILTER_DEPTH {
             return Err(err_at(at, format!("nested deeper than {MAX_FILTER_DEPTH} levels")));
         }
         self.inner = true;
         let inner = self.parse_or();
         self.inner = false;
-        self.depth -= 1;
+        self.depth -= levels;
         let mut inner = inner?;
         self.expect(Tok::RBracket, "']'")?;
         let sub_at = self.offset();
@@ -280,7 +296,8 @@ impl Parser {
             _ => None,
         };
         if let Some(sub) = sub {
-            if !crate::path::is_attr_name(&sub) {
+            // `not` would print as the keyword inside the brackets: no attribute is named so.
+            if !crate::path::is_attr_name(&sub) || sub.eq_ignore_ascii_case("not") {
                 return Err(err_at(sub_at, format!("invalid sub-attribute '{sub}'")));
             }
             let sub = AttrPath::new(sub);

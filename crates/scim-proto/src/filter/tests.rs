@@ -299,3 +299,43 @@ fn a_filter_joining_more_comparisons_than_the_limit_is_refused() {
     let e = Filter::parse(&terms(super::MAX_FILTER_TERMS + 1)).unwrap_err();
     assert_eq!(e.scim_type, Some(crate::error::ScimType::InvalidFilter), "{e:?}");
 }
+
+/// The printed form of every filter that parsed must parse back to it, also at the limits.
+fn prints_back(text: &str) {
+    let f = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    let printed = f.to_string();
+    assert_eq!(Filter::parse(&printed).unwrap_or_else(|e| panic!("{printed}: {e}")), f);
+}
+
+#[test]
+fn decimal_literals_print_back_to_the_same_number() {
+    // Found by the `filter` fuzz target: 6667e-90 was read as 6.6670000000000015e-87, which
+    // printed and read again as 6.667000000000001e-87 (now read correctly rounded).
+    prints_back("e7m eq 6667e-90");
+    prints_back("x gt 0.30000000000000004");
+    prints_back("x lt -1.7976931348623157e308");
+}
+
+#[test]
+fn a_not_without_parentheses_at_the_depth_limit_prints_back() {
+    prints_back(&format!("{}a pr", "not ".repeat(MAX_FILTER_DEPTH - 1)));
+    let n = MAX_FILTER_DEPTH - 1;
+    let parenthesised = format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
+    prints_back(&parenthesised);
+    assert!(Filter::parse(&format!("not {parenthesised}")).is_err());
+}
+
+#[test]
+fn an_entra_value_path_at_the_depth_limit_prints_back() {
+    // `emails[not not a pr or b pr].value pr` prints as `emails[(not (...) or b pr) and value pr]`.
+    let inner = |n: usize| format!("{}a pr or b pr", "not ".repeat(n));
+    prints_back(&format!("emails[{}].value pr", inner(MAX_FILTER_DEPTH - 4)));
+    assert!(Filter::parse(&format!("emails[{}].value pr", inner(MAX_FILTER_DEPTH - 3))).is_err());
+    prints_back(&format!("emails[{}]", inner(MAX_FILTER_DEPTH - 3)));
+}
+
+#[test]
+fn not_is_no_sub_attribute_after_brackets() {
+    let e = Filter::parse(r#"emails[type eq "work"].not eq "x""#).unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+}

@@ -355,6 +355,13 @@ fn set_filtered(
             }
             let elem = Value::Object(elem);
             let elem = set_in_element(op, attr, sub, elem, value)?;
+            // The element made must be one the path selects: else a retry makes another.
+            if !matches_element(filter, attr, &elem) {
+                return Err(ScimError::invalid_value(format!(
+                    "the new value of '{}' does not match the filter of the path",
+                    attr.name
+                )));
+            }
             items.push(elem);
             hits.push(items.len() - 1);
         }

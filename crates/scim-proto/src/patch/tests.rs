@@ -7,7 +7,7 @@ fn ops(operations: Value) -> Vec<PatchOperation> {
     parse_patch(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations})).unwrap()
 }
 
-fn user() -> Value {
+pub(super) fn user() -> Value {
     json!({
         "schemas": [USER_SCHEMA],
         "id": "u1",
@@ -21,7 +21,7 @@ fn user() -> Value {
     })
 }
 
-fn group() -> Value {
+pub(super) fn group() -> Value {
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1", "displayName": "Ops",
         "meta": {"resourceType": "Group"}})
 }
@@ -138,6 +138,25 @@ fn entra_add_on_a_filtered_path_creates_the_missing_element() {
     let changed = apply_patch(ResourceKind::User, &mut doc, &o).unwrap();
     assert_eq!(doc["emails"], json!([{"value": "new@example.com", "type": "work"}]));
     assert_eq!(changed, ["emails"]);
+}
+
+#[test]
+fn an_add_on_a_filtered_path_refuses_a_value_the_filter_would_not_select() {
+    // Found by a property test: the element made for `emails[type eq "work" and value eq "a"]`
+    // with the value 0 had the value "0", so the same PATCH sent again made another.
+    for (path, value) in [
+        (r#"emails[type eq "work" and value eq "new@example.com"]"#, json!(0)),
+        (r#"emails[type eq "work"]"#, json!({"value": "h@x", "type": "home"})),
+        (r#"emails[type eq "work"].type"#, json!("home")),
+    ] {
+        let mut doc = user();
+        doc.as_object_mut().unwrap().remove("emails");
+        let before = doc.clone();
+        let o = ops(json!([{"op": "add", "path": path, "value": value}]));
+        let e = apply_patch(ResourceKind::User, &mut doc, &o).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{path}");
+        assert_eq!(doc, before);
+    }
 }
 
 #[test]

@@ -19,6 +19,8 @@ use scimd_core::Timestamp;
 pub use dialect::Dialect;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 /// Case folding used for case-insensitive comparison on both sides; Rust's `str::to_lowercase`.

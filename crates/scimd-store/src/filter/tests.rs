@@ -12,9 +12,9 @@ use super::*;
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_init.sql");
 const PG_MIGRATION: &str = include_str!("../../migrations/postgres/0001_init.sql");
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// 2024-01-01T00:00:00Z
-const BASE_MS: i64 = 1_704_067_200_000;
+pub(super) const BASE_MS: i64 = 1_704_067_200_000;
 
 struct Row {
     seq: i64,
@@ -55,7 +55,7 @@ enum Conn {
 }
 
 /// The dialects to test: SQLite always, PostgreSQL when a server is named.
-fn dialects() -> Vec<Dialect> {
+pub(super) fn dialects() -> Vec<Dialect> {
     let mut v = vec![Dialect::Sqlite];
     if std::env::var("SCIMD_TEST_POSTGRES").is_ok_and(|u| !u.is_empty()) {
         v.push(Dialect::Postgres);
@@ -196,7 +196,7 @@ fn rand_suffix() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-struct Db {
+pub(super) struct Db {
     conn: Conn,
     rows: Vec<Row>,
     /// (group seq, member seq)
@@ -298,7 +298,8 @@ fn user_bodies() -> Vec<Json> {
 }
 
 impl Db {
-    fn new(d: Dialect) -> Db {
+    /// A database with one provider and no resources.
+    pub(super) fn empty(d: Dialect) -> Db {
         let conn = Conn::open(d);
         let t = d.lit(true);
         let bytes = if d == Dialect::Sqlite {
@@ -313,11 +314,16 @@ impl Db {
             ),
             vec![],
         );
-        let mut db = Db {
+        Db {
             conn,
             rows: Vec::new(),
             links: Vec::new(),
-        };
+        }
+    }
+
+    /// The fixed table: the users of `user_bodies`, four groups, and their memberships.
+    fn new(d: Dialect) -> Db {
+        let mut db = Db::empty(d);
         for body in user_bodies() {
             db.insert(ResourceKind::User, &body);
         }
@@ -349,7 +355,15 @@ impl Db {
         db
     }
 
-    fn insert(&mut self, kind: ResourceKind, body: &Json) {
+    /// Drop every resource, to fill the database anew.
+    pub(super) fn clear(&mut self) {
+        self.conn.insert("DELETE FROM membership", vec![]);
+        self.conn.insert("DELETE FROM resource", vec![]);
+        self.rows.clear();
+        self.links.clear();
+    }
+
+    pub(super) fn insert(&mut self, kind: ResourceKind, body: &Json) {
         let n = self.rows.len();
         let data = normalize_resource(kind, body).unwrap();
         let text = |k: &str| data.get(k).and_then(Json::as_str).map(str::to_owned);
@@ -488,7 +502,13 @@ impl Db {
     fn check(&self, kind: ResourceKind, filter: &str) -> usize {
         let text = self.expand(filter);
         let f = Filter::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        let frag = filter_sql(self.dialect(), kind, &f).unwrap_or_else(|e| panic!("{text}: {e}"));
+        self.check_filter(kind, &f)
+    }
+
+    /// `check` for a filter already parsed (or generated).
+    pub(super) fn check_filter(&self, kind: ResourceKind, f: &Filter) -> usize {
+        let text = f.to_string();
+        let frag = filter_sql(self.dialect(), kind, f).unwrap_or_else(|e| panic!("{text}: {e}"));
         let expected: Vec<i64> = self
             .rows
             .iter()
