@@ -217,7 +217,16 @@ fn push(s: &Scim, source: &Path, extra: &[&str]) -> Value {
         "{summary:#}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(summary["failures"], json!([]), "{summary:#}");
+    if summary["failures"] != json!([]) {
+        // What the server said about the failed requests, for a failure seen only under load.
+        let log = s.server.log();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+            .take(40)
+            .collect();
+        panic!("push failures: {summary:#}\nserver log:\n{}", errors.join("\n"));
+    }
     summary
 }
 
