@@ -183,7 +183,9 @@ pub(crate) async fn import(store: &PgStore, reader: &mut Reader<'_>, force: bool
             ));
         }
         if has_data {
-            let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+            // Console sessions go too: they belong to the accounts being replaced, and a
+            // restored server starts with everyone signed out (as on SQLite).
+            let names: Vec<&str> = TABLES.iter().map(|t| t.name).chain(["admin_session"]).collect();
             c.batch(&format!(
                 "ALTER TABLE audit_event DISABLE TRIGGER USER; TRUNCATE {} RESTART IDENTITY; \
                  ALTER TABLE audit_event ENABLE TRIGGER USER;",

@@ -12,6 +12,8 @@ use base64::Engine;
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod watch;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_scimd");
 
 pub struct Server {
@@ -24,6 +26,8 @@ pub struct Server {
     db_dir: PathBuf,
     extra: Vec<String>,
     serve_extra: Vec<String>,
+    /// Every port it listened on, to search its logs for the secrets sent there.
+    ports: Vec<u16>,
 }
 
 /// What an HTTP call returned.
@@ -98,6 +102,7 @@ impl Server {
         let (child, url) = launch(dir.path(), db_dir, &extra, &serve_extra);
         Server {
             child,
+            ports: watch::port_of(&url).into_iter().collect(),
             url,
             dir,
             owned_pg,
@@ -150,6 +155,7 @@ impl Server {
         self.kill9();
         let (child, url) = launch(self.dir.path(), &self.db_dir, &self.extra, &self.serve_extra);
         self.child = child;
+        self.ports.extend(watch::port_of(&url));
         self.url = url;
     }
 
@@ -204,6 +210,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if watch::level().is_some() {
+            let texts = ["server.log", "server.out", CLI_LOG].map(|f| (f, read(&self.path().join(f))));
+            if let Err(e) = watch::search(&self.ports, &texts)
+                && !std::thread::panicking()
+            {
+                panic!("{e}");
+            }
+        }
         if let (Some(admin), Some(name)) = (pg_admin(), self.owned_pg.take()) {
             let _ = pg_runtime().block_on(scimd_store::postgres::admin::drop_database(&admin, &name));
         }
@@ -225,7 +239,10 @@ fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -
         .args(db_args(db_dir))
         .env(
             "RUST_LOG",
-            std::fs::read_to_string(dir.join(RUST_LOG_FILE)).unwrap_or_else(|_| "debug".into()),
+            std::fs::read_to_string(dir.join(RUST_LOG_FILE))
+                .ok()
+                .or_else(watch::level)
+                .unwrap_or_else(|| "debug".into()),
         )
         .env_remove("SCIMD_CONFIG")
         .env_remove("SCIMD_PUBLIC_URL")
@@ -264,6 +281,10 @@ pub fn pg_admin() -> Option<String> {
 
 /// Where a directory keeps the `RUST_LOG` of its server, when not `debug`.
 const RUST_LOG_FILE: &str = "rust-log";
+
+/// Where the CLI commands run on a directory write their standard error, when the suite
+/// searches its logs for secrets.
+const CLI_LOG: &str = "cli.log";
 
 /// Where a directory keeps the name of its PostgreSQL database.
 const PG_NAME_FILE: &str = "postgres-database";
@@ -384,13 +405,28 @@ pub fn db_args(dir: &Path) -> Vec<String> {
 }
 
 pub fn cli_in(dir: &Path, public_url: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(db_args(dir))
         .args(["--public-url", public_url])
         .args(args)
-        .env_remove("SCIMD_CONFIG")
+        .env_remove("SCIMD_CONFIG");
+    let Some(level) = watch::level() else {
+        return command.output().unwrap_or_else(|e| panic!("cannot run scimd: {e}"));
+    };
+    let out = command
+        .env("RUST_LOG", level)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run scimd: {e}"))
+        .unwrap_or_else(|e| panic!("cannot run scimd: {e}"));
+    watch::cli_output(public_url, args, &String::from_utf8_lossy(&out.stdout));
+    if let Ok(mut log) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(CLI_LOG))
+    {
+        let _ = log.write_all(&out.stderr);
+    }
+    out
 }
 
 pub fn read(p: &Path) -> String {
@@ -481,7 +517,10 @@ fn try_call_on(
         builder = builder.header(*n, *v);
     }
     let req = builder.body(body.to_vec()).unwrap_or_else(|e| panic!("request: {e}"));
-    try_reply(a.run(req))
+    let reply = try_reply(a.run(req));
+    let answer = reply.as_ref().ok().map(|r| (r.headers.as_slice(), r.body.as_str()));
+    watch::exchange(url, headers, body, answer);
+    reply
 }
 
 pub fn post_form(url: &str, form: &[(&str, &str)], authorization: Option<&str>) -> Reply {
