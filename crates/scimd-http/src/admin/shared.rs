@@ -344,9 +344,6 @@ pub async fn postman(
         .into_response())
 }
 
-/// Most rows an export writes.
-pub const EXPORT_LIMIT: usize = 100_000;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -399,3 +399,77 @@ fn behind_https_the_session_cookie_is_secure() {
     let header = sign_in(&s, PASSWORD).unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
     assert!(header.contains("; Secure"), "{header}");
 }
+
+/// The `seq` of every audit event up to `max` the database holds, newest first.
+fn seqs_up_to(s: &Server, max: u64) -> Vec<u64> {
+    let mut seqs: Vec<u64> = crate::support::sql_rows(
+        s.path(),
+        &format!("SELECT CAST(seq AS TEXT) FROM audit_event WHERE seq <= {max}"),
+    )
+    .into_iter()
+    .filter_map(|r| r[0].as_deref().and_then(|v| v.parse().ok()))
+    .collect();
+    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    seqs
+}
+
+#[test]
+fn the_audit_export_holds_every_selected_event_however_many_pages_they_fill() {
+    let s = server_with_admin();
+    let provider = s.add_provider("Okta", "internal", &[]);
+    let token = s.token_for(&provider);
+    let base = crate::support::str_of(&provider, "base_url").to_owned();
+    // 2,400 creations: more than two of the export's 1,000-event pages.
+    for batch in 0..3 {
+        let ops: Vec<serde_json::Value> = (0..800)
+            .map(|i| {
+                serde_json::json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                             "userName": format!("user{batch}-{i}@example.com")}})
+            })
+            .collect();
+        let r = crate::support::call(
+            "POST",
+            &format!("{base}/Bulk"),
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/scim+json"),
+            ],
+            Some(
+                &serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                                     "Operations": ops})
+                .to_string(),
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let cookie = session(&s);
+
+    let csv = get_page(&s, &cookie, "/admin/audit.csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    let mut lines = csv.body.split("\r\n").filter(|l| !l.is_empty());
+    assert_eq!(
+        lines.next(),
+        Some("seq,time,actor,action,provider,resource,population,attributes")
+    );
+    let exported: Vec<u64> = lines
+        .map(|l| {
+            l.split(',')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{l}"))
+        })
+        .collect();
+    assert!(exported.len() > 2_400, "{} events", exported.len());
+    assert_eq!(exported, seqs_up_to(&s, exported[0]), "every event, newest first, once");
+
+    let jsonl = get_page(&s, &cookie, "/admin/audit.jsonl?action=user.create");
+    assert_eq!(jsonl.status, 200);
+    let created: Vec<serde_json::Value> = jsonl
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(created.len(), 2_400);
+    assert!(created.iter().all(|e| e["action"] == "user.create"));
+}

@@ -1,18 +1,20 @@
 //! The audit log: filter by provider, actor, action, resource and time; page back through
 //! it; export what the filters select as CSV or JSON lines.
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use futures_util::StreamExt;
 use scimd_core::StoredAuditEvent;
 
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Html, Section, pager};
-use crate::admin::shared::{AUDIT_CSV_HEADER, AuditFilter, EXPORT_LIMIT, audit_csv_row, audit_json};
+use crate::admin::shared::{AUDIT_CSV_HEADER, AuditFilter, audit_csv_row, audit_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -106,31 +108,41 @@ async fn audit_list(
     render(&admin, "Audit log", Section::Audit, &[("Audit log", "/admin/audit")], h)
 }
 
-/// Every event the filters select (up to [`EXPORT_LIMIT`]), newest first, a page at a time.
-async fn export(
-    state: &AppState,
+/// Every event the filters select, newest first, read a page at a time and streamed: an
+/// export of millions of events holds one page in memory, and events appended meanwhile
+/// (newer than the first page) do not shift it. A database failure midway aborts the
+/// response, so the client sees an incomplete download, never a silently short file.
+fn export(
+    state: AppState,
     f: &AuditFilter,
     line: fn(&StoredAuditEvent) -> String,
-    head: &str,
-) -> Result<String, scimd_core::CoreError> {
+    head: &'static str,
+) -> Result<Body, scimd_core::CoreError> {
     let mut q = f.query(scimd_core::browse::MAX_PAGE)?;
     q.limit = scimd_core::browse::MAX_PAGE;
-    let mut out = head.to_owned();
-    let mut rows = 0;
-    loop {
-        let page = state.core.audit(q.clone()).await?;
-        for e in &page {
-            out.push_str(&line(e));
+    let pages = futures_util::stream::try_unfold(Some(q), move |q| {
+        let state = state.clone();
+        async move {
+            let Some(mut q) = q else {
+                return Ok(None);
+            };
+            let page = state.core.audit(q.clone()).await?;
+            let chunk: String = page.iter().map(line).collect();
+            let next = match page.last() {
+                Some(last) if page.len() as u32 == q.limit => {
+                    q.before_seq = Some(last.seq);
+                    Some(q)
+                }
+                _ => None,
+            };
+            Ok::<_, scimd_core::CoreError>(Some((Bytes::from(chunk), next)))
         }
-        rows += page.len();
-        match page.last() {
-            Some(last) if page.len() as u32 == q.limit && rows < EXPORT_LIMIT => q.before_seq = Some(last.seq),
-            _ => return Ok(out),
-        }
-    }
+    });
+    let head = futures_util::stream::iter([Ok(Bytes::from_static(head.as_bytes()))]);
+    Ok(Body::from_stream(head.chain(pages)))
 }
 
-fn download(body: String, ty: &'static str, name: &str) -> Response {
+fn download(body: Body, ty: &'static str, name: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, ty.to_owned()),
@@ -146,7 +158,7 @@ async fn audit_csv(
     Extension(_admin): Extension<ConsoleAdmin>,
     Query(f): Query<AuditFilter>,
 ) -> Page {
-    let body = export(&state, &f, audit_csv_row, AUDIT_CSV_HEADER).await?;
+    let body = export(state, &f, audit_csv_row, AUDIT_CSV_HEADER)?;
     Ok(download(body, "text/csv; charset=utf-8", "scimd-audit.csv"))
 }
 
@@ -161,6 +173,6 @@ async fn audit_jsonl(
     Extension(_admin): Extension<ConsoleAdmin>,
     Query(f): Query<AuditFilter>,
 ) -> Page {
-    let body = export(&state, &f, jsonl_row, "").await?;
+    let body = export(state, &f, jsonl_row, "")?;
     Ok(download(body, "application/jsonl; charset=utf-8", "scimd-audit.jsonl"))
 }

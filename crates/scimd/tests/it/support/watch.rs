@@ -92,8 +92,33 @@ fn remember_body(port: Option<u16>, body: &str) {
             && SECRET_KEYS.contains(&k)
         {
             remember(port, v);
+            remember(port, &form_decoded(v));
         }
     }
+}
+
+/// A form value as the server reads it: `+` is a space, `%XX` a byte.
+fn form_decoded(v: &str) -> String {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut bytes = v.as_bytes().iter();
+    let mut out = Vec::with_capacity(v.len());
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let rest = bytes.as_slice();
+                match (rest.first().and_then(|&h| hex(h)), rest.get(1).and_then(|&l| hex(l))) {
+                    (Some(h), Some(l)) => {
+                        out.push(u8::try_from(h * 16 + l).unwrap_or_default());
+                        bytes.nth(1);
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Remember the secrets of a request and its answer.
