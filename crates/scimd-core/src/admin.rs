@@ -15,6 +15,12 @@ use crate::service::Core;
 
 /// How long a console session lasts, whatever happens in it.
 pub const SESSION_TTL_SECONDS: i64 = 12 * 3600;
+/// A console session left unused this long ends: each use pushes its end this far ahead
+/// (never past [`SESSION_TTL_SECONDS`] after sign-in).
+pub const SESSION_IDLE_SECONDS: i64 = 30 * 60;
+/// A use moves a session's end only when it would move by more than this: one write a
+/// minute at most, not one per page.
+const SESSION_EXTEND_STEP_SECONDS: i64 = 60;
 /// Failed sign-ins allowed per account, and per source address, in one limiter window.
 pub const MAX_SIGNIN_FAILURES_PER_ACCOUNT: u32 = 5;
 pub const MAX_SIGNIN_FAILURES_PER_ADDRESS: u32 = 20;
@@ -189,7 +195,7 @@ impl Core {
             hash: crypto::sha256(id.as_bytes()),
             admin: admin.name.clone(),
             created: now,
-            expires: now.plus_seconds(SESSION_TTL_SECONDS),
+            expires: now.plus_seconds(SESSION_IDLE_SECONDS),
         };
         let actor = Actor::Admin(admin.name.clone());
         let event = AuditEvent::new(now, &actor, "admin.signin").resource(format!("Admin/{}", admin.name));
@@ -202,13 +208,31 @@ impl Core {
         Ok((id, session))
     }
 
-    /// The live session a cookie names, if any.
+    /// The live session a cookie names, if any; using it keeps it alive for another
+    /// [`SESSION_IDLE_SECONDS`], up to [`SESSION_TTL_SECONDS`] after sign-in.
     pub async fn session(&self, id: &str) -> Result<Option<AdminSession>, CoreError> {
         if id.len() != RANDOM_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(None);
         }
-        let record = self.store().session(&crypto::sha256(id.as_bytes())).await?;
-        Ok(record.filter(|s| self.now() < s.expires).map(|s| AdminSession {
+        let now = self.now();
+        let Some(mut s) = self
+            .store()
+            .session(&crypto::sha256(id.as_bytes()))
+            .await?
+            .filter(|s| now < s.expires)
+        else {
+            return Ok(None);
+        };
+        let extended = Timestamp(
+            now.plus_seconds(SESSION_IDLE_SECONDS)
+                .0
+                .min(s.created.plus_seconds(SESSION_TTL_SECONDS).0),
+        );
+        if extended.0 - s.expires.0 > SESSION_EXTEND_STEP_SECONDS * 1000 {
+            self.store().extend_session(&s.hash, extended).await?;
+            s.expires = extended;
+        }
+        Ok(Some(AdminSession {
             admin: s.admin,
             csrf: csrf_for(id),
             expires: s.expires,

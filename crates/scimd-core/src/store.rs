@@ -146,6 +146,8 @@ pub trait AdminStore: Send + Sync {
     async fn admin(&self, name: &str) -> StoreResult<Option<AdminRecord>>;
     async fn create_session(&self, session: &SessionRecord, event: &AuditEvent) -> StoreResult<()>;
     async fn session(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    /// Move a session's end later (never earlier); not an audit event.
+    async fn extend_session(&self, hash: &[u8; 32], expires: Timestamp) -> StoreResult<()>;
     async fn delete_session(&self, hash: &[u8; 32], event: &AuditEvent) -> StoreResult<bool>;
     /// `Conflict("api token name")` when a live token has the name.
     async fn create_api_token(&self, token: &ApiTokenRecord, event: &AuditEvent) -> StoreResult<()>;

@@ -658,6 +658,11 @@ async fn administrators_sessions_and_api_tokens_are_kept_by_their_hashes() {
             .await
             .unwrap();
         assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(session(1, 0)));
+        // Use moves a session's end later, never earlier.
+        s.extend_session(&[1; 32], Timestamp(1500)).await.unwrap();
+        s.extend_session(&[1; 32], Timestamp(1200)).await.unwrap();
+        let extended = s.session(&[1; 32]).await.unwrap().map(|r| r.expires);
+        assert_eq!(extended, Some(Timestamp(1500)));
         // A new session sweeps the expired ones away.
         s.create_session(&session(2, 5000), &event("admin.signin", "-"))
             .await

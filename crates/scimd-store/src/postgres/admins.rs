@@ -115,6 +115,18 @@ impl AdminStore for PgStore {
         .transpose()
     }
 
+    async fn extend_session(&self, hash: &[u8; 32], expires: Timestamp) -> StoreResult<()> {
+        self.conn()
+            .await?
+            .execute(
+                "UPDATE admin_session SET expires = $2 WHERE hash = $1 AND expires < $2",
+                &[&hash.as_slice(), &expires.0],
+            )
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
     async fn delete_session(&self, hash: &[u8; 32], event: &AuditEvent) -> StoreResult<bool> {
         self.with_event(
             event,

@@ -100,6 +100,19 @@ impl AdminStore for SqliteStore {
         })
     }
 
+    async fn extend_session(&self, hash: &[u8; 32], expires: Timestamp) -> StoreResult<()> {
+        let hash = *hash;
+        self.write(move |c| {
+            c.execute(
+                "UPDATE admin_session SET expires = ?2 WHERE hash = ?1 AND expires < ?2",
+                params![hash.as_slice(), expires.0],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn delete_session(&self, hash: &[u8; 32], event: &AuditEvent) -> StoreResult<bool> {
         let (hash, event) = (*hash, event.clone());
         self.write(move |c| {

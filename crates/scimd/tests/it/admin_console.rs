@@ -473,3 +473,59 @@ fn the_audit_export_holds_every_selected_event_however_many_pages_they_fill() {
     assert_eq!(created.len(), 2_400);
     assert!(created.iter().all(|e| e["action"] == "user.create"));
 }
+
+/// Move every console session `ms` milliseconds into the past (as if signed in and last
+/// used that much earlier); its remaining life, `expires - now`, in milliseconds.
+fn age_sessions(s: &Server, ms: i64) -> i64 {
+    let rows = crate::support::sql_rows(
+        s.path(),
+        &format!(
+            "UPDATE admin_session SET created = created - {ms}, expires = expires - {ms} \
+             RETURNING CAST(expires AS TEXT)"
+        ),
+    );
+    let expires: i64 = rows[0][0].as_deref().and_then(|v| v.parse().ok()).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    expires - now
+}
+
+/// The session's end minus its start, in milliseconds.
+fn session_span(s: &Server) -> i64 {
+    let rows = crate::support::sql_rows(s.path(), "SELECT CAST(expires - created AS TEXT) FROM admin_session");
+    rows[0][0].as_deref().and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+#[test]
+fn an_idle_session_ends_after_thirty_minutes_and_a_busy_one_after_twelve_hours() {
+    const MINUTE: i64 = 60_000;
+    let s = server_with_admin();
+    let cookie = session(&s);
+    assert_eq!(session_span(&s), 30 * MINUTE, "a new session has 30 idle minutes");
+
+    // Signed in 25 minutes ago, idle since: 5 minutes left; a page view gives 30 again.
+    assert!(age_sessions(&s, 25 * MINUTE) < 6 * MINUTE);
+    assert_eq!(get_page(&s, &cookie, "/admin/providers").status, 200);
+    assert!(session_span(&s) >= 54 * MINUTE, "extended by the use");
+    // Then 31 idle minutes: gone.
+    age_sessions(&s, 31 * MINUTE);
+    let r = get_page(&s, &cookie, "/admin/providers");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin/login?next=/admin/providers"));
+
+    // In use all day, a page every 29 minutes: alive until 12 hours after sign-in, no later.
+    let cookie = session(&s);
+    for _ in 0..24 {
+        age_sessions(&s, 29 * MINUTE);
+        assert_eq!(get_page(&s, &cookie, "/admin/providers").status, 200);
+    }
+    // 11 h 36 min after sign-in: 24 minutes left, and use no longer adds to them.
+    assert_eq!(session_span(&s), 12 * 60 * MINUTE);
+    let left = age_sessions(&s, 20 * MINUTE);
+    assert!(left < 5 * MINUTE, "{left} ms left");
+    assert_eq!(get_page(&s, &cookie, "/admin/providers").status, 200);
+    assert_eq!(session_span(&s), 12 * 60 * MINUTE);
+    age_sessions(&s, 5 * MINUTE);
+    assert_eq!(get_page(&s, &cookie, "/admin/providers").status, 303);
+}
