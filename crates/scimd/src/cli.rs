@@ -305,8 +305,10 @@ pub enum AuthArg {
     Body,
 }
 
+/// The client-credentials grant's flags, shared by every command that fetches a token:
+/// flags, then `SCIMD_*` variables, then a Postman file.
 #[derive(Args, Debug)]
-pub struct TokenArgs {
+pub struct GrantArgs {
     /// The Token URL
     #[arg(long, env = "SCIMD_TOKEN_URL")]
     pub token_url: Option<String>,
@@ -314,17 +316,23 @@ pub struct TokenArgs {
     pub client_id: Option<String>,
     #[arg(long, env = "SCIMD_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
-    /// Read tokenUrl, scim_client_id and scim_client_secret from a Postman collection or environment
+    /// Read tokenUrl, scim_client_id and scim_client_secret (and scim_base_url for push) from a Postman collection or environment
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// How the client authenticates
+    /// How the client authenticates to the Token URL
     #[arg(long, value_enum, default_value = "basic")]
     pub auth: AuthArg,
     #[arg(long)]
     pub scope: Option<String>,
-    /// Trust the CA certificates in this PEM file for an https:// Token URL (instead of the web's roots)
+    /// Trust the CA certificates in this PEM file for https:// URLs (instead of the web's roots)
     #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub grant: GrantArgs,
     /// Print the whole token response as JSON
     #[arg(long)]
     pub json: bool,
@@ -359,24 +367,8 @@ pub struct PushArgs {
     /// A bearer token; without it one is requested with the client-credentials grant
     #[arg(long, env = "SCIMD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// The Token URL
-    #[arg(long, env = "SCIMD_TOKEN_URL")]
-    pub token_url: Option<String>,
-    #[arg(long, env = "SCIMD_CLIENT_ID")]
-    pub client_id: Option<String>,
-    #[arg(long, env = "SCIMD_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: Option<String>,
-    /// Read the Base URL and credentials from a Postman collection or environment
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
-    /// How the client authenticates to the Token URL
-    #[arg(long, value_enum, default_value = "basic")]
-    pub auth: AuthArg,
-    #[arg(long)]
-    pub scope: Option<String>,
-    /// Trust the CA certificates in this PEM file for https:// URLs (instead of the web's roots)
-    #[arg(long, env = "SCIMD_CA_FILE", value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub grant: GrantArgs,
     /// Send no token at all (servers that take any request)
     #[arg(long)]
     pub no_auth: bool,

@@ -7,7 +7,7 @@ use scimd_client::push::{self, Format, Missing, Options, ProgressMode, PushOptio
 use scimd_client::request_token;
 use scimd_client::scim::Client;
 
-use super::token::{Credentials, ca_roots, pick, postman_vars};
+use super::token::pick;
 use crate::cli::{PushArgs, SourceFormat, UpdateArg};
 
 pub fn run(args: PushArgs) -> anyhow::Result<()> {
@@ -24,24 +24,17 @@ pub fn run(args: PushArgs) -> anyhow::Result<()> {
     };
     let dir = push::source::read(&args.source, format).map_err(|e| anyhow!(e))?;
 
-    let vars = postman_vars(args.from.as_deref())?;
-    let ca = ca_roots(args.ca_file.as_deref())?;
+    let (vars, ca) = args.grant.sources()?;
     let base_url = pick(&args.base_url, &vars, "scim_base_url", "base url")?;
     let token = if args.no_auth {
         None
     } else if let Some(t) = &args.token {
         Some(t.clone())
     } else {
-        let req = Credentials {
-            token_url: &args.token_url,
-            client_id: &args.client_id,
-            client_secret: &args.client_secret,
-            auth: args.auth,
-            scope: &args.scope,
-            ca: ca.as_ref(),
-        }
-        .request(&vars)
-        .context("no --token, so one is requested with the client-credentials grant")?;
+        let req = args
+            .grant
+            .request(&vars, ca.as_ref())
+            .context("no --token, so one is requested with the client-credentials grant")?;
         let response = request_token(&req)?;
         response["access_token"].as_str().map(str::to_owned)
     };

@@ -8,10 +8,10 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use scimd_client::{CaRoots, ClientAuth, TokenRequest, postman, request_token};
 
-use crate::cli::{AuthArg, TokenArgs};
+use crate::cli::{AuthArg, GrantArgs, TokenArgs};
 
 /// The variables of a Postman collection or environment (`--from`), or none.
-pub fn postman_vars(from: Option<&Path>) -> anyhow::Result<BTreeMap<String, String>> {
+fn postman_vars(from: Option<&Path>) -> anyhow::Result<BTreeMap<String, String>> {
     let Some(path) = from else {
         return Ok(BTreeMap::new());
     };
@@ -34,34 +34,30 @@ pub fn pick(flag: &Option<String>, vars: &BTreeMap<String, String>, var: &str, w
         })
 }
 
-/// The client-credentials flags every command that fetches a token takes.
-pub struct Credentials<'a> {
-    pub token_url: &'a Option<String>,
-    pub client_id: &'a Option<String>,
-    pub client_secret: &'a Option<String>,
-    pub auth: AuthArg,
-    pub scope: &'a Option<String>,
-    pub ca: Option<&'a CaRoots>,
-}
+impl GrantArgs {
+    /// The Postman variables of `--from` (none without it), and the CA roots of `--ca-file`.
+    pub fn sources(&self) -> anyhow::Result<(BTreeMap<String, String>, Option<CaRoots>)> {
+        Ok((postman_vars(self.from.as_deref())?, ca_roots(self.ca_file.as_deref())?))
+    }
 
-impl Credentials<'_> {
-    pub fn request(&self, vars: &BTreeMap<String, String>) -> anyhow::Result<TokenRequest> {
+    /// The grant's request from the flags, else the Postman variables.
+    pub fn request(&self, vars: &BTreeMap<String, String>, ca: Option<&CaRoots>) -> anyhow::Result<TokenRequest> {
         Ok(TokenRequest {
-            token_url: pick(self.token_url, vars, "tokenUrl", "token url")?,
-            client_id: pick(self.client_id, vars, "scim_client_id", "client id")?,
-            client_secret: pick(self.client_secret, vars, "scim_client_secret", "client secret")?,
+            token_url: pick(&self.token_url, vars, "tokenUrl", "token url")?,
+            client_id: pick(&self.client_id, vars, "scim_client_id", "client id")?,
+            client_secret: pick(&self.client_secret, vars, "scim_client_secret", "client secret")?,
             auth: match self.auth {
                 AuthArg::Basic => ClientAuth::Basic,
                 AuthArg::Body => ClientAuth::Body,
             },
             scope: self.scope.clone(),
-            ca: self.ca.cloned(),
+            ca: ca.cloned(),
         })
     }
 }
 
 /// The CA file's certificates, when one is given.
-pub fn ca_roots(file: Option<&Path>) -> anyhow::Result<Option<CaRoots>> {
+fn ca_roots(file: Option<&Path>) -> anyhow::Result<Option<CaRoots>> {
     let Some(path) = file else { return Ok(None) };
     let pem = fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
     CaRoots::from_pem(&pem)
@@ -70,17 +66,8 @@ pub fn ca_roots(file: Option<&Path>) -> anyhow::Result<Option<CaRoots>> {
 }
 
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let vars = postman_vars(args.from.as_deref())?;
-    let ca = ca_roots(args.ca_file.as_deref())?;
-    let req = Credentials {
-        token_url: &args.token_url,
-        client_id: &args.client_id,
-        client_secret: &args.client_secret,
-        auth: args.auth,
-        scope: &args.scope,
-        ca: ca.as_ref(),
-    }
-    .request(&vars)?;
+    let (vars, ca) = args.grant.sources()?;
+    let req = args.grant.request(&vars, ca.as_ref())?;
     let response = request_token(&req)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);
