@@ -30,9 +30,9 @@ pub fn parallel<T: Sync>(jobs: usize, items: &[T], f: impl Fn(&T) + Sync) {
 }
 
 pub fn user_body(u: &SourceUser) -> Value {
-    let mut v = json!({"schemas": [USER_SCHEMA], "userName": u.user_name});
+    let mut v = json!({"schemas": [USER_SCHEMA], "userName": u.attrs.user_name});
     let mut name = Map::new();
-    for (k, val) in [("givenName", &u.given_name), ("familyName", &u.family_name)] {
+    for (k, val) in [("givenName", &u.attrs.given_name), ("familyName", &u.attrs.family_name)] {
         if let Some(val) = val {
             name.insert(k.into(), json!(val));
         }
@@ -41,18 +41,18 @@ pub fn user_body(u: &SourceUser) -> Value {
         v["name"] = Value::Object(name);
     }
     for (k, val) in [
-        ("externalId", &u.external_id),
-        ("displayName", &u.display_name),
-        ("title", &u.title),
+        ("externalId", &u.attrs.external_id),
+        ("displayName", &u.attrs.display_name),
+        ("title", &u.attrs.title),
     ] {
         if let Some(val) = val {
             v[k] = json!(val);
         }
     }
-    if let Some(e) = &u.email {
+    if let Some(e) = &u.attrs.email {
         v["emails"] = work_email(e);
     }
-    v["active"] = json!(u.active);
+    v["active"] = json!(u.attrs.active);
     v
 }
 
@@ -441,13 +441,16 @@ impl Exec<'_> {
             });
             match (status, id) {
                 (200..=299, Some(id)) => {
-                    self.remember(&u.user_name, id);
+                    self.remember(&u.attrs.user_name, id);
                     self.counters.add(U_CREATED, 1);
                 }
                 (409, _) => self.user_create(u),
                 _ => {
                     let detail = op["response"]["detail"].as_str().unwrap_or("no id in the answer");
-                    self.fail(format!("create user {} (bulk): HTTP {status}: {detail}", u.user_name));
+                    self.fail(format!(
+                        "create user {} (bulk): HTTP {status}: {detail}",
+                        u.attrs.user_name
+                    ));
                 }
             }
         }
@@ -460,29 +463,29 @@ impl Exec<'_> {
         match created {
             Ok(r) => match r.body["id"].as_str() {
                 Some(id) => {
-                    self.remember(&u.user_name, id);
+                    self.remember(&u.attrs.user_name, id);
                     self.counters.add(U_CREATED, 1);
                 }
-                None => self.fail(format!("create user {}: the answer has no id", u.user_name)),
+                None => self.fail(format!("create user {}: the answer has no id", u.attrs.user_name)),
             },
-            Err(e) if e.status() == Some(409) => match self.client.find_user(&u.user_name) {
+            Err(e) if e.status() == Some(409) => match self.client.find_user(&u.attrs.user_name) {
                 Ok(Some(found)) => {
                     let Some(srv) = plan::ServerUser::from_json(&found) else {
-                        return self.fail(format!("create user {}: {e}", u.user_name));
+                        return self.fail(format!("create user {}: {e}", u.attrs.user_name));
                     };
-                    self.remember(&u.user_name, &srv.id);
+                    self.remember(&u.attrs.user_name, &srv.id);
                     let changes = plan::user_changes(u, &srv, self.dir);
                     if changes.is_empty() {
                         self.counters.add(U_UNCHANGED, 1);
                     } else if let Err(e) = self.user_update(&srv.id, &changes) {
-                        self.fail(format!("update user {}: {e}", u.user_name));
+                        self.fail(format!("update user {}: {e}", u.attrs.user_name));
                     } else {
                         self.counters.add(U_UPDATED, 1);
                     }
                 }
-                _ => self.fail(format!("create user {}: {e}", u.user_name)),
+                _ => self.fail(format!("create user {}: {e}", u.attrs.user_name)),
             },
-            Err(e) => self.fail(format!("create user {}: {e}", u.user_name)),
+            Err(e) => self.fail(format!("create user {}: {e}", u.attrs.user_name)),
         }
     }
 
@@ -595,6 +598,7 @@ impl Exec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::push::source::UserAttrs;
 
     fn named(i: usize) -> Named {
         Named {
@@ -663,8 +667,11 @@ mod tests {
     fn bulk_chunks_respect_operations_and_payload() {
         let users: Vec<SourceUser> = (0..25)
             .map(|i| SourceUser {
-                user_name: format!("user{i:03}@example.com"),
-                active: true,
+                attrs: UserAttrs {
+                    user_name: format!("user{i:03}@example.com"),
+                    active: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             })
             .collect();
@@ -680,9 +687,12 @@ mod tests {
     #[test]
     fn a_new_user_carries_only_what_the_source_gives() {
         let u = SourceUser {
-            user_name: "a@x".into(),
-            email: Some("a@x".into()),
-            active: true,
+            attrs: UserAttrs {
+                user_name: "a@x".into(),
+                email: Some("a@x".into()),
+                active: true,
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert_eq!(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 
-use super::source::{Builder, Directory, Origin, Problem, SourceUser, blank_to_none};
+use super::source::{Builder, Directory, Origin, Problem, SourceUser, UserAttrs, blank_to_none};
 
 /// One entry: its DN, the line it starts on, and its attributes (names lower-cased, options
 /// such as `;lang-en` dropped) in file order.
@@ -189,17 +189,19 @@ pub fn parse(file: &str, text: &str) -> Result<Directory, String> {
                 || e.get("pwdaccountlockedtime").is_some();
             let user_name = e.get("uid").or_else(|| e.get("mail")).unwrap_or_default();
             let u = SourceUser {
-                user_name: user_name.trim().to_owned(),
-                external_id: e.get("entryuuid").and_then(blank_to_none),
-                given_name: e.get("givenname").and_then(blank_to_none),
-                family_name: e.get("sn").and_then(blank_to_none),
-                display_name: e.get("displayname").or_else(|| e.get("cn")).and_then(blank_to_none),
-                email: e.get("mail").and_then(blank_to_none),
-                title: e.get("title").and_then(blank_to_none),
-                active: !locked,
+                attrs: UserAttrs {
+                    user_name: user_name.trim().to_owned(),
+                    external_id: e.get("entryuuid").and_then(blank_to_none),
+                    given_name: e.get("givenname").and_then(blank_to_none),
+                    family_name: e.get("sn").and_then(blank_to_none),
+                    display_name: e.get("displayname").or_else(|| e.get("cn")).and_then(blank_to_none),
+                    email: e.get("mail").and_then(blank_to_none),
+                    title: e.get("title").and_then(blank_to_none),
+                    active: !locked,
+                },
                 origin,
             };
-            let name = u.user_name.clone();
+            let name = u.attrs.user_name.clone();
             if b.user(u) {
                 by_dn.insert(dn_key(&e.dn), name);
             }
@@ -296,12 +298,12 @@ bad line\n";
         let d = parse("d.ldif", LDIF).unwrap();
         assert_eq!(d.users.len(), 2);
         let jane = &d.users[0];
-        assert_eq!(jane.user_name, "jane");
-        assert_eq!(jane.email.as_deref(), Some("jane@example.com"));
-        assert_eq!(jane.title.as_deref(), Some("✓ Chief"));
-        assert_eq!(jane.display_name.as_deref(), Some("Jane Doe"));
+        assert_eq!(jane.attrs.user_name, "jane");
+        assert_eq!(jane.attrs.email.as_deref(), Some("jane@example.com"));
+        assert_eq!(jane.attrs.title.as_deref(), Some("✓ Chief"));
+        assert_eq!(jane.attrs.display_name.as_deref(), Some("Jane Doe"));
         assert_eq!(jane.origin.line, 5);
-        assert!(!d.users[1].active);
+        assert!(!d.users[1].attrs.active);
         assert_eq!(d.groups[0].display_name, "Ops");
         assert_eq!(d.groups[0].members, ["jane", "bob"]);
         assert!(d.groups[1].members.is_empty());

@@ -10,20 +10,13 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::source::{Attr, Directory, SourceUser};
+use super::source::{Attr, Directory, SourceUser, UserAttrs};
 
 /// A user as the server has it (the attributes a push compares).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerUser {
     pub id: String,
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub title: Option<String>,
-    pub active: bool,
+    pub attrs: UserAttrs,
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -35,45 +28,16 @@ fn text(v: &Value, key: &str) -> Option<String> {
 
 impl ServerUser {
     pub fn from_json(v: &Value) -> Option<ServerUser> {
-        let emails = v.get("emails").and_then(Value::as_array);
-        let email = emails.and_then(|es| {
-            es.iter()
-                .find(|e| {
-                    e.get("primary") == Some(&Value::Bool(true))
-                        || e.get("primary").and_then(Value::as_str) == Some("True")
-                })
-                .or_else(|| es.first())
-                .and_then(|e| text(e, "value"))
-        });
-        let name = v.get("name").cloned().unwrap_or(Value::Null);
+        let active = match v.get("active") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
+            _ => true,
+        };
+        let attrs = UserAttrs::from_scim(v, active);
         Some(ServerUser {
             id: text(v, "id")?,
-            user_name: text(v, "userName")?,
-            external_id: text(v, "externalId"),
-            given_name: text(&name, "givenName"),
-            family_name: text(&name, "familyName"),
-            display_name: text(v, "displayName"),
-            email,
-            title: text(v, "title"),
-            active: match v.get("active") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
-                _ => true,
-            },
+            attrs: (!attrs.user_name.is_empty()).then_some(attrs)?,
         })
-    }
-
-    pub fn value(&self, attr: Attr) -> Option<String> {
-        match attr {
-            Attr::UserName => Some(self.user_name.clone()),
-            Attr::ExternalId => self.external_id.clone(),
-            Attr::GivenName => self.given_name.clone(),
-            Attr::FamilyName => self.family_name.clone(),
-            Attr::DisplayName => self.display_name.clone(),
-            Attr::Email => self.email.clone(),
-            Attr::Title => self.title.clone(),
-            Attr::Active => Some(self.active.to_string()),
-        }
     }
 }
 
@@ -231,7 +195,7 @@ impl Plan {
                 .unwrap_or_else(|| "(none)".into())
         };
         for u in &self.creates {
-            let _ = writeln!(s, "create user {}", u.user_name);
+            let _ = writeln!(s, "create user {}", u.attrs.user_name);
         }
         for u in &self.updates {
             let changes: Vec<String> = u
@@ -272,9 +236,9 @@ impl Plan {
 pub fn user_changes(src: &SourceUser, srv: &ServerUser, dir: &Directory) -> Vec<Change> {
     dir.managed
         .iter()
-        .filter(|a| **a != Attr::ExternalId || src.external_id.is_some())
+        .filter(|a| **a != Attr::ExternalId || src.attrs.external_id.is_some())
         .filter_map(|&attr| {
-            let (to, from) = (src.value(attr), srv.value(attr));
+            let (to, from) = (src.attrs.value(attr), srv.attrs.value(attr));
             (to != from).then_some(Change { attr, from, to })
         })
         .collect()
@@ -290,20 +254,21 @@ pub fn plan(dir: &Directory, server: &ServerState, opts: Options) -> Plan {
         .users
         .iter()
         .enumerate()
-        .filter_map(|(i, u)| u.external_id.as_deref().map(|e| (e, i)))
+        .filter_map(|(i, u)| u.attrs.external_id.as_deref().map(|e| (e, i)))
         .collect();
     let by_name: HashMap<String, usize> = server
         .users
         .iter()
         .enumerate()
-        .map(|(i, u)| (lower(&u.user_name), i))
+        .map(|(i, u)| (lower(&u.attrs.user_name), i))
         .collect();
     let mut claimed: HashSet<usize> = HashSet::new();
     let mut in_source: HashSet<String> = HashSet::new();
     for src in &dir.users {
-        let key = lower(&src.user_name);
+        let key = lower(&src.attrs.user_name);
         in_source.insert(key.clone());
         let found = src
+            .attrs
             .external_id
             .as_deref()
             .and_then(|e| by_ext.get(e))
@@ -312,7 +277,7 @@ pub fn plan(dir: &Directory, server: &ServerState, opts: Options) -> Plan {
         match found {
             Some(i) if !claimed.insert(i) => p.problems.push(format!(
                 "{}: {} matches the server's user {}, already matched by another source user",
-                src.origin, src.user_name, server.users[i].user_name
+                src.origin, src.attrs.user_name, server.users[i].attrs.user_name
             )),
             Some(i) => {
                 let srv = &server.users[i];
@@ -323,7 +288,7 @@ pub fn plan(dir: &Directory, server: &ServerState, opts: Options) -> Plan {
                 } else {
                     p.updates.push(UserUpdate {
                         id: srv.id.clone(),
-                        user_name: srv.user_name.clone(),
+                        user_name: srv.attrs.user_name.clone(),
                         changes,
                     });
                 }
@@ -334,17 +299,17 @@ pub fn plan(dir: &Directory, server: &ServerState, opts: Options) -> Plan {
     }
     for (i, srv) in server.users.iter().enumerate() {
         p.user_ids
-            .entry(lower(&srv.user_name))
+            .entry(lower(&srv.attrs.user_name))
             .or_insert_with(|| srv.id.clone());
         if claimed.contains(&i) || !opts.users {
             continue;
         }
         let named = Named {
             id: srv.id.clone(),
-            name: srv.user_name.clone(),
+            name: srv.attrs.user_name.clone(),
         };
         match opts.missing {
-            Missing::Deactivate if srv.active => p.deactivations.push(named),
+            Missing::Deactivate if srv.attrs.active => p.deactivations.push(named),
             Missing::Delete => p.user_deletions.push(named),
             _ => {}
         }
@@ -359,7 +324,7 @@ fn plan_groups(dir: &Directory, server: &ServerState, in_source: &HashSet<String
     let names: HashMap<&str, &str> = server
         .users
         .iter()
-        .map(|u| (u.id.as_str(), u.user_name.as_str()))
+        .map(|u| (u.id.as_str(), u.attrs.user_name.as_str()))
         .collect();
     let by_ext: HashMap<&str, usize> = server
         .groups
@@ -463,11 +428,13 @@ mod tests {
     fn srv_user(id: &str, name: &str, title: Option<&str>) -> ServerUser {
         ServerUser {
             id: id.into(),
-            user_name: name.into(),
-            email: Some(name.to_lowercase()),
-            title: title.map(str::to_owned),
-            active: true,
-            ..Default::default()
+            attrs: UserAttrs {
+                user_name: name.into(),
+                email: Some(name.to_lowercase()),
+                title: title.map(str::to_owned),
+                active: true,
+                ..Default::default()
+            },
         }
     }
 
@@ -507,8 +474,8 @@ mod tests {
             }],
         };
         let mut server_a = server.clone();
-        server_a.users[0].user_name = "a@x".into();
-        server_a.users[0].title = Some("Eng".into());
+        server_a.users[0].attrs.user_name = "a@x".into();
+        server_a.users[0].attrs.title = Some("Eng".into());
         let p = plan(&source(), &server_a, Options::default());
         assert_eq!(p.writes(), 0, "{}", p.describe());
         assert_eq!((p.unchanged_users, p.unchanged_groups), (3, 1));
@@ -578,11 +545,11 @@ mod tests {
     #[test]
     fn external_ids_match_before_user_names_and_groups_only_leaves_users_alone() {
         let mut dir = source();
-        dir.users[0].external_id = Some("E1".into());
+        dir.users[0].attrs.external_id = Some("E1".into());
         dir.managed.insert(Attr::ExternalId);
         let mut renamed = srv_user("1", "old@x", Some("Eng"));
-        renamed.external_id = Some("E1".into());
-        renamed.email = Some("a@x".into());
+        renamed.attrs.external_id = Some("E1".into());
+        renamed.attrs.email = Some("a@x".into());
         let server = ServerState {
             users: vec![renamed],
             groups: vec![],
@@ -623,7 +590,7 @@ mod tests {
             "emails": [{"value": "x@y"}, {"value": "p@y", "primary": true}], "name": {"givenName": "A"}});
         let u = ServerUser::from_json(&v).unwrap();
         assert_eq!(
-            (u.email.as_deref(), u.given_name.as_deref(), u.active),
+            (u.attrs.email.as_deref(), u.attrs.given_name.as_deref(), u.attrs.active),
             (Some("p@y"), Some("A"), false)
         );
         assert!(ServerUser::from_json(&serde_json::json!({"userName": "a"})).is_none());

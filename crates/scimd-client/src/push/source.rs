@@ -74,8 +74,9 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The user attributes a push compares: what the source gives, or what a server holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SourceUser {
+pub struct UserAttrs {
     pub user_name: String,
     pub external_id: Option<String>,
     pub given_name: Option<String>,
@@ -84,11 +85,45 @@ pub struct SourceUser {
     pub email: Option<String>,
     pub title: Option<String>,
     pub active: bool,
+}
+
+/// A user of the source, and where it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceUser {
+    pub attrs: UserAttrs,
     pub origin: Origin,
 }
 
-impl SourceUser {
-    /// The value the source gives for `attr` (`active` as "true"/"false").
+impl UserAttrs {
+    /// The attributes of a SCIM User representation (values trimmed, blanks absent; the
+    /// primary email, else the first), with `active` as the caller read it.
+    pub fn from_scim(v: &Value, active: bool) -> UserAttrs {
+        let text = |v: &Value, key: &str| str_at(v, key).map(str::to_owned);
+        let email = v.get("emails").and_then(Value::as_array).and_then(|es| {
+            es.iter()
+                .find(|e| {
+                    // Some servers write booleans as strings ("True").
+                    e.get("primary").is_some_and(|p| {
+                        p.as_bool() == Some(true) || p.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+                    })
+                })
+                .or_else(|| es.first())
+                .and_then(|e| text(e, "value"))
+        });
+        let name = v.get("name").unwrap_or(&Value::Null);
+        UserAttrs {
+            user_name: text(v, "userName").unwrap_or_default(),
+            external_id: text(v, "externalId"),
+            given_name: text(name, "givenName"),
+            family_name: text(name, "familyName"),
+            display_name: text(v, "displayName"),
+            email,
+            title: text(v, "title"),
+            active,
+        }
+    }
+
+    /// The value of `attr` (`active` as "true"/"false").
     pub fn value(&self, attr: Attr) -> Option<String> {
         match attr {
             Attr::UserName => Some(self.user_name.clone()),
@@ -185,20 +220,23 @@ impl Builder {
     }
 
     pub fn user(&mut self, u: SourceUser) -> bool {
-        if u.user_name.is_empty() {
+        if u.attrs.user_name.is_empty() {
             self.problem(u.origin, "no userName");
             return false;
         }
-        if u.email.as_deref().is_some_and(|e| !e.contains('@')) {
-            let msg = format!("email '{}' is not an address", u.email.as_deref().unwrap_or_default());
+        if u.attrs.email.as_deref().is_some_and(|e| !e.contains('@')) {
+            let msg = format!(
+                "email '{}' is not an address",
+                u.attrs.email.as_deref().unwrap_or_default()
+            );
             self.problem(u.origin, msg);
             return false;
         }
-        let key = u.user_name.to_lowercase();
+        let key = u.attrs.user_name.to_lowercase();
         if let Some(first) = self.seen.get(&key) {
             let msg = format!(
                 "userName '{}' already given at line {}",
-                u.user_name, self.dir.users[*first].origin.line
+                u.attrs.user_name, self.dir.users[*first].origin.line
             );
             self.problem(u.origin, msg);
             return false;
@@ -233,7 +271,7 @@ impl Builder {
     pub fn finish(mut self) -> Directory {
         self.dir.managed.insert(Attr::UserName);
         self.dir.managed.insert(Attr::Active);
-        if self.dir.users.iter().any(|u| u.external_id.is_some()) {
+        if self.dir.users.iter().any(|u| u.attrs.external_id.is_some()) {
             self.dir.managed.insert(Attr::ExternalId);
         }
         self.dir
@@ -370,23 +408,25 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Directory, String> {
             continue;
         }
         let mut u = SourceUser {
-            active: true,
+            attrs: UserAttrs {
+                active: true,
+                ..Default::default()
+            },
             origin: origin.clone(),
-            ..Default::default()
         };
         let mut groups = Vec::new();
         let mut bad = None;
         for (col, value) in cols.iter().zip(&fields) {
             match col {
-                Some(Col::Attr(Attr::UserName)) => u.user_name = value.trim().to_owned(),
-                Some(Col::Attr(Attr::ExternalId)) => u.external_id = blank_to_none(value),
-                Some(Col::Attr(Attr::GivenName)) => u.given_name = blank_to_none(value),
-                Some(Col::Attr(Attr::FamilyName)) => u.family_name = blank_to_none(value),
-                Some(Col::Attr(Attr::DisplayName)) => u.display_name = blank_to_none(value),
-                Some(Col::Attr(Attr::Email)) => u.email = blank_to_none(value),
-                Some(Col::Attr(Attr::Title)) => u.title = blank_to_none(value),
+                Some(Col::Attr(Attr::UserName)) => u.attrs.user_name = value.trim().to_owned(),
+                Some(Col::Attr(Attr::ExternalId)) => u.attrs.external_id = blank_to_none(value),
+                Some(Col::Attr(Attr::GivenName)) => u.attrs.given_name = blank_to_none(value),
+                Some(Col::Attr(Attr::FamilyName)) => u.attrs.family_name = blank_to_none(value),
+                Some(Col::Attr(Attr::DisplayName)) => u.attrs.display_name = blank_to_none(value),
+                Some(Col::Attr(Attr::Email)) => u.attrs.email = blank_to_none(value),
+                Some(Col::Attr(Attr::Title)) => u.attrs.title = blank_to_none(value),
                 Some(Col::Attr(Attr::Active)) => match parse_bool(value) {
-                    Some(a) => u.active = a,
+                    Some(a) => u.attrs.active = a,
                     None => bad = Some(format!("active '{value}' is not true or false")),
                 },
                 Some(Col::Groups) => groups = value.split(';').filter_map(blank_to_none).collect(),
@@ -397,7 +437,7 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Directory, String> {
             b.problem(origin, msg);
             continue;
         }
-        let name = u.user_name.clone();
+        let name = u.attrs.user_name.clone();
         if b.user(u) {
             for g in groups {
                 b.group(&g, &origin).members.push(name.clone());
@@ -473,24 +513,8 @@ fn json_user(v: &Value, origin: Origin) -> Result<SourceUser, String> {
         Some(Value::String(s)) => parse_bool(s).ok_or_else(|| format!("active '{s}' is not true or false"))?,
         Some(other) => return Err(format!("active {other} is not true or false")),
     };
-    let emails = v.get("emails").and_then(Value::as_array);
-    let email = emails
-        .and_then(|es| {
-            es.iter()
-                .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-                .or_else(|| es.first())
-        })
-        .and_then(|e| str_at(e, "value"));
-    let name = v.get("name").cloned().unwrap_or(Value::Null);
     Ok(SourceUser {
-        user_name: str_at(v, "userName").unwrap_or_default().to_owned(),
-        external_id: str_at(v, "externalId").map(str::to_owned),
-        given_name: str_at(&name, "givenName").map(str::to_owned),
-        family_name: str_at(&name, "familyName").map(str::to_owned),
-        display_name: str_at(v, "displayName").map(str::to_owned),
-        email: email.map(str::to_owned),
-        title: str_at(v, "title").map(str::to_owned),
-        active,
+        attrs: UserAttrs::from_scim(v, active),
         origin,
     })
 }
@@ -534,8 +558,8 @@ pub fn parse_json(file: &str, text: &str) -> Result<Directory, String> {
         }
         match json_user(&v, origin.clone()) {
             Ok(u) => {
-                let name = u.user_name.clone();
-                let ext = u.external_id.clone();
+                let name = u.attrs.user_name.clone();
+                let ext = u.attrs.external_id.clone();
                 if b.user(u) {
                     for alias in [str_at(&v, "id").map(str::to_owned), ext].into_iter().flatten() {
                         aliases.insert(alias, name.clone());
@@ -599,9 +623,9 @@ mod tests {
                     ann@x.com,Ann,Lee,,false,Ops,\n";
         let d = parse_csv("u.csv", text).unwrap();
         assert_eq!(d.users.len(), 2);
-        assert_eq!(d.users[0].family_name.as_deref(), Some("Doe"));
-        assert_eq!(d.users[0].title.as_deref(), Some("CTO"));
-        assert!(!d.users[1].active && d.users[1].email.is_none());
+        assert_eq!(d.users[0].attrs.family_name.as_deref(), Some("Doe"));
+        assert_eq!(d.users[0].attrs.title.as_deref(), Some("CTO"));
+        assert!(!d.users[1].attrs.active && d.users[1].attrs.email.is_none());
         let lines: Vec<String> = d.problems.iter().map(|p| p.origin.to_string()).collect();
         assert_eq!(lines, ["u.csv:3", "u.csv:4", "u.csv:5"]);
         assert!(d.problems[1].message.contains("line 2"), "{}", d.problems[1]);
@@ -631,8 +655,8 @@ mod tests {
 }"#;
         let d = parse_json("d.json", text).unwrap();
         assert_eq!(d.users.len(), 2);
-        assert_eq!(d.users[0].email.as_deref(), Some("jane@x.com"));
-        assert!(!d.users[1].active);
+        assert_eq!(d.users[0].attrs.email.as_deref(), Some("jane@x.com"));
+        assert!(!d.users[1].attrs.active);
         assert_eq!(d.groups[0].members, ["jane@x.com", "bob@x.com", "carl@x.com"]);
         let at: Vec<String> = d.problems.iter().map(|p| p.origin.to_string()).collect();
         assert_eq!(at, ["d.json:6", "d.json:10"]);
