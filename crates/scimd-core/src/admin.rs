@@ -11,7 +11,9 @@ use crate::audit::{Actor, AuditEvent};
 use crate::clock::Timestamp;
 use crate::crypto;
 use crate::error::{CoreError, StoreError};
+use crate::limiter::WINDOW_MS;
 use crate::service::Core;
+use crate::store::AuditQuery;
 
 /// How long a console session lasts, whatever happens in it.
 pub const SESSION_TTL_SECONDS: i64 = 12 * 3600;
@@ -174,6 +176,9 @@ impl Core {
             .check(&account_key, MAX_SIGNIN_FAILURES_PER_ACCOUNT, now)
             .and_then(|()| self.failures.check(&address_key, MAX_SIGNIN_FAILURES_PER_ADDRESS, now))
             .map_err(CoreError::TooManyAttempts)?;
+        if let Ok(n) = AdminName::parse(name) {
+            self.shared_signin_limit(&n, now).await?;
+        }
         let found = match AdminName::parse(name) {
             Ok(n) => self.store().admin(n.as_str()).await?,
             Err(_) => None,
@@ -206,6 +211,31 @@ impl Core {
             expires: record.expires,
         };
         Ok((id, session))
+    }
+
+    /// The per-account limit across every instance on the database: the account's failure
+    /// events of the last window, read from the audit log, so guesses spread over the
+    /// instances behind a load balancer count together. (The in-memory count above spares
+    /// the database a read during a flood on one instance.)
+    async fn shared_signin_limit(&self, name: &AdminName, now: Timestamp) -> Result<(), CoreError> {
+        let recent = self
+            .store()
+            .audit_events(&AuditQuery {
+                action: Some("admin.signin.failure".into()),
+                resource: Some(format!("Admin/{}", name.as_str())),
+                since: Some(Timestamp(now.millis() - WINDOW_MS)),
+                limit: MAX_SIGNIN_FAILURES_PER_ACCOUNT,
+                ..AuditQuery::default()
+            })
+            .await?;
+        match recent.last() {
+            // Newest first: the last is the oldest failure that counts; it leaves the window first.
+            Some(oldest) if recent.len() as u64 >= u64::from(MAX_SIGNIN_FAILURES_PER_ACCOUNT) => {
+                let left_ms = oldest.time.millis() + WINDOW_MS - now.millis();
+                Err(CoreError::TooManyAttempts(((left_ms + 999) / 1000).max(1)))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The live session a cookie names, if any; using it keeps it alive for another

@@ -248,6 +248,16 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
+/// `resp` with a `Retry-After` header when `e` is a rate limit (RFC 6585 §4).
+pub fn with_retry_after(e: &CoreError, mut resp: axum::response::Response) -> axum::response::Response {
+    if let CoreError::TooManyAttempts(secs) = e
+        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// The HTTP status and the message an administrator sees for a domain error. A storage
 /// failure says nothing about internals; its cause is logged.
 pub fn status_of(e: &CoreError) -> (StatusCode, String) {

@@ -529,3 +529,29 @@ fn an_idle_session_ends_after_thirty_minutes_and_a_busy_one_after_twelve_hours()
     age_sessions(&s, 5 * MINUTE);
     assert_eq!(get_page(&s, &cookie, "/admin/providers").status, 303);
 }
+
+#[test]
+fn failed_sign_ins_count_across_instances_on_one_database() {
+    let a = server_with_admin();
+    let b = Server::start_sharing(&a);
+    // Three guesses through one instance, two through the other: neither has seen five.
+    for (s, n) in [(&a, 3), (&b, 2)] {
+        for _ in 0..n {
+            let r = sign_in(s, "wrong password!")
+                .err()
+                .unwrap_or_else(|| panic!("signed in"));
+            assert_eq!(r.status, 401);
+        }
+    }
+    for s in [&a, &b] {
+        let limited = sign_in(s, PASSWORD)
+            .err()
+            .unwrap_or_else(|| panic!("signed in past the shared limit"));
+        assert_eq!(limited.status, 429, "{}", limited.body);
+        let retry: u64 = limited
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    }
+}

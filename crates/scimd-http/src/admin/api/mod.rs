@@ -13,7 +13,7 @@ use scimd_core::CoreError;
 use serde_json::{Value, json};
 
 use super::auth;
-use super::shared::status_of;
+use super::shared::{status_of, with_retry_after};
 use crate::AppState;
 use providers::{
     providers_create, providers_delete, providers_disable, providers_enable, providers_list, providers_postman,
@@ -48,7 +48,10 @@ pub fn error_response(e: &CoreError) -> Response {
         .unwrap_or("error")
         .to_lowercase()
         .replace(' ', "_");
-    (status, Json(json!({"error": reason, "detail": detail}))).into_response()
+    with_retry_after(
+        e,
+        (status, Json(json!({"error": reason, "detail": detail}))).into_response(),
+    )
 }
 
 /// A JSON body; a malformed one (bad JSON, an unknown field, a wrong type) is a 400 in the

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::auth::{self, ConsoleAdmin, LOGIN_COOKIE, SESSION_COOKIE};
 use super::html::{self, Html, Section, Viewer};
-use super::shared::status_of;
+use super::shared::{status_of, with_retry_after};
 use crate::AppState;
 use crate::client_addr::ClientAddr;
 
@@ -61,11 +61,11 @@ impl IntoResponse for PageError {
 /// The console's page for a domain error.
 pub fn error_page(e: &CoreError) -> Response {
     let (status, msg) = status_of(e);
-    (
+    let page = (
         status,
         html::message_page(status.canonical_reason().unwrap_or("Error"), &msg),
-    )
-        .into_response()
+    );
+    with_retry_after(e, page.into_response())
 }
 
 /// A full console page for the signed-in administrator.
@@ -179,7 +179,10 @@ async fn login(
         Err(e) => {
             tokio::time::sleep(FAILED_SIGNIN_DELAY).await;
             let (status, msg) = status_of(&e);
-            login_page(status, &login_token(&headers), &next, Some(&msg), &state)
+            with_retry_after(
+                &e,
+                login_page(status, &login_token(&headers), &next, Some(&msg), &state),
+            )
         }
     }
 }
