@@ -167,29 +167,29 @@ impl Core {
     }
 
     /// Check a name and password and open a session; returns the session id (the cookie's
-    /// value, shown nowhere else) and the session. Failures are counted per account and per
-    /// address; past the limit the password is not even checked.
+    /// value, shown nowhere else) and the session. Failures are counted per address (by this
+    /// process) and per account (by all instances, from the audit log); past either limit
+    /// the password is not even checked.
     pub async fn sign_in(&self, name: &str, password: &str, ip: IpAddr) -> Result<(String, AdminSession), CoreError> {
         let now = self.now();
-        let (account_key, address_key) = (format!("admin:{name}"), format!("admin-address:{ip}"));
+        let address_key = format!("admin-address:{ip}");
         self.failures
-            .check(&account_key, MAX_SIGNIN_FAILURES_PER_ACCOUNT, now)
-            .and_then(|()| self.failures.check(&address_key, MAX_SIGNIN_FAILURES_PER_ADDRESS, now))
+            .check(&address_key, MAX_SIGNIN_FAILURES_PER_ADDRESS, now)
             .map_err(CoreError::TooManyAttempts)?;
-        if let Ok(n) = AdminName::parse(name) {
-            self.shared_signin_limit(&n, now).await?;
-        }
-        let found = match AdminName::parse(name) {
-            Ok(n) => self.store().admin(n.as_str()).await?,
-            Err(_) => None,
+        let name = AdminName::parse(name).ok();
+        let found = match &name {
+            Some(n) => {
+                self.account_signin_limit(n, now).await?;
+                self.store().admin(n.as_str()).await?
+            }
+            None => None,
         };
         let hash = found.as_ref().map_or(DUMMY_HASH.as_str(), |a| a.password_hash.as_str());
         let verified = verify_password(password, hash) && found.is_some();
         let Some(admin) = found.filter(|_| verified) else {
-            self.failures.failed(&account_key, now);
             self.failures.failed(&address_key, now);
             // The name is recorded only if it is a well-formed one: no attacker-chosen text.
-            let who = AdminName::parse(name).map_or_else(|_| "?".to_owned(), |n| n.as_str().to_owned());
+            let who = name.map_or_else(|| "?".to_owned(), |n| n.as_str().to_owned());
             let event = AuditEvent::new(now, &Actor::Admin(who.clone()), "admin.signin.failure")
                 .resource(format!("Admin/{who}"));
             self.store().record(&event).await?;
@@ -213,11 +213,10 @@ impl Core {
         Ok((id, session))
     }
 
-    /// The per-account limit across every instance on the database: the account's failure
+    /// The per-account limit, across every instance on the database: the account's failure
     /// events of the last window, read from the audit log, so guesses spread over the
-    /// instances behind a load balancer count together. (The in-memory count above spares
-    /// the database a read during a flood on one instance.)
-    async fn shared_signin_limit(&self, name: &AdminName, now: Timestamp) -> Result<(), CoreError> {
+    /// instances behind a load balancer count together.
+    async fn account_signin_limit(&self, name: &AdminName, now: Timestamp) -> Result<(), CoreError> {
         let recent = self
             .store()
             .audit_events(&AuditQuery {
@@ -253,12 +252,10 @@ impl Core {
         else {
             return Ok(None);
         };
-        let extended = Timestamp(
-            now.plus_seconds(SESSION_IDLE_SECONDS)
-                .0
-                .min(s.created.plus_seconds(SESSION_TTL_SECONDS).0),
-        );
-        if extended.0 - s.expires.0 > SESSION_EXTEND_STEP_SECONDS * 1000 {
+        let extended = now
+            .plus_seconds(SESSION_IDLE_SECONDS)
+            .min(s.created.plus_seconds(SESSION_TTL_SECONDS));
+        if extended > s.expires.plus_seconds(SESSION_EXTEND_STEP_SECONDS) {
             self.store().extend_session(&s.hash, extended).await?;
             s.expires = extended;
         }

@@ -10,20 +10,13 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::source::{Attr, Directory, SourceUser, UserAttrs};
+use super::source::{Attr, Directory, SourceUser, UserAttrs, text};
 
 /// A user as the server has it (the attributes a push compares).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerUser {
     pub id: String,
     pub attrs: UserAttrs,
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 impl ServerUser {

@@ -98,7 +98,6 @@ impl UserAttrs {
     /// The attributes of a SCIM User representation (values trimmed, blanks absent; the
     /// primary email, else the first), with `active` as the caller read it.
     pub fn from_scim(v: &Value, active: bool) -> UserAttrs {
-        let text = |v: &Value, key: &str| str_at(v, key).map(str::to_owned);
         let email = v.get("emails").and_then(Value::as_array).and_then(|es| {
             es.iter()
                 .find(|e| {
@@ -504,6 +503,11 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+/// A string attribute of SCIM JSON, trimmed; absent when missing or blank.
+pub(super) fn text(v: &Value, key: &str) -> Option<String> {
+    str_at(v, key).map(str::to_owned)
 }
 
 fn json_user(v: &Value, origin: Origin) -> Result<SourceUser, String> {

@@ -210,6 +210,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let (Some(admin), Some(name)) = (pg_admin(), self.owned_pg.take()) {
+            let _ = pg_runtime().block_on(scimd_store::postgres::admin::drop_database(&admin, &name));
+        }
+        // Last, so a secret found does not leave the test's database behind.
         if watch::level().is_some() {
             let texts = ["server.log", "server.out", CLI_LOG].map(|f| (f, read(&self.path().join(f))));
             if let Err(e) = watch::search(&self.ports, &texts)
@@ -217,9 +221,6 @@ impl Drop for Server {
             {
                 panic!("{e}");
             }
-        }
-        if let (Some(admin), Some(name)) = (pg_admin(), self.owned_pg.take()) {
-            let _ = pg_runtime().block_on(scimd_store::postgres::admin::drop_database(&admin, &name));
         }
     }
 }
@@ -240,9 +241,7 @@ fn launch(dir: &Path, db_dir: &Path, extra: &[String], serve_extra: &[String]) -
         .env(
             "RUST_LOG",
             std::fs::read_to_string(dir.join(RUST_LOG_FILE))
-                .ok()
-                .or_else(watch::level)
-                .unwrap_or_else(|| "debug".into()),
+                .unwrap_or_else(|_| watch::level().unwrap_or("debug").to_owned()),
         )
         .env_remove("SCIMD_CONFIG")
         .env_remove("SCIMD_PUBLIC_URL")

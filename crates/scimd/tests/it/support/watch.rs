@@ -7,7 +7,7 @@
 //! Authorization values and the base64 of `client_id:secret`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
 use serde_json::Value;
@@ -21,8 +21,11 @@ const SECRET_KEYS: &[&str] = &["access_token", "client_secret", "password", "sec
 static SEEN: Mutex<BTreeMap<u16, BTreeSet<String>>> = Mutex::new(BTreeMap::new());
 
 /// The log level the suite runs at, when it searches its logs for secrets.
-pub fn level() -> Option<String> {
-    std::env::var("SCIMD_TEST_LOG").ok().filter(|l| !l.is_empty())
+pub fn level() -> Option<&'static str> {
+    static LEVEL: OnceLock<Option<String>> = OnceLock::new();
+    LEVEL
+        .get_or_init(|| std::env::var("SCIMD_TEST_LOG").ok().filter(|l| !l.is_empty()))
+        .as_deref()
 }
 
 /// The port of a URL (`http://127.0.0.1:4312/...`).
@@ -87,38 +90,19 @@ fn remember_body(port: Option<u16>, body: &str) {
         remember_json(port, &v);
         return;
     }
+    // Both as sent and as the server reads it (`+` a space, `%XX` a byte).
     for pair in body.split('&') {
         if let Some((k, v)) = pair.split_once('=')
             && SECRET_KEYS.contains(&k)
         {
             remember(port, v);
-            remember(port, &form_decoded(v));
         }
     }
-}
-
-/// A form value as the server reads it: `+` is a space, `%XX` a byte.
-fn form_decoded(v: &str) -> String {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut bytes = v.as_bytes().iter();
-    let mut out = Vec::with_capacity(v.len());
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let rest = bytes.as_slice();
-                match (rest.first().and_then(|&h| hex(h)), rest.get(1).and_then(|&l| hex(l))) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or_default());
-                        bytes.nth(1);
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(body).unwrap_or_default() {
+        if SECRET_KEYS.contains(&k.as_str()) {
+            remember(port, &v);
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Remember the secrets of a request and its answer.
