@@ -1,21 +1,29 @@
 //! scimd's storage: the [`Store`](scimd_core::Store) for SQLite, the embedded default, and
-//! for PostgreSQL, for several instances on one database. A database URL selects the
-//! backend: `sqlite://path/to/file.db` (or a bare path), or `postgres://user:pass@host/db`.
+//! for PostgreSQL, for several instances on one database — one implementation of every
+//! operation (`store`), over an executor layer that holds what the two databases do
+//! differently (`db`). A database URL selects the backend: `sqlite://path/to/file.db` (or a
+//! bare path), or `postgres://user:pass@host/db`.
 
-mod admin_sql;
 pub mod backup;
+mod db;
 pub mod filter;
+mod migrations;
 mod page;
-pub mod postgres;
 mod rows;
-pub mod sqlite;
+mod store;
 
 use std::sync::Arc;
 
 use scimd_core::{Store, StoreError};
 
-pub use postgres::{PgOptions, PgStore};
-pub use sqlite::SqliteStore;
+pub use db::postgres::PgOptions;
+pub use store::SqlStore;
+
+/// What only PostgreSQL has: making and dropping databases (tests, tooling), and URLs
+/// without their passwords for messages.
+pub mod postgres {
+    pub use crate::db::postgres::{PgOptions, admin, redact};
+}
 
 /// Is `url` a PostgreSQL URL?
 pub fn is_postgres(url: &str) -> bool {
@@ -25,11 +33,14 @@ pub fn is_postgres(url: &str) -> bool {
 /// Open the database named by `url`, creating and migrating it as needed. `options` size
 /// the PostgreSQL connection pool; SQLite has its own fixed arrangement.
 pub async fn open(url: &str, options: PgOptions) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(open_sql(url, options).await?))
+}
+
+pub(crate) async fn open_sql(url: &str, options: PgOptions) -> Result<SqlStore, StoreError> {
     if is_postgres(url) {
-        return Ok(Arc::new(PgStore::open(url, options).await?));
+        return SqlStore::postgres(url, options).await;
     }
-    let path = sqlite_path(url)?;
-    Ok(Arc::new(SqliteStore::open(&path)?))
+    SqlStore::sqlite(&sqlite_path(url)?)
 }
 
 /// `sqlite://./scimd.db`, `sqlite:scimd.db`, `sqlite:///abs/path.db` or a plain path.

@@ -125,9 +125,3 @@ pub(crate) fn check_version(rec: &ResourceRecord, if_match: Option<i64>) -> Resu
         _ => Ok(()),
     }
 }
-
-/// An audit event's stored attribute list; text that is no list is kept whole, so that a
-/// damaged row cannot hash like an empty list.
-pub(crate) fn audit_attributes(stored: &str) -> Vec<String> {
-    serde_json::from_str(stored).unwrap_or_else(|_| vec![format!("\u{0}unreadable:{stored}")])
-}

@@ -18,7 +18,7 @@ use scimd_core::{
     TokenRecord,
 };
 use scimd_store::postgres::admin;
-use scimd_store::{PgOptions, PgStore, SqliteStore};
+use scimd_store::{PgOptions, SqlStore};
 use serde_json::{Value, json};
 
 /// Run `body` against a fresh store of every backend under test.
@@ -29,7 +29,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scimd.db");
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(path.to_str().unwrap()).unwrap());
+    let sqlite: Arc<dyn Store> = Arc::new(SqlStore::sqlite(path.to_str().unwrap()).unwrap());
     body(sqlite).await;
 
     let Some(admin_url) = std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
@@ -43,7 +43,7 @@ where
         salt.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     let url = admin::create_database(&admin_url, &name).await.unwrap();
-    let pg: Arc<dyn Store> = Arc::new(PgStore::open(&url, PgOptions::default()).await.unwrap());
+    let pg: Arc<dyn Store> = Arc::new(SqlStore::postgres(&url, PgOptions::default()).await.unwrap());
     body(Arc::clone(&pg)).await;
     drop(pg);
     admin::drop_database(&admin_url, &name).await.unwrap();

@@ -7,14 +7,15 @@
 //! A backup holds what the database holds: sealed client secrets and token hashes, never a
 //! secret or token in clear. Sealed secrets open only with the key file, kept apart.
 
-mod postgres;
-mod sqlite;
+mod copy;
 
 use std::io::{BufRead, Write};
 
 use base64::Engine;
 use scimd_core::StoreError;
 use serde_json::{Value, json};
+
+use crate::db::Cell;
 
 pub const FORMAT: &str = "scimd-backup";
 pub const VERSION: u64 = 1;
@@ -163,14 +164,7 @@ impl Summary {
 
 /// Write a consistent backup of the database at `url` to `out`.
 pub async fn export(url: &str, options: crate::PgOptions, out: &mut (dyn Write + Send)) -> Result<Summary, StoreError> {
-    if crate::is_postgres(url) {
-        let store = crate::PgStore::open(url, options).await?;
-        postgres::export(&store, out).await
-    } else {
-        let path = crate::sqlite_path(url)?;
-        drop(crate::SqliteStore::open(&path)?);
-        sqlite::export(&path, out)
-    }
+    copy::export(&crate::open_sql(url, options).await?, out).await
 }
 
 /// Load a backup into the database at `url`, which must hold no data unless `force` (then
@@ -182,14 +176,7 @@ pub async fn import(
     force: bool,
 ) -> Result<Summary, StoreError> {
     let mut reader = Reader::new(input)?;
-    if crate::is_postgres(url) {
-        let store = crate::PgStore::open(url, options).await?;
-        postgres::import(&store, &mut reader, force).await
-    } else {
-        let path = crate::sqlite_path(url)?;
-        drop(crate::SqliteStore::open(&path)?);
-        sqlite::import(&path, &mut reader, force)
-    }
+    copy::import(crate::open_sql(url, options).await?, &mut reader, force).await
 }
 
 pub(crate) fn header(schema: i64) -> Value {
@@ -242,15 +229,6 @@ pub(crate) struct Row {
     pub table: &'static Table,
     /// Values in the table's column order (columns the file lacks are null).
     pub values: Vec<Cell>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Cell {
-    Null,
-    Text(String),
-    Int(i64),
-    Bool(bool),
-    Bytes(Vec<u8>),
 }
 
 pub(crate) struct Reader<'a> {
@@ -367,7 +345,8 @@ impl<'a> Reader<'a> {
 fn cell(kind: Kind, v: &Value) -> Option<Cell> {
     Some(match (kind, v) {
         (_, Value::Null) => Cell::Null,
-        (Text | Json, Value::String(s)) => Cell::Text(s.clone()),
+        (Text, Value::String(s)) => Cell::Text(s.clone()),
+        (Json, Value::String(s)) => Cell::Json(serde_json::from_str(s).ok()?),
         (Int, Value::Number(n)) => Cell::Int(n.as_i64()?),
         (Bool, Value::Bool(b)) => Cell::Bool(*b),
         (Bytes, Value::String(s)) => Cell::Bytes(base64::engine::general_purpose::STANDARD.decode(s).ok()?),

@@ -70,7 +70,7 @@ impl Conn {
                 let conn = Connection::open_in_memory().unwrap();
                 conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
                 conn.execute_batch(MIGRATION).unwrap();
-                crate::sqlite::register_functions(&conn).unwrap();
+                crate::db::sqlite::register_functions(&conn).unwrap();
                 Conn::Sqlite(conn)
             }
             Dialect::Postgres => {
@@ -163,15 +163,20 @@ impl Conn {
         match self {
             Conn::Sqlite(c) => {
                 let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
-                stmt.query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
+                stmt.query_map(params_from_iter(params.iter().map(crate::db::Arg::from)), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
             }
             Conn::Pg(pg) => {
-                let sql = crate::postgres::numbered(sql, &params);
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    params.iter().map(crate::postgres::pg_param).collect();
+                let args: Vec<crate::db::Arg<'_>> = params.iter().map(crate::db::Arg::from).collect();
+                let sql = crate::db::postgres::numbered(sql, &args);
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+                    .iter()
+                    .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+                    .collect();
                 let rows = pg
                     .rt
                     .block_on(pg.client.query(&sql, &refs))
@@ -745,7 +750,9 @@ fn plan(db: &Db, kind: ResourceKind, filter: &str) -> String {
     };
     let mut stmt = conn.prepare(&sql).unwrap();
     let rows = stmt
-        .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
+        .query_map(params_from_iter(params.iter().map(crate::db::Arg::from)), |r| {
+            r.get::<_, String>(3)
+        })
         .unwrap();
     rows.collect::<Result<Vec<_>, _>>().unwrap().join("\n")
 }
@@ -999,7 +1006,7 @@ fn fragments_grow_linearly_with_the_filter() {
 #[test]
 fn scim_fold_is_fold_and_keeps_null() {
     let conn = Connection::open_in_memory().unwrap();
-    crate::sqlite::register_functions(&conn).unwrap();
+    crate::db::sqlite::register_functions(&conn).unwrap();
     let (a, b, c): (String, Option<String>, i64) = conn
         .query_row("SELECT scim_fold('ÀBÇ Ü'), scim_fold(NULL), scim_fold(7)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))

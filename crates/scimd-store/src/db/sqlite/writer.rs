@@ -5,16 +5,17 @@
 use std::sync::mpsc;
 use std::thread;
 
-use rusqlite::Connection;
 use scimd_core::StoreError;
 use tokio::sync::oneshot;
+
+use super::SqliteConn;
 
 /// At most this many jobs share a transaction, so one commit never grows without bound.
 const MAX_BATCH: usize = 512;
 
 trait Job: Send {
     /// Run inside the open transaction; `true` if it succeeded and its work should stay.
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, conn: &mut SqliteConn) -> bool;
     /// Report the outcome once the transaction has committed (or failed to).
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
 }
@@ -27,11 +28,11 @@ struct Pending<F, T, E> {
 
 impl<F, T, E> Job for Pending<F, T, E>
 where
-    F: FnOnce(&Connection) -> Result<T, E> + Send,
+    F: FnOnce(&mut SqliteConn) -> Result<T, E> + Send,
     T: Send,
     E: From<StoreError> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, conn: &mut SqliteConn) -> bool {
         let outcome = match self.work.take() {
             Some(work) => work(conn),
             None => Err(StoreError::Backend("write job ran twice".into()).into()),
@@ -54,26 +55,40 @@ where
     }
 }
 
-#[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// Let the writer finish what it was given and close its connection before the store
+    /// is gone, so that whoever opens the file next (a restore replacing it) is alone.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Result<Self, StoreError> {
+    pub fn start(conn: SqliteConn) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("scimd-sqlite-writer".into())
             .spawn(move || run(conn, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start the database writer: {e}")))?;
-        Ok(Writer { jobs: tx })
+        Ok(Writer {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Run `work` in a write transaction shared with whatever else is waiting. An error
     /// rolls back `work` alone.
     pub async fn write<F, T, E>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut SqliteConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -84,6 +99,8 @@ impl Writer {
             reply,
         };
         self.jobs
+            .as_ref()
+            .ok_or_else(|| E::from(StoreError::Backend("the database writer has stopped".into())))?
             .send(Box::new(job))
             .map_err(|_| E::from(StoreError::Backend("the database writer has stopped".into())))?;
         answer
@@ -92,7 +109,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+fn run(mut conn: SqliteConn, rx: mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -101,7 +118,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let commit = run_batch(&conn, &mut batch);
+        let commit = run_batch(&mut conn, &mut batch);
         for job in batch {
             job.finish(commit.clone());
         }
@@ -109,25 +126,25 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
     // Every sender is gone: the store was dropped. The connection closes with this thread.
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+fn run_batch(conn: &mut SqliteConn, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     let backend = |e: rusqlite::Error| StoreError::Backend(e.to_string());
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    conn.raw().execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     for job in batch.iter_mut() {
-        let step = conn.execute_batch("SAVEPOINT job").and_then(|_| {
+        let step = conn.raw().execute_batch("SAVEPOINT job").and_then(|_| {
             let ok = job.run(conn);
             if ok {
-                conn.execute_batch("RELEASE job")
+                conn.raw().execute_batch("RELEASE job")
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                conn.raw().execute_batch("ROLLBACK TO job; RELEASE job")
             }
         });
         if let Err(e) = step {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.raw().execute_batch("ROLLBACK");
             return Err(backend(e));
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
-        let _ = conn.execute_batch("ROLLBACK");
+    if let Err(e) = conn.raw().execute_batch("COMMIT") {
+        let _ = conn.raw().execute_batch("ROLLBACK");
         return Err(backend(e));
     }
     Ok(())

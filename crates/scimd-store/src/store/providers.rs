@@ -1,0 +1,383 @@
+//! Providers, their access tokens, and the audit log's reads.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use scimd_core::store::StoreResult;
+use scimd_core::{
+    AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, PoolStats, Provider, ProviderId, ProviderStore, StoreError,
+    StoredAuditEvent, Timestamp, TokenRecord,
+};
+
+use super::{SqlStore, audit};
+use crate::db::{Db, Exec, Row, args, conflict};
+
+const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
+     allowed_networks, client_id, secret_sealed, secret_hash, created, modified";
+
+const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked";
+
+/// A token and its provider in one indexed read: the hot path of every SCIM request.
+static TOKEN_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TOKEN_COLUMNS}, {} FROM access_token t JOIN provider p ON p.id = t.provider_id WHERE t.hash = ?",
+        PROVIDER_COLUMNS
+            .split(", ")
+            .map(|col| format!("p.{col}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("unreadable row: {what}"))
+}
+
+/// A provider from [`PROVIDER_COLUMNS`], starting at column `at`.
+fn provider_from_row(row: &Row, at: usize) -> Result<Provider, StoreError> {
+    let text = |i: usize| row.text(at + i);
+    let tags: Vec<String> = serde_json::from_str(&text(5)?).map_err(corrupt)?;
+    let networks: Vec<String> = serde_json::from_str(&text(7)?).map_err(corrupt)?;
+    Ok(Provider {
+        id: ProviderId::parse(&text(0)?).map_err(corrupt)?,
+        name: text(1)?,
+        population: text(2)?.parse().map_err(corrupt)?,
+        enabled: row.bool(at + 3)?,
+        description: text(4)?,
+        tags,
+        token_ttl_seconds: row.int(at + 6)?,
+        allowed_networks: networks
+            .iter()
+            .map(|n| n.parse::<Cidr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?,
+        client_id: ClientId::parse(&text(8)?).ok_or_else(|| corrupt("bad client id"))?,
+        secret_sealed: row.bytes(at + 9)?,
+        secret_hash: row.hash32(at + 10)?,
+        created: Timestamp(row.int(at + 11)?),
+        modified: Timestamp(row.int(at + 12)?),
+    })
+}
+
+fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.text(0)?,
+        provider: ProviderId::parse(&row.text(1)?).map_err(corrupt)?,
+        hash: row.hash32(2)?,
+        created: Timestamp(row.int(3)?),
+        expires: Timestamp(row.int(4)?),
+        last_used: row.opt_int(5)?.map(Timestamp),
+        revoked: row.opt_int(6)?.map(Timestamp),
+    })
+}
+
+fn json_list<T: ToString>(items: &[T]) -> String {
+    serde_json::Value::from(items.iter().map(|i| i.to_string()).collect::<Vec<_>>()).to_string()
+}
+
+async fn one_provider(x: &mut dyn Exec, column: &str, value: &str) -> StoreResult<Option<Provider>> {
+    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE {column} = ?");
+    x.query_opt(&sql, args![value])
+        .await?
+        .map(|r| provider_from_row(&r, 0))
+        .transpose()
+}
+
+impl SqlStore {
+    /// One change and its audit event in one transaction; the event only when `changed` says
+    /// the change did something.
+    pub(crate) async fn with_event<T, F>(&self, event: &AuditEvent, work: F, changed: fn(&T) -> bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'x> FnOnce(&'x mut dyn Exec) -> futures_util::future::BoxFuture<'x, StoreResult<T>> + Send + 'static,
+    {
+        let event = event.clone();
+        self.db
+            .write(move |x| {
+                Box::pin(async move {
+                    let out = work(&mut *x).await?;
+                    if changed(&out) {
+                        audit::append(x, &event).await?;
+                    }
+                    Ok(out)
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ProviderStore for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .read(|x| {
+                Box::pin(async move {
+                    x.query_one("SELECT 1", &[]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    fn pool_stats(&self) -> Option<PoolStats> {
+        Some(match &self.db {
+            Db::Sqlite(db) => db.pool_stats(),
+            Db::Postgres(db) => db.pool_stats(),
+        })
+    }
+
+    async fn close(&self) {
+        if let Db::Sqlite(db) = &self.db
+            && let Err(e) = db.checkpoint().await
+        {
+            tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
+        }
+    }
+
+    async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
+        let p = p.clone();
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    x.execute(
+                        &format!(
+                            "INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        ),
+                        args![
+                            p.id.as_str(),
+                            &p.name,
+                            p.population.as_str(),
+                            p.enabled,
+                            &p.description,
+                            &json_list(&p.tags),
+                            p.token_ttl_seconds,
+                            &json_list(&p.allowed_networks),
+                            p.client_id.as_str(),
+                            &p.secret_sealed,
+                            &p.secret_hash,
+                            p.created.0,
+                            p.modified.0
+                        ],
+                    )
+                    .await
+                    .map_err(conflict("provider id"))?;
+                    Ok(())
+                })
+            },
+            |_| true,
+        )
+        .await
+    }
+
+    async fn provider(&self, id: &ProviderId) -> StoreResult<Option<Provider>> {
+        let id = id.clone();
+        self.db
+            .read_now(move |x| Box::pin(async move { one_provider(x, "id", id.as_str()).await }))
+            .await
+    }
+
+    async fn provider_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<Provider>> {
+        let client_id = client_id.clone();
+        self.db
+            .read_now(move |x| Box::pin(async move { one_provider(x, "client_id", client_id.as_str()).await }))
+            .await
+    }
+
+    async fn providers(&self) -> StoreResult<Vec<Provider>> {
+        self.db
+            .read(|x| {
+                Box::pin(async move {
+                    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM provider ORDER BY id");
+                    x.query(&sql, &[])
+                        .await?
+                        .iter()
+                        .map(|r| provider_from_row(r, 0))
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    async fn update_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
+        let p = p.clone();
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    let n = x
+                        .execute(
+                            "UPDATE provider SET name = ?, enabled = ?, description = ?, tags = ?, token_ttl_seconds = ?, \
+                             allowed_networks = ?, secret_sealed = ?, secret_hash = ?, modified = ? WHERE id = ?",
+                            args![
+                                &p.name,
+                                p.enabled,
+                                &p.description,
+                                &json_list(&p.tags),
+                                p.token_ttl_seconds,
+                                &json_list(&p.allowed_networks),
+                                &p.secret_sealed,
+                                &p.secret_hash,
+                                p.modified.0,
+                                p.id.as_str()
+                            ],
+                        )
+                        .await?;
+                    if n == 0 {
+                        return Err(StoreError::Stale);
+                    }
+                    Ok(())
+                })
+            },
+            |_| true,
+        )
+        .await
+    }
+
+    async fn delete_provider(&self, id: &ProviderId, event: &AuditEvent) -> StoreResult<bool> {
+        let id = id.clone();
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    let n = x
+                        .execute("DELETE FROM provider WHERE id = ?", args![id.as_str()])
+                        .await?;
+                    Ok(n > 0)
+                })
+            },
+            |deleted| *deleted,
+        )
+        .await
+    }
+
+    async fn create_token(&self, t: &TokenRecord, event: &AuditEvent) -> StoreResult<()> {
+        let t = t.clone();
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    x.execute(
+                        "INSERT INTO access_token (id, provider_id, hash, created, expires) VALUES (?, ?, ?, ?, ?)",
+                        args![&t.id, t.provider.as_str(), &t.hash, t.created.0, t.expires.0],
+                    )
+                    .await
+                    .map_err(conflict("token"))?;
+                    Ok(())
+                })
+            },
+            |_| true,
+        )
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<(TokenRecord, Provider)>> {
+        let hash = *hash;
+        self.db
+            .read_now(move |x| {
+                Box::pin(async move {
+                    match x.query_opt(&TOKEN_WITH_PROVIDER, args![&hash]).await? {
+                        Some(r) => Ok(Some((token_from_row(&r)?, provider_from_row(&r, 7)?))),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn tokens(&self, provider: &ProviderId) -> StoreResult<Vec<TokenRecord>> {
+        let provider = provider.clone();
+        self.db
+            .read(move |x| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT {TOKEN_COLUMNS} FROM access_token t WHERE t.provider_id = ? ORDER BY t.created, t.id"
+                    );
+                    x.query(&sql, args![provider.as_str()])
+                        .await?
+                        .iter()
+                        .map(token_from_row)
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    async fn revoke_tokens(
+        &self,
+        provider: &ProviderId,
+        token_id: Option<&str>,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> StoreResult<u64> {
+        let (provider, token_id) = (provider.clone(), token_id.map(str::to_owned));
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    Ok(x.execute(
+                        "UPDATE access_token SET revoked = ? WHERE provider_id = ? \
+                         AND (CAST(? AS TEXT) IS NULL OR id = ?) AND revoked IS NULL",
+                        args![at.0, provider.as_str(), &token_id, &token_id],
+                    )
+                    .await?)
+                })
+            },
+            |n| *n > 0,
+        )
+        .await
+    }
+
+    async fn revoke_token_by_hash(&self, hash: &[u8; 32], at: Timestamp, event: &AuditEvent) -> StoreResult<bool> {
+        let hash = *hash;
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    let n = x
+                        .execute(
+                            "UPDATE access_token SET revoked = ? WHERE hash = ? AND revoked IS NULL",
+                            args![at.0, &hash],
+                        )
+                        .await?;
+                    Ok(n > 0)
+                })
+            },
+            |revoked| *revoked,
+        )
+        .await
+    }
+
+    async fn touch_token(&self, token_id: &str, at: Timestamp) -> StoreResult<()> {
+        let token_id = token_id.to_owned();
+        self.db
+            .write(move |x| {
+                Box::pin(async move {
+                    x.execute(
+                        "UPDATE access_token SET last_used = ? WHERE id = ?",
+                        args![at.0, &token_id],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn record(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.with_event(event, |_| Box::pin(async { Ok(()) }), |_| true).await
+    }
+
+    async fn audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let q = q.clone();
+        self.db
+            .read(move |x| Box::pin(async move { audit::events(x, &q).await }))
+            .await
+    }
+
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditLink>> {
+        self.db
+            .read(move |x| Box::pin(async move { audit::chain_page(x, after_seq, limit).await }))
+            .await
+    }
+}

@@ -1,0 +1,425 @@
+//! Users, groups and memberships. A read-modify-write reads its row inside the write
+//! transaction (locked on PostgreSQL, `FOR UPDATE`; SQLite has one writer) so concurrent
+//! changes queue instead of overwriting each other; uniqueness is the unique indexes' job.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use scim_proto::error::{ScimError, ScimType};
+use scim_proto::filter::{CompareOp, Filter};
+use scim_proto::patch::{MemberOp, NewMember};
+use scim_proto::schema::ResourceKind;
+use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
+use scimd_core::store::StoreResult;
+use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
+
+use super::{SqlStore, audit};
+use crate::db::{Arg, DbError, Exec, Row, args, work};
+use crate::filter::member_filter_sql;
+use crate::page::{finish_page, page_sql};
+use crate::rows::{COLUMNS, Columns, Unique, check_version, created, not_found, owned, parse_kind};
+
+pub(crate) fn record_from_row(mut row: Row) -> Result<ResourceRecord, StoreError> {
+    let corrupt = |what: String| StoreError::Backend(format!("unreadable resource row: {what}"));
+    let kind = row.take_text(4)?;
+    Ok(ResourceRecord {
+        seq: row.int(0)?,
+        id: row.take_text(1)?,
+        provider: ProviderId::parse(&row.take_text(2)?).map_err(corrupt)?,
+        population: row.take_text(3)?.parse().map_err(corrupt)?,
+        kind: parse_kind(&kind).ok_or_else(|| corrupt(format!("unknown kind {kind}")))?,
+        data: row.take_json(5)?,
+        created: Timestamp(row.int(6)?),
+        modified: Timestamp(row.int(7)?),
+        version: row.int(8)?,
+    })
+}
+
+pub(crate) fn records(rows: Vec<Row>) -> Result<Vec<ResourceRecord>, StoreError> {
+    rows.into_iter().map(record_from_row).collect()
+}
+
+/// A unique-index violation named in the domain's words; anything else stays a backend error.
+fn write_error(e: DbError, kind: ResourceKind, cols: &Columns) -> CoreError {
+    if e.violates("user_name") {
+        return cols.conflict(Unique::UserName);
+    }
+    if kind == ResourceKind::Group && (e.violates("display_name") || e.violates("group_name")) {
+        return cols.conflict(Unique::GroupName);
+    }
+    e.into()
+}
+
+async fn load(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    kind: ResourceKind,
+    id: &str,
+    lock: bool,
+) -> Result<Option<ResourceRecord>, StoreError> {
+    let sql = if lock && x.is_postgres() {
+        format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ? FOR UPDATE")
+    } else {
+        format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ?")
+    };
+    let row = x.query_opt(&sql, args![id]).await?;
+    Ok(owned(row.map(record_from_row).transpose()?, provider.as_str(), kind))
+}
+
+/// Resolve a member id of the provider to its row; an unknown id is the client's error.
+async fn member_seq(x: &mut dyn Exec, provider: &ProviderId, group_seq: i64, id: &str) -> Result<i64, CoreError> {
+    let row = x
+        .query_opt("SELECT seq, provider_id FROM resource WHERE id = ?", args![id])
+        .await?;
+    let seq = match row {
+        Some(r) if r.text(1)? == provider.as_str() => Some(r.int(0)?),
+        _ => None,
+    };
+    match seq {
+        Some(s) if s == group_seq => {
+            Err(ScimError::bad_request(ScimType::InvalidValue, "a group cannot be a member of itself").into())
+        }
+        Some(s) => Ok(s),
+        None => Err(ScimError::bad_request(ScimType::InvalidValue, format!("member '{id}' does not exist")).into()),
+    }
+}
+
+async fn add_members(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    group_seq: i64,
+    members: &[NewMember],
+) -> Result<(), CoreError> {
+    for m in members {
+        let member = member_seq(x, provider, group_seq, &m.id).await?;
+        x.execute(
+            "INSERT INTO membership (group_seq, member_seq, display) VALUES (?, ?, ?) \
+             ON CONFLICT (group_seq, member_seq) DO UPDATE SET display = coalesce(excluded.display, membership.display)",
+            args![group_seq, member, &m.display],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply_member_ops(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    group_seq: i64,
+    ops: &[MemberOp],
+) -> Result<(), CoreError> {
+    for op in ops {
+        match op {
+            MemberOp::Add(ids) => add_members(x, provider, group_seq, ids).await?,
+            MemberOp::Remove(ids) => {
+                for id in ids {
+                    x.execute(
+                        "DELETE FROM membership WHERE group_seq = ? AND member_seq = \
+                         (SELECT seq FROM resource WHERE id = ? AND provider_id = ?)",
+                        args![group_seq, id, provider.as_str()],
+                    )
+                    .await?;
+                }
+            }
+            MemberOp::RemoveWhere(filter) => {
+                let frag = member_filter_sql(x.dialect(), filter)?;
+                let sql = format!(
+                    "DELETE FROM membership WHERE group_seq = ? AND member_seq IN \
+                     (SELECT x.seq FROM membership mm JOIN resource x ON x.seq = mm.member_seq \
+                      WHERE mm.group_seq = ? AND ({}))",
+                    frag.sql
+                );
+                let mut bound = vec![Arg::from(group_seq), Arg::from(group_seq)];
+                bound.extend(frag.params.iter().map(Arg::from));
+                x.execute(&sql, &bound).await?;
+            }
+            MemberOp::RemoveAll => {
+                x.execute("DELETE FROM membership WHERE group_seq = ?", args![group_seq])
+                    .await?;
+            }
+            MemberOp::ReplaceAll(ids) => {
+                x.execute("DELETE FROM membership WHERE group_seq = ?", args![group_seq])
+                    .await?;
+                add_members(x, provider, group_seq, ids).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Result<ResourceRecord, CoreError> {
+    let cols = Columns::of(new.kind, &new.data);
+    let row = x
+        .query_one(
+            "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
+             display_name, display_name_folded, active, created, modified, version, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12) RETURNING seq",
+            args![
+                &new.id,
+                new.provider.as_str(),
+                new.population.as_str(),
+                new.kind.name(),
+                &cols.user_name,
+                &cols.user_name_folded,
+                &cols.external_id,
+                &cols.display_name,
+                &cols.display_name_folded,
+                cols.active,
+                new.created.0,
+                &new.data
+            ],
+        )
+        .await
+        .map_err(|e| write_error(e, new.kind, &cols))?;
+    let seq = row.int(0)?;
+    if !new.members.is_empty() {
+        add_members(x, &new.provider, seq, &new.members).await?;
+    }
+    audit::append(x, event).await?;
+    Ok(created(new, seq))
+}
+
+async fn update(
+    x: &mut dyn Exec,
+    key: ResourceKey,
+    if_match: Option<i64>,
+    modified: Timestamp,
+    update: UpdateFn,
+    mut event: AuditEvent,
+) -> Result<ResourceRecord, CoreError> {
+    let ResourceKey { provider, kind, id } = key;
+    let rec = load(x, &provider, kind, &id, true)
+        .await?
+        .ok_or_else(|| not_found(kind, &id))?;
+    check_version(&rec, if_match)?;
+    let change = update(&rec)?;
+    if change.data == rec.data && change.members.is_empty() {
+        return Ok(rec);
+    }
+    let cols = Columns::of(kind, &change.data);
+    let version = rec.version + 1;
+    x.execute(
+        "UPDATE resource SET user_name = ?, user_name_folded = ?, external_id = ?, display_name = ?, \
+         display_name_folded = ?, active = ?, modified = ?, version = ?, data = ? WHERE seq = ?",
+        args![
+            &cols.user_name,
+            &cols.user_name_folded,
+            &cols.external_id,
+            &cols.display_name,
+            &cols.display_name_folded,
+            cols.active,
+            modified.0,
+            version,
+            &change.data,
+            rec.seq
+        ],
+    )
+    .await
+    .map_err(|e| write_error(e, kind, &cols))?;
+    apply_member_ops(x, &provider, rec.seq, &change.members).await?;
+    event.attributes = change.attributes;
+    audit::append(x, &event).await?;
+    Ok(ResourceRecord {
+        data: change.data,
+        modified,
+        version,
+        ..rec
+    })
+}
+
+async fn delete(
+    x: &mut dyn Exec,
+    key: ResourceKey,
+    if_match: Option<i64>,
+    event: &AuditEvent,
+) -> Result<(), CoreError> {
+    let ResourceKey { provider, kind, id } = key;
+    let rec = load(x, &provider, kind, &id, true)
+        .await?
+        .ok_or_else(|| not_found(kind, &id))?;
+    check_version(&rec, if_match)?;
+    x.execute("DELETE FROM resource WHERE seq = ?", args![rec.seq]).await?;
+    audit::append(x, event).await?;
+    Ok(())
+}
+
+/// Memberships of each key (a group's members, or a member's groups). `select` answers
+/// the key, then the other end's id, kind and display name, for the keys in `IN (...)`;
+/// keys go in chunks padded to a few fixed sizes, so that a handful of statement texts
+/// serve every list.
+async fn memberships(x: &mut dyn Exec, select: &str, keys: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+    let mut out: HashMap<i64, Vec<MemberRef>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for chunk in keys.chunks(64) {
+        let width = [1, 8, 64].into_iter().find(|w| *w >= chunk.len()).unwrap_or(64);
+        let marks = vec!["?"; width].join(", ");
+        let bound: Vec<Arg<'_>> = (0..width).map(|i| Arg::from(chunk[i.min(chunk.len() - 1)])).collect();
+        let sql = select.replace("{keys}", &marks);
+        for mut r in x.query(&sql, &bound).await? {
+            out.entry(r.int(0)?).or_default().push(MemberRef {
+                id: r.take_text(1)?,
+                kind: parse_kind(&r.take_text(2)?).unwrap_or(ResourceKind::User),
+                display: r.take_opt_text(3)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+const MEMBERS_OF: &str = "SELECT m.group_seq, x.id, x.kind, m.display FROM membership m \
+     JOIN resource x ON x.seq = m.member_seq WHERE m.group_seq IN ({keys}) ORDER BY m.group_seq, m.member_seq";
+
+const GROUPS_OF: &str = "SELECT m.member_seq, g.id, g.kind, g.display_name FROM membership m \
+     JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq IN ({keys}) ORDER BY m.member_seq, m.group_seq";
+
+#[async_trait]
+impl ResourceStore for SqlStore {
+    async fn create_resource(&self, new: NewResource, event: AuditEvent) -> Result<ResourceRecord, CoreError> {
+        self.db
+            .write(move |x| Box::pin(async move { create(x, new, &event).await }))
+            .await
+    }
+
+    async fn resource(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<ResourceRecord>> {
+        let (provider, id) = (provider.clone(), id.to_owned());
+        self.db
+            .read_now(move |x| Box::pin(async move { load(x, &provider, kind, &id, false).await }))
+            .await
+    }
+
+    async fn update_resource(
+        &self,
+        key: ResourceKey,
+        if_match: Option<i64>,
+        modified: Timestamp,
+        update_fn: UpdateFn,
+        event: AuditEvent,
+    ) -> Result<ResourceRecord, CoreError> {
+        self.db
+            .write(move |x| Box::pin(async move { update(x, key, if_match, modified, update_fn, event).await }))
+            .await
+    }
+
+    async fn delete_resource(
+        &self,
+        key: ResourceKey,
+        if_match: Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(), CoreError> {
+        self.db
+            .write(move |x| Box::pin(async move { delete(x, key, if_match, &event).await }))
+            .await
+    }
+
+    async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, q: ListQuery) -> Result<Page, CoreError> {
+        let provider = provider.clone();
+        let point_lookup = q.filter.as_ref().is_some_and(|f| is_point_lookup(kind, f)) && q.count <= 100;
+        let work = work(move |x| Box::pin(async move { list_page(x, &provider, kind, &q).await }));
+        // An indexed equality (Okta's and Entra's lookups) is answered in place; anything
+        // that may scan goes to the read pool.
+        if point_lookup {
+            self.db.read_now(work).await
+        } else {
+            self.db.read(work).await
+        }
+    }
+
+    async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+        let groups = groups.to_vec();
+        self.db
+            .read(move |x| Box::pin(async move { memberships(x, MEMBERS_OF, &groups).await }))
+            .await
+    }
+
+    async fn groups_of(&self, members: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+        let members = members.to_vec();
+        let single = members.len() <= 1;
+        let work = work(move |x| Box::pin(async move { memberships(x, GROUPS_OF, &members).await }));
+        // A user belongs to few groups: one user's are an indexed read done in place.
+        if single {
+            self.db.read_now(work).await
+        } else {
+            self.db.read(work).await
+        }
+    }
+
+    async fn population_resources(
+        &self,
+        population: Population,
+        kind: ResourceKind,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>> {
+        self.db
+            .read(move |x| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM resource r WHERE r.population = ? AND r.kind = ? AND r.seq > ? \
+                         ORDER BY r.seq LIMIT ?"
+                    );
+                    records(
+                        x.query(&sql, args![population.as_str(), kind.name(), after_seq, limit])
+                            .await?,
+                    )
+                })
+            })
+            .await
+    }
+}
+
+/// Is the filter an equality on an indexed attribute, possibly and-ed with anything?
+fn is_point_lookup(kind: ResourceKind, f: &Filter) -> bool {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            ..
+        } if path.sub.is_none() => {
+            let indexed: &[&str] = match kind {
+                ResourceKind::User => &["id", "userName", "externalId"],
+                ResourceKind::Group => &["id", "displayName", "externalId"],
+            };
+            indexed.iter().any(|a| a.eq_ignore_ascii_case(&path.name))
+        }
+        Filter::And(a, b) => is_point_lookup(kind, a) || is_point_lookup(kind, b),
+        _ => false,
+    }
+}
+
+async fn list_page(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    kind: ResourceKind,
+    q: &ListQuery,
+) -> Result<Page, CoreError> {
+    let plan = page_sql(x.dialect(), provider, kind, q, COLUMNS)?;
+    let bound: Vec<Arg<'_>> = plan.page_params.iter().map(Arg::from).collect();
+    let counted = &bound[..plan.count_params];
+    let Some(sql) = &plan.page_sql else {
+        return Ok(Page {
+            total: count_all(x, &plan.count_sql, counted).await?,
+            items: Vec::new(),
+            more_after: None,
+        });
+    };
+    let items = records(x.query(sql, &bound).await?)?;
+    let (items, more_after, total) = finish_page(q, items);
+    let total = match total {
+        Some(n) => n,
+        None => count_all(x, &plan.count_sql, counted).await?,
+    };
+    Ok(Page {
+        total,
+        items,
+        more_after,
+    })
+}
+
+async fn count_all(x: &mut dyn Exec, sql: &str, params: &[Arg<'_>]) -> Result<u64, CoreError> {
+    let n = x.query_one(sql, params).await?.int(0)?;
+    Ok(n.max(0) as u64)
+}
