@@ -786,3 +786,197 @@ async fn populations_are_searched_and_group_members_paged_across_providers() {
     })
     .await;
 }
+
+/// The two migration lists, applied, give the same schema: the same tables with the same
+/// columns (of corresponding types and nullability) and primary keys, the same indexes
+/// (columns, uniqueness, partial or not), unique and CHECK constraints, foreign keys, and
+/// triggers on the same events. Runs when PostgreSQL is available.
+#[tokio::test]
+async fn both_migration_lists_give_the_same_schema() {
+    let Some(admin_url) = std::env::var("SCIMD_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.db");
+    drop(SqlStore::sqlite(path.to_str().unwrap()).unwrap());
+    let sqlite = sqlite_schema(path.to_str().unwrap());
+
+    let name = format!("scimd_parity_{}", std::process::id());
+    let url = admin::create_database(&admin_url, &name).await.unwrap();
+    drop(SqlStore::postgres(&url, PgOptions::default()).await.unwrap());
+    let pg = postgres_schema(&url).await;
+    admin::drop_database(&admin_url, &name).await.unwrap();
+
+    assert!(sqlite.len() > 40, "too little read from SQLite: {sqlite:#?}");
+    let only_sqlite: Vec<_> = sqlite.difference(&pg).collect();
+    let only_pg: Vec<_> = pg.difference(&sqlite).collect();
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "the schemas differ:\nonly in SQLite: {only_sqlite:#?}\nonly in PostgreSQL: {only_pg:#?}"
+    );
+}
+
+/// A column type as both schemas can say it: SQLite keeps booleans as INTEGER and JSON as
+/// TEXT.
+fn type_class(t: &str) -> &'static str {
+    match t.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" | "boolean" | "smallint" => "number",
+        "text" | "jsonb" => "text",
+        "blob" | "bytea" => "bytes",
+        _ => "other",
+    }
+}
+
+fn sqlite_schema(path: &str) -> std::collections::BTreeSet<String> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let strings = |sql: &str| -> Vec<Vec<String>> {
+        let mut s = c.prepare(sql).unwrap();
+        let n = s.column_count();
+        s.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        rusqlite::types::ValueRef::Integer(x) => x.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        other => format!("{other:?}"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let mut out = std::collections::BTreeSet::new();
+    let tables = strings("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+    for t in &tables {
+        let table = &t[0];
+        out.insert(format!("table {table}"));
+        out.insert(format!("checks {table} {}", t[1].matches("CHECK (").count()));
+        for col in strings(&format!("PRAGMA table_info({table})")) {
+            let (name, ty, notnull, pk) = (&col[1], &col[2], col[3] == "1" || col[5] != "0", col[5] != "0");
+            out.insert(format!(
+                "column {table}.{name} {} notnull={notnull} pk={pk}",
+                type_class(ty)
+            ));
+        }
+        for idx in strings(&format!("PRAGMA index_list({table})")) {
+            let (name, unique, origin, partial) = (&idx[1], idx[2] == "1", &idx[3], idx[4] == "1");
+            let cols: Vec<String> = strings(&format!("PRAGMA index_info({name})"))
+                .into_iter()
+                .map(|r| r[2].clone())
+                .collect();
+            match origin.as_str() {
+                "c" => out.insert(format!(
+                    "index {name} on {table}({}) unique={unique} partial={partial}",
+                    cols.join(",")
+                )),
+                "u" => out.insert(format!("unique {table}({})", cols.join(","))),
+                _ => false,
+            };
+        }
+        for fk in strings(&format!("PRAGMA foreign_key_list({table})")) {
+            out.insert(format!(
+                "fk {table}.{} -> {}.{} on delete {}",
+                fk[3],
+                fk[2],
+                fk[4],
+                fk[6].to_lowercase()
+            ));
+        }
+    }
+    for t in strings("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'") {
+        let sql = t[1].to_uppercase();
+        for event in ["UPDATE", "DELETE", "INSERT"] {
+            if sql.contains(&format!("BEFORE {event}")) || sql.contains(&format!("AFTER {event}")) {
+                out.insert(format!("trigger on {} {}", t[0], event.to_lowercase()));
+            }
+        }
+    }
+    out
+}
+
+async fn postgres_schema(url: &str) -> std::collections::BTreeSet<String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let task = tokio::spawn(conn);
+    let rows = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut out = std::collections::BTreeSet::new();
+    let skip = |t: &str| t == "scimd_schema";
+    for t in rows("SELECT c.relname::text, (SELECT count(*) FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c')::text \
+                   FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace").await {
+        if skip(&t[0]) {
+            continue;
+        }
+        out.insert(format!("table {}", t[0]));
+        out.insert(format!("checks {} {}", t[0], t[1]));
+    }
+    for c in rows("SELECT c.table_name::text, c.column_name::text, c.data_type::text, c.is_nullable::text, \
+                   (SELECT 'pk' FROM information_schema.key_column_usage k JOIN information_schema.table_constraints tc \
+                    ON tc.constraint_name = k.constraint_name AND tc.table_name = k.table_name \
+                    WHERE tc.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name AND k.column_name = c.column_name LIMIT 1) \
+                   FROM information_schema.columns c WHERE c.table_schema = 'public'").await {
+        if skip(&c[0]) {
+            continue;
+        }
+        let pk = c[4] == "pk";
+        out.insert(format!(
+            "column {}.{} {} notnull={} pk={pk}",
+            c[0], c[1], type_class(&c[2]), c[3] == "NO"
+        ));
+    }
+    for i in rows("SELECT t.relname::text, i.relname::text, x.indisunique::text, (x.indpred IS NOT NULL)::text, \
+                   array_to_string(ARRAY(SELECT a.attname::text FROM unnest(x.indkey) WITH ORDINALITY k(n, o) \
+                   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o), ','), \
+                   (SELECT k.contype::text FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = t.oid AND k.contype IN ('p', 'u')) \
+                   FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+                   WHERE t.relnamespace = 'public'::regnamespace").await {
+        if skip(&i[0]) {
+            continue;
+        }
+        match i[5].as_str() {
+            "p" => {}
+            "u" => {
+                out.insert(format!("unique {}({})", i[0], i[4]));
+            }
+            _ => {
+                out.insert(format!(
+                    "index {} on {}({}) unique={} partial={}",
+                    i[1], i[0], i[4], i[2] == "true", i[3] == "true"
+                ));
+            }
+        }
+    }
+    for f in rows("SELECT tc.table_name::text, kcu.column_name::text, ccu.table_name::text, ccu.column_name::text, rc.delete_rule::text \
+                   FROM information_schema.table_constraints tc \
+                   JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name \
+                   JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name \
+                   JOIN information_schema.referential_constraints rc ON rc.constraint_name = tc.constraint_name \
+                   WHERE tc.constraint_type = 'FOREIGN KEY'").await {
+        out.insert(format!("fk {}.{} -> {}.{} on delete {}", f[0], f[1], f[2], f[3], f[4].to_lowercase()));
+    }
+    // TRUNCATE has no SQLite counterpart (SQLite has no TRUNCATE).
+    for t in
+        rows("SELECT event_object_table::text, lower(event_manipulation::text) FROM information_schema.triggers").await
+    {
+        out.insert(format!("trigger on {} {}", t[0], t[1]));
+    }
+    drop(client);
+    let _ = task.await;
+    out
+}
