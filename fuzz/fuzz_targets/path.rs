@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scim_proto::filter::MAX_FILTER_LEN;
-use scim_proto::path::{AttrPath, PatchPath};
+use scim_proto::patch::PatchPath;
+use scim_proto::path::AttrPath;
 use scim_proto::schema::{ResourceKind, resolve};
 
 fuzz_target!(|data: &[u8]| {

@@ -5,17 +5,19 @@
 mod apply;
 #[cfg(test)]
 mod proptests;
+mod target;
 #[cfg(test)]
 mod tests;
 
 pub use apply::apply_patch;
+pub use target::PatchPath;
 
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
 use crate::filter::Filter;
 use crate::json::get_ci;
-use crate::path::PatchPath;
+
 use crate::schema::{GROUP_SCHEMA, schema_by_id};
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";

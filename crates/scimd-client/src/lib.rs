@@ -3,7 +3,6 @@
 //! collection that carries a provider's values; and `scimd push`, a SCIM client that
 //! provisions a directory into any SCIM 2.0 server.
 
-pub mod postman;
 pub mod push;
 pub mod scim;
 pub mod tls;

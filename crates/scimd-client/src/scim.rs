@@ -39,7 +39,7 @@ impl Method {
 
 /// Every way a SCIM call can fail, worded for one line on a terminal.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ScimError {
+pub enum ClientError {
     #[error("{method} {path}: cannot reach the server: {reason}")]
     Connect {
         method: &'static str,
@@ -62,10 +62,10 @@ pub enum ScimError {
     },
 }
 
-impl ScimError {
+impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
-            ScimError::Status { status, .. } => Some(*status),
+            ClientError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -299,7 +299,7 @@ impl Client {
     }
 
     /// One SCIM call with retries; `path` is relative to the Base URL (starts with `/`).
-    pub fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply, ScimError> {
+    pub fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply, ClientError> {
         let url = format!("{}{path}", self.base);
         let body = body.map(Value::to_string);
         let mut attempt = 0;
@@ -317,7 +317,7 @@ impl Client {
                 continue;
             }
             let m = method.as_str();
-            let (status, _, text) = outcome.map_err(|reason| ScimError::Connect {
+            let (status, _, text) = outcome.map_err(|reason| ClientError::Connect {
                 method: m,
                 path: path.to_owned(),
                 reason,
@@ -329,14 +329,14 @@ impl Client {
             };
             return match (status, json) {
                 (200..=299, Some(body)) => Ok(Reply { status, body }),
-                (200..=299, None) => Err(ScimError::NotJson {
+                (200..=299, None) => Err(ClientError::NotJson {
                     method: m,
                     path: path.to_owned(),
                     snippet: snippet(&text),
                 }),
                 (_, json) => {
                     let e = json.unwrap_or(Value::Null);
-                    Err(ScimError::Status {
+                    Err(ClientError::Status {
                         method: m,
                         path: path.to_owned(),
                         status,
@@ -351,13 +351,13 @@ impl Client {
         }
     }
 
-    pub fn get(&self, path: &str) -> Result<Value, ScimError> {
+    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
         self.call(Method::Get, path, None).map(|r| r.body)
     }
 
     /// `/ServiceProviderConfig`, or the defaults when the server has none or refuses it.
     /// A 401 is an error: the token is wrong, and everything else would fail too.
-    pub fn capabilities(&self) -> Result<Capabilities, ScimError> {
+    pub fn capabilities(&self) -> Result<Capabilities, ClientError> {
         match self.get("/ServiceProviderConfig") {
             Ok(spc) => Ok(Capabilities::from_config(&spc)),
             Err(e) if e.status() == Some(401) => Err(e),
@@ -367,7 +367,7 @@ impl Client {
 
     /// Every resource of `/{endpoint}` in pages of `page` (`query` adds parameters), walking
     /// `startIndex` by what each page held until `totalResults` is reached.
-    pub fn list_all(&self, endpoint: &str, query: &str, page: usize) -> Result<Vec<Value>, ScimError> {
+    pub fn list_all(&self, endpoint: &str, query: &str, page: usize) -> Result<Vec<Value>, ClientError> {
         let mut out = Vec::new();
         let mut start = 1usize;
         loop {
@@ -386,7 +386,7 @@ impl Client {
     }
 
     /// Users whose `userName` equals `name` (case-insensitively on the server's side).
-    pub fn find_user(&self, user_name: &str) -> Result<Option<Value>, ScimError> {
+    pub fn find_user(&self, user_name: &str) -> Result<Option<Value>, ClientError> {
         let filter = format!("userName eq {}", filter_string(user_name));
         let list = self.get(&format!("/Users?filter={}&startIndex=1&count=2", enc(&filter)))?;
         Ok(list["Resources"].as_array().and_then(|r| r.first()).cloned())

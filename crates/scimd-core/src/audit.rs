@@ -145,61 +145,6 @@ impl AuditEvent {
     }
 }
 
-/// What walking the chain found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainReport {
-    /// Events whose links held, up to the first broken one.
-    pub verified: u64,
-    /// The first event whose link does not hold, and why.
-    pub broken: Option<(i64, &'static str)>,
-    /// The hash of the last verified event: kept elsewhere, it shows later that no event was
-    /// cut off the end (which the chain alone cannot).
-    pub head: Option<Vec<u8>>,
-}
-
-/// Walk the whole audit chain, oldest first, a page at a time; stop at the first event whose
-/// recorded predecessor hash or own hash is not what its contents and predecessor give.
-pub async fn verify_chain(store: &dyn crate::Store) -> Result<ChainReport, crate::StoreError> {
-    const PAGE: u32 = 1000;
-    let mut expected_prev = GENESIS.to_vec();
-    let (mut after, mut verified) = (0i64, 0u64);
-    loop {
-        let page = store.audit_chain(after, PAGE).await?;
-        for link in &page {
-            let seq = link.event.seq;
-            let (Some(prev), Some(hash)) = (&link.prev_hash, &link.hash) else {
-                return Ok(report(
-                    verified,
-                    Some((seq, "the event carries no hash")),
-                    &expected_prev,
-                ));
-            };
-            if *prev != expected_prev {
-                let why = "the event does not follow the one before it (an event was removed, added or changed)";
-                return Ok(report(verified, Some((seq, why)), &expected_prev));
-            }
-            if hash.as_slice() != link.event.chain_fields().hash(prev) {
-                let why = "the event's contents do not match its hash (it was changed)";
-                return Ok(report(verified, Some((seq, why)), &expected_prev));
-            }
-            expected_prev.clone_from(hash);
-            verified += 1;
-            after = seq;
-        }
-        if page.len() < PAGE as usize {
-            return Ok(report(verified, None, &expected_prev));
-        }
-    }
-}
-
-fn report(verified: u64, broken: Option<(i64, &'static str)>, head: &[u8]) -> ChainReport {
-    ChainReport {
-        verified,
-        broken,
-        head: (verified > 0).then(|| head.to_vec()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 use scim_proto::schema::ResourceKind;
 
+use crate::audit::GENESIS;
 use crate::error::CoreError;
 use crate::provider::Population;
 use crate::resource::{MemberRef, ResourceRecord};
@@ -52,6 +53,19 @@ impl Core {
         Ok((total, views))
     }
 
+    /// One resource of a population.
+    pub async fn population_record(
+        &self,
+        population: Population,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<ResourceRecord, CoreError> {
+        self.store()
+            .population_resource(population, kind, id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("{} '{id}' in the {population} population", kind.name())))
+    }
+
     /// One resource of a population, with its groups, member count and audit history.
     pub async fn population_resource(
         &self,
@@ -59,11 +73,7 @@ impl Core {
         kind: ResourceKind,
         id: &str,
     ) -> Result<ResourceDetail, CoreError> {
-        let record = self
-            .store()
-            .population_resource(population, kind, id)
-            .await?
-            .ok_or_else(|| CoreError::NotFound(format!("{} '{id}' in the {population} population", kind.name())))?;
+        let record = self.population_record(population, kind, id).await?;
         let groups = self
             .store()
             .groups_of(&[record.seq])
@@ -111,5 +121,67 @@ impl Core {
     pub async fn audit(&self, mut query: AuditQuery) -> Result<Vec<StoredAuditEvent>, CoreError> {
         query.limit = query.limit.clamp(1, MAX_PAGE);
         Ok(self.store().audit_events(&query).await?)
+    }
+}
+
+/// What walking the chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events whose links held, up to the first broken one.
+    pub verified: u64,
+    /// The first event whose link does not hold, and why.
+    pub broken: Option<(i64, &'static str)>,
+    /// The hash of the last verified event: kept elsewhere, it shows later that no event was
+    /// cut off the end (which the chain alone cannot).
+    pub head: Option<Vec<u8>>,
+}
+
+impl Core {
+    /// Walk the whole audit chain, oldest first, a page at a time; stop at the first event
+    /// whose recorded predecessor hash or own hash is not what its contents and predecessor
+    /// give.
+    pub async fn verify_audit(&self) -> Result<ChainReport, CoreError> {
+        verify_chain(self.store().as_ref()).await.map_err(CoreError::from)
+    }
+}
+
+async fn verify_chain(store: &dyn crate::Store) -> Result<ChainReport, crate::StoreError> {
+    const PAGE: u32 = 1000;
+    let mut expected_prev = GENESIS.to_vec();
+    let (mut after, mut verified) = (0i64, 0u64);
+    loop {
+        let page = store.audit_chain(after, PAGE).await?;
+        for link in &page {
+            let seq = link.event.seq;
+            let (Some(prev), Some(hash)) = (&link.prev_hash, &link.hash) else {
+                return Ok(report(
+                    verified,
+                    Some((seq, "the event carries no hash")),
+                    &expected_prev,
+                ));
+            };
+            if *prev != expected_prev {
+                let why = "the event does not follow the one before it (an event was removed, added or changed)";
+                return Ok(report(verified, Some((seq, why)), &expected_prev));
+            }
+            if hash.as_slice() != link.event.chain_fields().hash(prev) {
+                let why = "the event's contents do not match its hash (it was changed)";
+                return Ok(report(verified, Some((seq, why)), &expected_prev));
+            }
+            expected_prev.clone_from(hash);
+            verified += 1;
+            after = seq;
+        }
+        if page.len() < PAGE as usize {
+            return Ok(report(verified, None, &expected_prev));
+        }
+    }
+}
+
+fn report(verified: u64, broken: Option<(i64, &'static str)>, head: &[u8]) -> ChainReport {
+    ChainReport {
+        verified,
+        broken,
+        head: (verified > 0).then(|| head.to_vec()),
     }
 }

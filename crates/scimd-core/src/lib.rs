@@ -2,21 +2,27 @@
 //! tokens, provisioned resources and the audit trail. It knows neither HTTP nor SQL: storage
 //! is a [`Store`] trait object and time comes from a [`Clock`].
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod browse;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod grants;
+pub mod input;
 mod limiter;
 pub mod net;
+pub mod postman;
 pub mod provider;
+pub mod provisioning;
+pub mod registry;
 pub mod resource;
-pub mod resources;
 pub mod service;
 pub mod store;
 pub mod token;
 mod token_cache;
+pub mod views;
 
 pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};

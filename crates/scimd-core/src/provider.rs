@@ -163,6 +163,7 @@ pub struct Provider {
     pub secret_hash: [u8; 32],
     pub created: Timestamp,
     pub modified: Timestamp,
+    pub settings: ProviderSettings,
 }
 
 impl Provider {
@@ -181,6 +182,52 @@ pub struct NewProvider {
     pub tags: Vec<String>,
     pub token_ttl_seconds: i64,
     pub allowed_networks: Vec<Cidr>,
+    pub settings: ProviderSettings,
+}
+
+/// How a provider's clients are answered where SCIM leaves the server a choice. Stored as
+/// one JSON document, so a new setting needs no schema change; a setting the document lacks
+/// takes its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub group_patch_response: GroupPatchResponse,
+}
+
+/// The answer to a group PATCH that names no `attributes` (RFC 7644 §3.5.2 allows `204 No
+/// Content`, or `200` with the whole resource). A PATCH asking for `attributes` or
+/// `excludedAttributes` always gets `200` with that projection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupPatchResponse {
+    /// `204`: adding one member to a 100,000-member group answers in constant time.
+    #[default]
+    NoContent,
+    /// `200` with the group and all its members, for a client that needs the body.
+    Full,
+}
+
+impl GroupPatchResponse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupPatchResponse::NoContent => "no-content",
+            GroupPatchResponse::Full => "full",
+        }
+    }
+}
+
+impl FromStr for GroupPatchResponse {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "no-content" => Ok(GroupPatchResponse::NoContent),
+            "full" => Ok(GroupPatchResponse::Full),
+            other => Err(format!(
+                "'{other}' is not a group PATCH response: use no-content or full"
+            )),
+        }
+    }
 }
 
 /// Default token lifetime: a year, because Okta pastes a token once and never refreshes it.

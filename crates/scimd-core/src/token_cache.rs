@@ -128,6 +128,7 @@ mod tests {
             secret_hash: [0; 32],
             created: Timestamp(0),
             modified: Timestamp(0),
+            settings: Default::default(),
         };
         (record, Arc::new(provider))
     }

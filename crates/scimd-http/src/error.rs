@@ -1,6 +1,7 @@
-//! One mapping from domain errors to the wire: SCIM Error messages (RFC 7644 §3.12) on SCIM
-//! routes, OAuth error JSON (RFC 6749 §5.2) on the token endpoints. A 500 says nothing about
-//! internals; its cause is logged.
+//! One table from domain errors to the wire ([`problem`]): its status, SCIM `scimType`,
+//! detail and `Retry-After` serve SCIM Error messages (RFC 7644 §3.12) on SCIM routes, the
+//! admin API's JSON and the console's pages; OAuth error JSON (RFC 6749 §5.2) on the token
+//! endpoints has its own codes. A 500 says nothing about internals; its cause is logged.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,14 +11,78 @@ use serde_json::json;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// An error on a SCIM route.
+/// What a domain error is on the wire, whichever surface answers it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+    /// Seconds for `Retry-After`.
+    pub retry_after: Option<i64>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            scim_type,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `resp` with the `Retry-After` this problem asks for (RFC 6585 §4, RFC 9110 §10.2.3).
+    pub fn with_retry_after(&self, mut resp: Response) -> Response {
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+/// The one table.
+pub fn problem(e: &CoreError) -> Problem {
+    match e {
+        CoreError::NotFound(what) => Problem::new(StatusCode::NOT_FOUND, None, format!("{what} not found")),
+        CoreError::Invalid(detail) => Problem::new(StatusCode::BAD_REQUEST, Some(ScimType::InvalidValue), detail),
+        CoreError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), detail),
+        CoreError::PreconditionFailed(current) => Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("the resource has changed; its current version is {current}"),
+        ),
+        CoreError::InvalidClient => Problem::new(StatusCode::UNAUTHORIZED, None, "wrong name or password"),
+        CoreError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, None, detail),
+        CoreError::Scim(e) => Problem::new(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.scim_type,
+            e.detail.clone(),
+        ),
+        CoreError::TooManyAttempts(secs) => Problem {
+            retry_after: Some(*secs),
+            ..Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                format!("too many failed attempts; try again in {secs} s"),
+            )
+        },
+        CoreError::Store(e) => {
+            tracing::error!(error = %e, "storage failure");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal server error")
+        }
+    }
+}
+
+/// An error on a SCIM route: a SCIM Error message.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ScimFailure {
     pub error: ScimError,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
-impl ApiError {
+impl ScimFailure {
     pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.headers.push((name, v));
@@ -26,40 +91,33 @@ impl ApiError {
     }
 }
 
-impl From<ScimError> for ApiError {
+impl From<ScimError> for ScimFailure {
     fn from(error: ScimError) -> Self {
-        ApiError {
+        ScimFailure {
             error,
             headers: Vec::new(),
         }
     }
 }
 
-impl From<CoreError> for ApiError {
+impl From<CoreError> for ScimFailure {
     fn from(e: CoreError) -> Self {
-        ApiError::from(scim_error(e))
+        let p = problem(&e);
+        let mut failure = ScimFailure::from(scim_error(e));
+        if let Some(secs) = p.retry_after {
+            failure = failure.with_header(header::RETRY_AFTER, &secs.to_string());
+        }
+        failure
     }
 }
 
+/// A domain error as a SCIM Error message (a SCIM error passes through as it is).
 pub fn scim_error(e: CoreError) -> ScimError {
     match e {
-        CoreError::NotFound(what) => ScimError::new(404, None, format!("{what} not found")),
-        CoreError::Invalid(detail) => ScimError::new(400, Some(ScimType::InvalidValue), detail),
-        CoreError::Conflict(detail) => ScimError::new(409, Some(ScimType::Uniqueness), detail),
-        CoreError::PreconditionFailed(current) => ScimError::new(
-            412,
-            None,
-            format!("the resource has changed; its current version is {current}"),
-        ),
-        CoreError::InvalidClient => ScimError::new(401, None, "authentication failed"),
-        CoreError::Forbidden(detail) => ScimError::new(403, None, detail),
         CoreError::Scim(e) => e,
-        CoreError::TooManyAttempts(secs) => {
-            ScimError::new(429, None, format!("too many failed attempts; retry after {secs} s"))
-        }
-        CoreError::Store(e) => {
-            tracing::error!(error = %e, "storage failure");
-            ScimError::new(500, None, "internal server error")
+        other => {
+            let p = problem(&other);
+            ScimError::new(p.status.as_u16(), p.scim_type, p.detail)
         }
     }
 }
@@ -71,7 +129,7 @@ pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
     resp
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ScimFailure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = scim_json(status, &self.error.to_json());

@@ -16,17 +16,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use scimd_core::Core;
+use scimd_core::views::Urls;
 
-pub use error::ApiError;
+pub use error::{Problem, ScimFailure, problem};
 
 /// What every handler may reach.
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
     pub metrics: Arc<metrics::Metrics>,
-    /// The externally visible origin, without a trailing slash: Base URLs and Token URLs
-    /// are derived from it.
-    pub public_url: Arc<str>,
+    /// The externally visible origin: Base URLs and Token URLs are derived from it.
+    pub urls: Arc<Urls>,
     pub limits: limits::Limits,
     /// Mark console cookies `Secure`: set when the public URL is https (or scimd terminates
     /// TLS itself), so a session cookie never travels in clear.
@@ -42,7 +42,7 @@ impl AppState {
         AppState {
             core,
             metrics: Arc::default(),
-            public_url: public_url.trim_end_matches('/').into(),
+            urls: Arc::new(Urls::new(public_url)),
             limits: limits::Limits::default(),
             secure_cookies: public_url.starts_with("https://"),
             trusted_proxies: Arc::new([]),
@@ -74,25 +74,12 @@ impl AppState {
     }
 
     pub fn base_url(&self, provider: &str) -> String {
-        base_url(&self.public_url, provider)
+        self.urls.base(provider)
     }
 
     pub fn token_url(&self) -> String {
-        token_url(&self.public_url)
+        self.urls.token()
     }
-}
-
-pub fn base_url(public_url: &str, provider: &str) -> String {
-    format!("{}/scim/v2/{provider}", public_url.trim_end_matches('/'))
-}
-
-pub fn token_url(public_url: &str) -> String {
-    format!("{}/oauth2/token", public_url.trim_end_matches('/'))
-}
-
-/// A stored resource as its provider's SCIM clients see it (without memberships).
-pub fn render_resource(public_url: &str, rec: &scimd_core::ResourceRecord) -> serde_json::Value {
-    scim::render_resource(&base_url(public_url, rec.provider.as_str()), rec)
 }
 
 /// The whole service. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:

@@ -13,12 +13,14 @@ use axum::response::{IntoResponse, Response};
 use scim_proto::error::ScimError;
 
 use crate::AppState;
-use crate::error::{ApiError, OAuthError};
+use crate::error::{OAuthError, ScimFailure};
 
 /// How long a client may take to send a request body once its headers arrived.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bodies outside SCIM are a few form fields (token requests, revocations).
 pub const MAX_FORM_BODY: usize = 64 * 1024;
+/// The body limit of every SCIM request, advertised as Bulk's `maxPayloadSize`.
+pub const MAX_SCIM_BODY: usize = 4 * 1024 * 1024;
 
 /// The limits an operator may set.
 #[derive(Debug, Clone, Copy)]
@@ -54,12 +56,12 @@ enum Protocol {
 /// Read the whole body within the size and time limits, then hand the request on.
 async fn read_body(state: &AppState, protocol: Protocol, req: Request, next: Next) -> Response {
     let max = match protocol {
-        Protocol::Scim => crate::scim::MAX_PAYLOAD_SIZE,
+        Protocol::Scim => MAX_SCIM_BODY,
         Protocol::OAuth => MAX_FORM_BODY,
     };
     let refuse = |status: StatusCode, detail: String| -> Response {
         match protocol {
-            Protocol::Scim => ApiError::from(ScimError::new(status.as_u16(), None, detail)).into_response(),
+            Protocol::Scim => ScimFailure::from(ScimError::new(status.as_u16(), None, detail)).into_response(),
             Protocol::OAuth => OAuthError::with_status(status, "invalid_request", detail).into_response(),
         }
     };

@@ -188,18 +188,13 @@ async fn token(
                 e.code
             };
             // A refused request is looked up once more only while it is not being limited.
-            let provider = match client_id.as_deref().and_then(scimd_core::ClientId::parse) {
-                Some(id) if reason != "rate_limited" => state
-                    .core
-                    .store()
-                    .provider_by_client_id(&id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|p| p.id.as_str().to_owned()),
+            let provider = match client_id.as_deref() {
+                Some(id) if reason != "rate_limited" => state.core.provider_of_client(id).await,
                 _ => None,
             };
-            state.metrics.token_failed(provider.as_deref().unwrap_or(""), reason);
+            state
+                .metrics
+                .token_failed(provider.as_ref().map_or("", |p| p.as_str()), reason);
             e.into_response()
         }
     }
@@ -279,9 +274,9 @@ async fn revoke(
 }
 
 async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let base = &state.public_url;
+    let base = state.urls.public();
     Json(json!({
-        "issuer": base.as_ref(),
+        "issuer": base,
         "token_endpoint": state.token_url(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "grant_types_supported": ["client_credentials"],

@@ -4,6 +4,7 @@
 //! differently (`db`). A database URL selects the backend: `sqlite://path/to/file.db` (or a
 //! bare path), or `postgres://user:pass@host/db`.
 
+mod audit;
 pub mod backup;
 mod db;
 pub mod filter;

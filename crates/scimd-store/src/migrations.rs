@@ -12,12 +12,14 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_admin.sql"),
     include_str!("../migrations/sqlite/0003_audit_chain.sql"),
+    include_str!("../migrations/sqlite/0004_provider_settings.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_admin.sql"),
     include_str!("../migrations/postgres/0003_audit_chain.sql"),
+    include_str!("../migrations/postgres/0004_provider_settings.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take
@@ -73,7 +75,7 @@ pub(crate) async fn migrate(x: &mut dyn Exec) -> Result<(), StoreError> {
             .await
             .map_err(|e| StoreError::Backend(format!("migration {} failed: {}", i + 1, StoreError::from(e))))?;
     }
-    crate::store::audit::chain_unchained(x).await?;
+    crate::audit::chain_unchained(x).await?;
     match x.dialect() {
         Dialect::Sqlite => x.batch(&format!("PRAGMA user_version = {known}")).await?,
         Dialect::Postgres => {

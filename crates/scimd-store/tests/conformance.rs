@@ -12,6 +12,7 @@ use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
+use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
 use scimd_core::resource::{Change, ListQuery, NewResource, PageStart, ResourceKey, SortOrder};
 use scimd_core::{
     Actor, AuditEvent, AuditQuery, ClientId, CoreError, Population, Provider, ProviderId, Store, StoreError, Timestamp,
@@ -72,6 +73,9 @@ fn provider(id: &str, population: Population) -> Provider {
         secret_hash: [7; 32],
         created: now(),
         modified: now(),
+        settings: ProviderSettings {
+            group_patch_response: GroupPatchResponse::Full,
+        },
     }
 }
 
@@ -188,6 +192,7 @@ async fn providers_are_stored_found_updated_and_deleted() {
         changed.enabled = false;
         changed.name = "Renamed".into();
         changed.tags = vec!["x".into(), "y".into()];
+        changed.settings.group_patch_response = GroupPatchResponse::NoContent;
         changed.modified = Timestamp(now().0 + 1);
         s.update_provider(&changed, &event("provider.update", "okta"))
             .await

@@ -269,6 +269,10 @@ pub struct ProviderAddArgs {
     /// Register it disabled
     #[arg(long)]
     pub disabled: bool,
+    /// How a group PATCH without `attributes` is answered: no-content (204) or full (200
+    /// with the group and all its members)
+    #[arg(long, value_name = "no-content|full", default_value = "no-content")]
+    pub group_patch_response: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -295,6 +299,10 @@ pub struct ProviderUpdateArgs {
     /// Remove the network restriction
     #[arg(long)]
     pub any_ip: bool,
+    /// How a group PATCH without `attributes` is answered: no-content (204) or full (200
+    /// with the group and all its members)
+    #[arg(long, value_name = "no-content|full")]
+    pub group_patch_response: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

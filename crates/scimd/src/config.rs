@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::cli::{GlobalOpts, ServeArgs};
 use crate::connections::{ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT};
+use crate::tls::TlsFiles;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
 pub const DEFAULT_KEY_FILE: &str = "./scimd.key";
@@ -52,12 +53,6 @@ pub struct Settings {
     pub trusted_proxies: Vec<scimd_core::Cidr>,
     /// The certificate chain and key files to serve HTTPS with; `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 impl Settings {

@@ -37,7 +37,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(address = %local, "serving");
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
-    core.store().close().await;
+    core.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,11 +3,12 @@
 
 use serde_json::{Map, Value};
 
+use super::PatchPath;
 use super::{PatchOpKind, PatchOperation};
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, Filter, matches_element, validate_element};
 use crate::json::{get_ci, remove_ci};
-use crate::path::{AttrPath, PatchPath};
+use crate::path::AttrPath;
 use crate::schema::{AttributeDef, Mutability, Resolved, ResourceKind, resolve};
 use crate::value::{Mode, check_primary, coerce, container, container_mut, normalize};
 

@@ -12,7 +12,7 @@ use super::plan::{self, Change, GroupCreate, GroupUpdate, Named, Plan, UserUpdat
 use super::progress::Progress;
 use super::source::{Attr, Directory, SourceUser};
 use super::{Fetched, PushOptions, Tally, UpdateMode};
-use crate::scim::{BULK_SCHEMA, Capabilities, Client, GROUP_SCHEMA, Method, ScimError, USER_SCHEMA, patch_body};
+use crate::scim::{BULK_SCHEMA, Capabilities, Client, ClientError, GROUP_SCHEMA, Method, USER_SCHEMA, patch_body};
 
 /// Run `f` on every item with `jobs` threads taking the next item from a shared index.
 pub fn parallel<T: Sync>(jobs: usize, items: &[T], f: impl Fn(&T) + Sync) {
@@ -390,7 +390,7 @@ impl Exec<'_> {
         }
     }
 
-    fn user_update(&self, id: &str, changes: &[Change]) -> Result<(), ScimError> {
+    fn user_update(&self, id: &str, changes: &[Change]) -> Result<(), ClientError> {
         let path = format!("/Users/{id}");
         if self.patch_users {
             self.client

@@ -10,14 +10,15 @@ pub mod progress;
 pub mod source;
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::scim::{Capabilities, Client, RequestCounts, ScimError};
+use crate::scim::{Capabilities, Client, ClientError, RequestCounts};
 pub use plan::{Missing, Options, Plan};
 pub use progress::ProgressMode;
-pub use source::{Directory, Format};
+pub use source::Directory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
@@ -67,7 +68,7 @@ pub const DEFAULT_MAX_REMOVALS: usize = 100;
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     #[error(transparent)]
-    Scim(#[from] ScimError),
+    Scim(#[from] ClientError),
     #[error("--strict: {} problem(s), nothing was written:\n  {}", .0.len(), .0.join("\n  "))]
     Strict(Vec<String>),
     #[error(
@@ -202,7 +203,12 @@ pub struct Fetched {
 
 /// Read what the server holds: users in pages, groups in pages without members, then the
 /// members of only the groups the source names (one GET each, `jobs` at a time).
-pub fn fetch(client: &Client, caps: &Capabilities, dir: &Directory, opts: &PushOptions) -> Result<Fetched, ScimError> {
+pub fn fetch(
+    client: &Client,
+    caps: &Capabilities,
+    dir: &Directory,
+    opts: &PushOptions,
+) -> Result<Fetched, ClientError> {
     let page = caps.page_size;
     let mut state = plan::ServerState::default();
     let mut raw_users = HashMap::new();
@@ -292,4 +298,34 @@ pub fn push(client: &Client, dir: &Directory, opts: &PushOptions) -> Result<Repo
     report.requests = client.counts();
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ldif,
+}
+
+impl Format {
+    pub fn from_path(p: &Path) -> Option<Format> {
+        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ldif" | "ldf" => Some(Format::Ldif),
+            _ => None,
+        }
+    }
+}
+
+/// Read a source file. I/O errors and unreadable files are `Err`; bad records are problems.
+pub fn read(path: &Path, format: Format) -> Result<Directory, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
+    let file = path.display().to_string();
+    match format {
+        Format::Csv => source::parse_csv(&file, &text),
+        Format::Json => source::parse_json(&file, &text),
+        Format::Ldif => ldif::parse(&file, &text),
+    }
 }

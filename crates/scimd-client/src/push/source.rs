@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -157,36 +156,6 @@ pub struct Directory {
     pub problems: Vec<Problem>,
     /// Worth saying, but nothing was left out (an unknown column, a nested group).
     pub warnings: Vec<Problem>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Json,
-    Ldif,
-}
-
-impl Format {
-    pub fn from_path(p: &Path) -> Option<Format> {
-        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "json" => Some(Format::Json),
-            "ldif" | "ldf" => Some(Format::Ldif),
-            _ => None,
-        }
-    }
-}
-
-/// Read a source file. I/O errors and unreadable files are `Err`; bad records are problems.
-pub fn read(path: &Path, format: Format) -> Result<Directory, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
-    let file = path.display().to_string();
-    match format {
-        Format::Csv => parse_csv(&file, &text),
-        Format::Json => parse_json(&file, &text),
-        Format::Ldif => super::ldif::parse(&file, &text),
-    }
 }
 
 pub(crate) fn blank_to_none(s: &str) -> Option<String> {

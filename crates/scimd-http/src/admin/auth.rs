@@ -75,7 +75,7 @@ pub async fn console_session(State(state): State<AppState>, req: Request, next: 
     let id = cookie(req.headers(), SESSION_COOKIE).unwrap_or_default();
     let session = match state.core.session(&id).await {
         Ok(s) => s,
-        Err(e) => return super::console::error_page(&e),
+        Err(e) => return super::failure::error_page(&e),
     };
     let Some(session) = session else {
         if req.method() == Method::GET {
@@ -147,33 +147,23 @@ pub async fn api_token(State(state): State<AppState>, mut req: Request, next: Ne
             next.run(req).await
         }
         Ok(None) => challenge(Some("invalid_token")),
-        Err(e) => super::api::error_response(&e),
+        Err(e) => super::failure::api_error(&e),
     }
 }
 
-/// Headers every admin response carries: no framing, no sniffing, no referrer leaking ids,
-/// no caching of pages that show secrets, and a CSP that allows only our own script and
-/// style (no inline script at all).
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// What every admin response carries besides the page headers
+/// ([`crate::security_headers::pages`]: the CSP, no framing, no referrer): no caching of
+/// pages that show secrets.
+pub async fn no_store(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
 }
 
-/// The peer address, for counting failed sign-ins per address.
+/// `s` percent-encoded for a query parameter (path slashes kept readable).
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {

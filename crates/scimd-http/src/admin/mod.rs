@@ -1,11 +1,12 @@
 //! The administrators' side: the console (server-rendered HTML under `/admin`) and the
-//! admin API (`/admin/api/v1`), sharing one set of core calls and one JSON shape.
+//! admin API (`/admin/api/v1`), sharing one set of core calls, the input and view types of
+//! `scimd_core::{input, views}`, and one error table.
 
 pub mod api;
 mod auth;
 mod console;
+mod failure;
 mod html;
-pub mod shared;
 
 use axum::Router;
 
@@ -15,5 +16,29 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(api::routes(state.clone()))
         .merge(console::routes(state))
-        .layer(axum::middleware::from_fn(auth::security_headers))
+        .layer(axum::middleware::from_fn(auth::no_store))
+        .layer(axum::middleware::from_fn(crate::security_headers::pages))
+}
+
+/// The provider's Postman collection (v2.1) as a download. It holds the client secret, so
+/// building it is an audited reveal.
+async fn postman_download(
+    state: &AppState,
+    id: &str,
+    actor: &scimd_core::Actor,
+) -> Result<axum::response::Response, scimd_core::CoreError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let (p, collection) = state.core.postman_collection(id, &state.urls, actor).await?;
+    let body = serde_json::to_string_pretty(&collection).unwrap_or_default();
+    let disposition = format!("attachment; filename=\"{}.postman_collection.json\"", p.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -10,13 +10,13 @@ use scim_proto::error::{ScimError, ScimType};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::ScimFailure;
 
 /// A parsed JSON request body.
 pub struct ScimJson(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for ScimJson {
-    type Rejection = ApiError;
+    type Rejection = ScimFailure;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let ctype = req
@@ -41,7 +41,7 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ScimError::bad_request(ScimType::InvalidSyntax, "the request body could not be read")
             }
         })?;
-        parse_json(&bytes).map(ScimJson).map_err(ApiError::from)
+        parse_json(&bytes).map(ScimJson).map_err(ScimFailure::from)
     }
 }
 

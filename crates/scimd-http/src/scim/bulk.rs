@@ -16,15 +16,12 @@ use serde_json::{Map, Value, json};
 
 use super::Authenticated;
 use super::body::ScimJson;
-use super::render;
 use crate::AppState;
-use crate::error::{ApiError, scim_error, scim_json};
+use crate::error::{ScimFailure, scim_error, scim_json};
 
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 pub const MAX_OPERATIONS: usize = 1000;
-/// Also the body limit of every SCIM request.
-pub const MAX_PAYLOAD_SIZE: usize = 4 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/Bulk", post(bulk))
@@ -207,7 +204,7 @@ async fn run_one(state: &AppState, p: &Provider, base: &str, op: &Operation, ids
     match result {
         Ok(Some(rec)) => Outcome {
             status: if op.method == "POST" { 201 } else { 200 },
-            location: Some(render::location(base, rec.kind, &rec.id)),
+            location: Some(scimd_core::views::location(base, rec.kind, &rec.id)),
             version: Some(rec.etag()),
             id: Some(rec.id),
             error: None,
@@ -261,7 +258,7 @@ async fn bulk(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
     ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ScimFailure> {
     let (ops, fail_on_errors) = parse_operations(&body)?;
     let ops: Vec<Arc<Operation>> = ops.into_iter().map(Arc::new).collect();
     let base = state.base_url(p.id.as_str());

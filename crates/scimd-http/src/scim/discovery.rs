@@ -12,10 +12,11 @@ use scim_proto::schema::{ResourceKind, Schema, all_schemas, schema_by_id};
 use serde_json::{Value, json};
 
 use super::Authenticated;
-use super::bulk::{MAX_OPERATIONS, MAX_PAYLOAD_SIZE};
+use super::bulk::MAX_OPERATIONS;
 use super::query::MAX_COUNT;
 use crate::AppState;
-use crate::error::{ApiError, scim_json};
+use crate::error::{ScimFailure, scim_json};
+use crate::limits::MAX_SCIM_BODY;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,7 +36,7 @@ async fn service_provider_config(
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd",
         "patch": {"supported": true},
-        "bulk": {"supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD_SIZE},
+        "bulk": {"supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_SCIM_BODY},
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
@@ -100,7 +101,7 @@ async fn resource_type(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
     Path((_, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ScimFailure> {
     let kind = [ResourceKind::User, ResourceKind::Group]
         .into_iter()
         .find(|k| k.name().eq_ignore_ascii_case(&name))
@@ -127,7 +128,7 @@ async fn schema(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
     Path((_, uri)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ScimFailure> {
     let s = schema_by_id(&uri).ok_or_else(|| ScimError::new(404, None, format!("schema '{uri}' not found")))?;
     Ok(scim_json(
         StatusCode::OK,

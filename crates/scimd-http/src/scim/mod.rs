@@ -18,18 +18,15 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use scim_proto::error::ScimError;
 use scimd_core::Provider;
-use scimd_core::service::AuthFailure;
+use scimd_core::grants::AuthFailure;
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
-use crate::error::ApiError;
+use crate::error::ScimFailure;
 
 /// The authenticated provider of a SCIM request, put in the request's extensions.
 #[derive(Clone)]
 pub struct Authenticated(pub Arc<Provider>);
-
-pub(crate) use bulk::MAX_PAYLOAD_SIZE;
-pub use render::resource as render_resource;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let base = Router::new()
@@ -37,7 +34,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(resources::routes())
         .merge(bulk::routes())
         .merge(search::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_PAYLOAD_SIZE))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_SCIM_BODY))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -47,7 +44,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new().nest("/scim/v2/{provider}", base)
 }
 
-async fn not_found() -> ApiError {
+async fn not_found() -> ScimFailure {
     ScimError::new(404, None, "no such SCIM endpoint").into()
 }
 
@@ -101,7 +98,7 @@ async fn authenticate(
         .to_owned();
     let bearer = bearer_token(req.headers());
     let Some(token) = bearer else {
-        return ApiError::from(ScimError::new(
+        return ScimFailure::from(ScimError::new(
             401,
             None,
             "authentication required: send Authorization: Bearer <token>",
@@ -120,7 +117,7 @@ async fn authenticate(
             resp
         }
         Err(AuthFailure::InvalidToken) => {
-            ApiError::from(ScimError::new(401, None, "the access token is invalid, expired or revoked"))
+            ScimFailure::from(ScimError::new(401, None, "the access token is invalid, expired or revoked"))
                 .with_header(
                     header::WWW_AUTHENTICATE,
                     &format!("{CHALLENGE}, error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\""),
@@ -128,7 +125,7 @@ async fn authenticate(
                 .into_response()
         }
         Err(AuthFailure::NetworkNotAllowed) => {
-            ApiError::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer)))
+            ScimFailure::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer)))
                 .into_response()
         }
     }

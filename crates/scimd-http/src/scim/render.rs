@@ -5,13 +5,10 @@
 use std::collections::HashMap;
 
 use scim_proto::projection::Projection;
-use scim_proto::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
-use scimd_core::{CoreError, MemberRef, ResourceRecord, Store};
+use scim_proto::schema::ResourceKind;
+use scimd_core::views::{location, scim_resource};
+use scimd_core::{Core, CoreError, MemberRef, ResourceRecord};
 use serde_json::{Map, Value, json};
-
-pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
-    format!("{base}{}/{id}", kind.endpoint())
-}
 
 fn refs(base: &str, list: &[MemberRef], type_of: impl Fn(&MemberRef) -> &'static str) -> Value {
     Value::Array(
@@ -30,48 +27,10 @@ fn refs(base: &str, list: &[MemberRef], type_of: impl Fn(&MemberRef) -> &'static
     )
 }
 
-/// The resource without memberships.
-pub fn resource(base: &str, rec: &ResourceRecord) -> Value {
-    let mut out = Map::new();
-    let data = rec.data.as_object();
-    out.insert(
-        "schemas".into(),
-        data.and_then(|d| d.get("schemas"))
-            .cloned()
-            .unwrap_or_else(|| json!([rec.kind.core_schema().id])),
-    );
-    out.insert("id".into(), json!(rec.id));
-    if let Some(d) = data {
-        for (k, v) in d {
-            if k != "schemas" {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    // The manager's `$ref` is the server's to state (RFC 7643 §4.3), from its id.
-    if let Some(manager) = out.get_mut(ENTERPRISE_USER_SCHEMA).and_then(|e| e.get_mut("manager"))
-        && let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_owned)
-        && let Some(m) = manager.as_object_mut()
-    {
-        m.insert("$ref".into(), json!(location(base, ResourceKind::User, &id)));
-    }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": rec.kind.name(),
-            "created": rec.created.to_rfc3339(),
-            "lastModified": rec.modified.to_rfc3339(),
-            "location": location(base, rec.kind, &rec.id),
-            "version": rec.etag(),
-        }),
-    );
-    Value::Object(out)
-}
-
 /// Render a page (or one) of records with the projection applied; memberships are read in
 /// one pass, and only when they will be shown.
 pub async fn resources(
-    store: &dyn Store,
+    core: &Core,
     base: &str,
     kind: ResourceKind,
     records: &[ResourceRecord],
@@ -79,13 +38,13 @@ pub async fn resources(
 ) -> Result<Vec<Value>, CoreError> {
     let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
     let (attr, links): (&str, HashMap<i64, Vec<MemberRef>>) = match kind {
-        ResourceKind::Group if projection.includes(kind, "members") => ("members", store.members_of(&seqs).await?),
-        ResourceKind::User if projection.includes(kind, "groups") => ("groups", store.groups_of(&seqs).await?),
+        ResourceKind::Group if projection.includes(kind, "members") => ("members", core.members_of(&seqs).await?),
+        ResourceKind::User if projection.includes(kind, "groups") => ("groups", core.groups_of(&seqs).await?),
         _ => ("", HashMap::new()),
     };
     let mut out = Vec::with_capacity(records.len());
     for rec in records {
-        let mut doc = resource(base, rec);
+        let mut doc = scim_resource(base, rec);
         if let Some(list) = links.get(&rec.seq)
             && !list.is_empty()
             && let Some(o) = doc.as_object_mut()

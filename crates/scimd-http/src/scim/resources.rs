@@ -10,6 +10,7 @@ use scim_proto::error::ScimError;
 use scim_proto::list::list_response;
 use scim_proto::projection::Projection;
 use scim_proto::schema::ResourceKind;
+use scimd_core::provider::GroupPatchResponse;
 use scimd_core::{CoreError, ResourceRecord};
 
 use super::Authenticated;
@@ -17,7 +18,7 @@ use super::body::ScimJson;
 use super::query::{ListParams, RawParams, encode_cursor};
 use super::render;
 use crate::AppState;
-use crate::error::{ApiError, scim_json};
+use crate::error::{ScimFailure, scim_json};
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
@@ -40,7 +41,7 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T> = std::result::Result<T, ScimFailure>;
 
 /// `If-Match: W/"7"` (or `"7"`) names version 7; `*` or no header names none. An ETag this
 /// server never issued can match nothing, which is a failed precondition.
@@ -67,7 +68,7 @@ fn single(status: StatusCode, base: &str, rec: &ResourceRecord, doc: serde_json:
         resp.headers_mut().insert(header::ETAG, v);
     }
     if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&render::location(base, rec.kind, &rec.id))
+        && let Ok(v) = HeaderValue::from_str(&scimd_core::views::location(base, rec.kind, &rec.id))
     {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -80,14 +81,7 @@ async fn render_one(
     rec: &ResourceRecord,
     projection: &Projection,
 ) -> Result<serde_json::Value> {
-    let mut docs = render::resources(
-        state.core.store().as_ref(),
-        base,
-        rec.kind,
-        std::slice::from_ref(rec),
-        projection,
-    )
-    .await?;
+    let mut docs = render::resources(&state.core, base, rec.kind, std::slice::from_ref(rec), projection).await?;
     Ok(docs.pop().unwrap_or_default())
 }
 
@@ -119,14 +113,7 @@ async fn respond_list(
 ) -> Result<Response> {
     let base = state.base_url(p.id.as_str());
     let page = state.core.list_resources(p, kind, params.query).await?;
-    let docs = render::resources(
-        state.core.store().as_ref(),
-        &base,
-        kind,
-        &page.items,
-        &params.projection,
-    )
-    .await?;
+    let docs = render::resources(&state.core, &base, kind, &page.items, &params.projection).await?;
     let next = if params.cursor_mode {
         page.more_after.map(encode_cursor)
     } else {
@@ -183,18 +170,13 @@ async fn read(
 
 /// A group read whole: its members are written as text straight from their rows.
 async fn whole_group(state: &AppState, base: &str, rec: &ResourceRecord) -> Result<Response> {
-    let mut members = state
-        .core
-        .store()
-        .members_of(&[rec.seq])
-        .await
-        .map_err(CoreError::from)?;
+    let mut members = state.core.members_of(&[rec.seq]).await?;
     let list = members.remove(&rec.seq).unwrap_or_default();
-    let mut doc = render::resource(base, rec);
+    let mut doc = scimd_core::views::scim_resource(base, rec);
     Projection::default().apply(rec.kind, &mut doc);
     let body = render::group_with_members(base, &doc, &list).map_err(|e| {
         tracing::error!(error = %e, "cannot render a group");
-        ApiError::from(ScimError::new(500, None, "internal server error"))
+        ScimFailure::from(ScimError::new(500, None, "internal server error"))
     })?;
     let mut resp = (StatusCode::OK, body).into_response();
     let headers = resp.headers_mut();
@@ -232,6 +214,21 @@ async fn update(
         Update::Replace => state.core.replace_resource(&p, kind, &id, &body, version).await?,
         Update::Patch => state.core.patch_resource(&p, kind, &id, &body, version).await?,
     };
+    // RFC 7644 §3.5.2: a PATCH answers 200 with the resource "or MAY return 204", and 200
+    // when `attributes` was asked for. A group's whole body carries every member: answering
+    // it to each one-member PATCH of a 100,000-member group is quadratic work, so a group
+    // PATCH that asks for no projection gets 204 (unless the provider wants the body).
+    if matches!(how, Update::Patch)
+        && kind == ResourceKind::Group
+        && projection.is_default()
+        && p.settings.group_patch_response == GroupPatchResponse::NoContent
+    {
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&rec.etag()) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
     let base = state.base_url(p.id.as_str());
     let doc = render_one(&state, &base, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))

@@ -16,7 +16,7 @@ use super::body::ScimJson;
 use super::query::RawParams;
 use super::render;
 use crate::AppState;
-use crate::error::{ApiError, scim_json};
+use crate::error::{ScimFailure, scim_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/.search", post(search_all))
@@ -26,7 +26,7 @@ async fn search_all(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
     ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ScimFailure> {
     let params = RawParams::from_search(&body)?.list()?;
     if params.cursor_mode || params.query.sort.is_some() {
         return Err(ScimError::bad_request(
@@ -56,16 +56,7 @@ async fn search_all(
         total += page.total;
         offset = offset.saturating_sub(page.total);
         remaining -= page.items.len() as u64;
-        docs.extend(
-            render::resources(
-                state.core.store().as_ref(),
-                &base,
-                kind,
-                &page.items,
-                &params.projection,
-            )
-            .await?,
-        );
+        docs.extend(render::resources(&state.core, &base, kind, &page.items, &params.projection).await?);
     }
     Ok(scim_json(
         StatusCode::OK,

@@ -211,7 +211,7 @@ fn load_file(tmp: &str, reader: &mut Reader<'_>) -> Result<Summary, StoreError> 
 
 async fn replace_postgres(x: &mut dyn Exec, reader: &mut Reader<'_>, force: bool) -> Result<Summary, StoreError> {
     // Nobody appends to the audit chain while it is being replaced.
-    crate::store::audit::lock(x).await?;
+    crate::audit::lock(x).await?;
     let had_data = has_data(x).await?;
     if had_data && !force {
         return Err(not_empty());

@@ -39,6 +39,8 @@ pub(crate) struct Table {
     /// A generated `seq` column to carry over and move the generator past.
     pub identity: bool,
     pub columns: &'static [(&'static str, Kind)],
+    /// Values for columns a backup made by an older scimd lacks (added by a later schema).
+    pub defaults: &'static [(&'static str, &'static str)],
 }
 
 use Kind::{Bool, Bytes, Int, Json, Text};
@@ -64,7 +66,9 @@ pub(crate) const TABLES: &[Table] = &[
             ("secret_hash", Bytes),
             ("created", Int),
             ("modified", Int),
+            ("settings", Text),
         ],
+        defaults: &[("settings", "{}")],
     },
     Table {
         name: "access_token",
@@ -79,6 +83,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("last_used", Int),
             ("revoked", Int),
         ],
+        defaults: &[],
     },
     Table {
         name: "resource",
@@ -101,12 +106,14 @@ pub(crate) const TABLES: &[Table] = &[
             ("version", Int),
             ("data", Json),
         ],
+        defaults: &[],
     },
     Table {
         name: "membership",
         key: &["group_seq", "member_seq"],
         identity: false,
         columns: &[("group_seq", Int), ("member_seq", Int), ("display", Text)],
+        defaults: &[],
     },
     Table {
         name: "audit_event",
@@ -124,12 +131,14 @@ pub(crate) const TABLES: &[Table] = &[
             ("prev_hash", Bytes),
             ("hash", Bytes),
         ],
+        defaults: &[],
     },
     Table {
         name: "admin",
         key: &["name"],
         identity: false,
         columns: &[("name", Text), ("password_hash", Text), ("created", Int)],
+        defaults: &[],
     },
     Table {
         name: "admin_api_token",
@@ -142,6 +151,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("created", Int),
             ("revoked", Int),
         ],
+        defaults: &[],
     },
 ];
 
@@ -333,7 +343,15 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| bad(self.lineno, "a row of an unknown table"))?;
         let mut values = Vec::with_capacity(table.columns.len());
         for ((col, kind), pos) in table.columns.iter().zip(positions) {
-            let raw = pos.and_then(|p| items.get(p + 1)).unwrap_or(&Value::Null);
+            let missing = table
+                .defaults
+                .iter()
+                .find(|(c, _)| c == col)
+                .map(|(_, v)| Value::from(*v));
+            let raw = match pos {
+                Some(p) => items.get(p + 1).unwrap_or(&Value::Null),
+                None => missing.as_ref().unwrap_or(&Value::Null),
+            };
             let cell = cell(*kind, raw).ok_or_else(|| bad(self.lineno, &format!("column {col} has a bad value")))?;
             values.push(cell);
         }

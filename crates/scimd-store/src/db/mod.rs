@@ -269,19 +269,23 @@ pub(crate) trait Exec: Send {
     /// Run a statement; how many rows it changed.
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError>;
 
+    /// Run an INSERT into a table whose key is a generated `seq`; the new row's `seq`.
+    /// (SQLite reads it back as the last rowid; `RETURNING` would cost it a temporary table.)
+    async fn insert(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<i64, DbError>;
+
     /// Run a query; its rows.
     async fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError>;
+
+    /// Run a query; its first row, if any.
+    async fn query_opt(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, args).await?.into_iter().next())
+    }
 
     /// Statements without parameters, separated by `;` (migrations, savepoints).
     async fn batch(&mut self, sql: &str) -> Result<(), DbError>;
 }
 
 impl dyn Exec + '_ {
-    /// The first row, if any.
-    pub(crate) async fn query_opt(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, DbError> {
-        Ok(self.query(sql, args).await?.into_iter().next())
-    }
-
     /// The one row a query always returns (an aggregate, say).
     pub(crate) async fn query_one(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Row, DbError> {
         self.query_opt(sql, args)

@@ -9,11 +9,12 @@ use scimd_core::{
     StoredAuditEvent, Timestamp, TokenRecord,
 };
 
-use super::{SqlStore, audit};
+use super::SqlStore;
+use crate::audit;
 use crate::db::{Db, Exec, Row, args, conflict};
 
 const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
-     allowed_networks, client_id, secret_sealed, secret_hash, created, modified";
+     allowed_networks, client_id, secret_sealed, secret_hash, created, modified, settings";
 
 const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked";
 
@@ -56,6 +57,7 @@ fn provider_from_row(row: &Row, at: usize) -> Result<Provider, StoreError> {
         secret_hash: row.hash32(at + 10)?,
         created: Timestamp(row.int(at + 11)?),
         modified: Timestamp(row.int(at + 12)?),
+        settings: serde_json::from_str(&text(13)?).map_err(corrupt)?,
     })
 }
 
@@ -71,13 +73,21 @@ fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
     })
 }
 
+fn settings_json(p: &Provider) -> StoreResult<String> {
+    serde_json::to_string(&p.settings).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 fn json_list<T: ToString>(items: &[T]) -> String {
     serde_json::Value::from(items.iter().map(|i| i.to_string()).collect::<Vec<_>>()).to_string()
 }
 
-async fn one_provider(x: &mut dyn Exec, column: &str, value: &str) -> StoreResult<Option<Provider>> {
-    let sql = format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE {column} = ?");
-    x.query_opt(&sql, args![value])
+/// The provider whose `id` (or whose `client_id`) is `value`.
+async fn one_provider(x: &mut dyn Exec, by_client_id: bool, value: &str) -> StoreResult<Option<Provider>> {
+    static BY_ID: LazyLock<String> = LazyLock::new(|| format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE id = ?"));
+    static BY_CLIENT_ID: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {PROVIDER_COLUMNS} FROM provider WHERE client_id = ?"));
+    let sql = if by_client_id { &BY_CLIENT_ID } else { &BY_ID };
+    x.query_opt(sql, args![value])
         .await?
         .map(|r| provider_from_row(&r, 0))
         .transpose()
@@ -142,7 +152,7 @@ impl ProviderStore for SqlStore {
                 Box::pin(async move {
                     x.execute(
                         &format!(
-                            "INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                            "INSERT INTO provider ({PROVIDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                         ),
                         args![
                             p.id.as_str(),
@@ -157,7 +167,8 @@ impl ProviderStore for SqlStore {
                             &p.secret_sealed,
                             &p.secret_hash,
                             p.created.0,
-                            p.modified.0
+                            p.modified.0,
+                            &settings_json(&p)?
                         ],
                     )
                     .await
@@ -173,14 +184,14 @@ impl ProviderStore for SqlStore {
     async fn provider(&self, id: &ProviderId) -> StoreResult<Option<Provider>> {
         let id = id.clone();
         self.db
-            .read_now(move |x| Box::pin(async move { one_provider(x, "id", id.as_str()).await }))
+            .read_now(move |x| Box::pin(async move { one_provider(x, false, id.as_str()).await }))
             .await
     }
 
     async fn provider_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<Provider>> {
         let client_id = client_id.clone();
         self.db
-            .read_now(move |x| Box::pin(async move { one_provider(x, "client_id", client_id.as_str()).await }))
+            .read_now(move |x| Box::pin(async move { one_provider(x, true, client_id.as_str()).await }))
             .await
     }
 
@@ -208,7 +219,8 @@ impl ProviderStore for SqlStore {
                     let n = x
                         .execute(
                             "UPDATE provider SET name = ?, enabled = ?, description = ?, tags = ?, token_ttl_seconds = ?, \
-                             allowed_networks = ?, secret_sealed = ?, secret_hash = ?, modified = ? WHERE id = ?",
+                             allowed_networks = ?, secret_sealed = ?, secret_hash = ?, modified = ?, settings = ? \
+                             WHERE id = ?",
                             args![
                                 &p.name,
                                 p.enabled,
@@ -219,6 +231,7 @@ impl ProviderStore for SqlStore {
                                 &p.secret_sealed,
                                 &p.secret_hash,
                                 p.modified.0,
+                                &settings_json(&p)?,
                                 p.id.as_str()
                             ],
                         )

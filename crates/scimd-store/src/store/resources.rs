@@ -3,6 +3,7 @@
 //! changes queue instead of overwriting each other; uniqueness is the unique indexes' job.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use scim_proto::error::{ScimError, ScimType};
@@ -13,7 +14,8 @@ use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey,
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 
-use super::{SqlStore, audit};
+use super::SqlStore;
+use crate::audit;
 use crate::db::{Arg, DbError, Exec, Row, args, work};
 use crate::filter::member_filter_sql;
 use crate::page::{finish_page, page_sql};
@@ -57,12 +59,10 @@ async fn load(
     id: &str,
     lock: bool,
 ) -> Result<Option<ResourceRecord>, StoreError> {
-    let sql = if lock && x.is_postgres() {
-        format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ? FOR UPDATE")
-    } else {
-        format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ?")
-    };
-    let row = x.query_opt(&sql, args![id]).await?;
+    static BY_ID: LazyLock<String> = LazyLock::new(|| format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ?"));
+    static LOCKED: LazyLock<String> = LazyLock::new(|| format!("{} FOR UPDATE", *BY_ID));
+    let sql = if lock && x.is_postgres() { &LOCKED } else { &BY_ID };
+    let row = x.query_opt(sql, args![id]).await?;
     Ok(owned(row.map(record_from_row).transpose()?, provider.as_str(), kind))
 }
 
@@ -149,11 +149,11 @@ async fn apply_member_ops(
 
 async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Result<ResourceRecord, CoreError> {
     let cols = Columns::of(new.kind, &new.data);
-    let row = x
-        .query_one(
+    let seq = x
+        .insert(
             "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
              display_name, display_name_folded, active, created, modified, version, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12) RETURNING seq",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12)",
             args![
                 &new.id,
                 new.provider.as_str(),
@@ -171,7 +171,6 @@ async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Resul
         )
         .await
         .map_err(|e| write_error(e, new.kind, &cols))?;
-    let seq = row.int(0)?;
     if !new.members.is_empty() {
         add_members(x, &new.provider, seq, &new.members).await?;
     }
@@ -243,18 +242,28 @@ async fn delete(
     Ok(())
 }
 
-/// Memberships of each key (a group's members, or a member's groups). `select` answers
-/// the key, then the other end's id, kind and display name, for the keys in `IN (...)`;
-/// keys go in chunks padded to a few fixed sizes, so that a handful of statement texts
-/// serve every list.
-async fn memberships(x: &mut dyn Exec, select: &str, keys: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
+/// A membership query for each chunk width: `{keys}` in its text becomes that many `?`.
+struct Widths([String; 3]);
+
+/// Chunks of keys are padded to these sizes, so that three statement texts serve every list.
+const WIDTHS: [usize; 3] = [1, 8, 64];
+
+impl Widths {
+    fn of(select: &str) -> Widths {
+        Widths(WIDTHS.map(|w| select.replace("{keys}", &vec!["?"; w].join(", "))))
+    }
+}
+
+/// Memberships of each key (a group's members, or a member's groups). The query answers
+/// the key, then the other end's id, kind and display name, for the keys in `IN (...)`.
+async fn memberships(x: &mut dyn Exec, select: &Widths, keys: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
     let mut out: HashMap<i64, Vec<MemberRef>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-    for chunk in keys.chunks(64) {
-        let width = [1, 8, 64].into_iter().find(|w| *w >= chunk.len()).unwrap_or(64);
-        let marks = vec!["?"; width].join(", ");
-        let bound: Vec<Arg<'_>> = (0..width).map(|i| Arg::from(chunk[i.min(chunk.len() - 1)])).collect();
-        let sql = select.replace("{keys}", &marks);
-        for mut r in x.query(&sql, &bound).await? {
+    for chunk in keys.chunks(WIDTHS[2]) {
+        let at = WIDTHS.iter().position(|w| *w >= chunk.len()).unwrap_or(2);
+        let bound: Vec<Arg<'_>> = (0..WIDTHS[at])
+            .map(|i| Arg::from(chunk[i.min(chunk.len() - 1)]))
+            .collect();
+        for mut r in x.query(&select.0[at], &bound).await? {
             out.entry(r.int(0)?).or_default().push(MemberRef {
                 id: r.take_text(1)?,
                 kind: parse_kind(&r.take_text(2)?).unwrap_or(ResourceKind::User),
@@ -265,11 +274,19 @@ async fn memberships(x: &mut dyn Exec, select: &str, keys: &[i64]) -> StoreResul
     Ok(out)
 }
 
-const MEMBERS_OF: &str = "SELECT m.group_seq, x.id, x.kind, m.display FROM membership m \
-     JOIN resource x ON x.seq = m.member_seq WHERE m.group_seq IN ({keys}) ORDER BY m.group_seq, m.member_seq";
+static MEMBERS_OF: LazyLock<Widths> = LazyLock::new(|| {
+    Widths::of(
+        "SELECT m.group_seq, x.id, x.kind, m.display FROM membership m \
+         JOIN resource x ON x.seq = m.member_seq WHERE m.group_seq IN ({keys}) ORDER BY m.group_seq, m.member_seq",
+    )
+});
 
-const GROUPS_OF: &str = "SELECT m.member_seq, g.id, g.kind, g.display_name FROM membership m \
-     JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq IN ({keys}) ORDER BY m.member_seq, m.group_seq";
+static GROUPS_OF: LazyLock<Widths> = LazyLock::new(|| {
+    Widths::of(
+        "SELECT m.member_seq, g.id, g.kind, g.display_name FROM membership m \
+         JOIN resource g ON g.seq = m.group_seq WHERE m.member_seq IN ({keys}) ORDER BY m.member_seq, m.group_seq",
+    )
+});
 
 #[async_trait]
 impl ResourceStore for SqlStore {
@@ -331,14 +348,14 @@ impl ResourceStore for SqlStore {
     async fn members_of(&self, groups: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
         let groups = groups.to_vec();
         self.db
-            .read(move |x| Box::pin(async move { memberships(x, MEMBERS_OF, &groups).await }))
+            .read(move |x| Box::pin(async move { memberships(x, &MEMBERS_OF, &groups).await }))
             .await
     }
 
     async fn groups_of(&self, members: &[i64]) -> StoreResult<HashMap<i64, Vec<MemberRef>>> {
         let members = members.to_vec();
         let single = members.len() <= 1;
-        let work = work(move |x| Box::pin(async move { memberships(x, GROUPS_OF, &members).await }));
+        let work = work(move |x| Box::pin(async move { memberships(x, &GROUPS_OF, &members).await }));
         // A user belongs to few groups: one user's are an indexed read done in place.
         if single {
             self.db.read_now(work).await

@@ -1,6 +1,7 @@
 //! `scimd audit ...`: read the audit log and verify its hash chain.
 
 use anyhow::bail;
+use scimd_core::views::audit_json;
 use scimd_core::{AuditQuery, Core};
 use serde_json::json;
 
@@ -21,18 +22,9 @@ pub async fn run(core: &Core, cmd: AuditCmd) -> anyhow::Result<()> {
                 limit,
                 ..AuditQuery::default()
             };
-            let events = core.store().audit_events(&q).await?;
+            let events = core.audit(q).await?;
             if json {
-                let list: Vec<_> = events
-                    .iter()
-                    .map(|e| {
-                        json!({
-                            "seq": e.seq, "time": e.time.to_rfc3339(), "actor": e.actor, "action": e.action,
-                            "provider": e.provider, "resource": e.resource, "population": e.population,
-                            "attributes": e.attributes,
-                        })
-                    })
-                    .collect();
+                let list: Vec<_> = events.iter().map(audit_json).collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
             }
@@ -59,7 +51,7 @@ pub async fn run(core: &Core, cmd: AuditCmd) -> anyhow::Result<()> {
 /// Walk the chain; OK with the count and the head's hash (note it somewhere else: it proves
 /// later that nothing was cut off the end), or the first broken link and a failure exit.
 async fn verify(core: &Core, json: bool) -> anyhow::Result<()> {
-    let report = scimd_core::audit::verify_chain(core.store().as_ref()).await?;
+    let report = core.verify_audit().await?;
     let head_hex = report.head.as_deref().map(hex);
     if json {
         println!(

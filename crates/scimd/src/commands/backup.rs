@@ -72,7 +72,7 @@ pub async fn restore(settings: &Settings, file: &Path, force: bool) -> anyhow::R
         println!("  {table:<14} {n}");
     }
     let core = crate::open_core(settings).await?;
-    let report = scimd_core::audit::verify_chain(core.store().as_ref()).await?;
+    let report = core.verify_audit().await?;
     match report.broken {
         None => {
             println!("audit log OK: {} events, chain intact", report.verified);

@@ -2,7 +2,8 @@
 //! providers that feed it.
 
 use scim_proto::schema::ResourceKind;
-use scimd_core::{Core, Population};
+use scimd_core::views::{Urls, resource_json};
+use scimd_core::{Core, Population, PopulationQuery};
 use serde_json::Value;
 
 use crate::cli::PopulationCmd;
@@ -15,32 +16,18 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
         json,
     } = cmd;
     let population: Population = population.parse().map_err(anyhow::Error::msg)?;
-    let public = settings.public_url_for(&settings.listen);
-    let records = core
-        .store()
-        .population_resources(population, kind, 0, limit.max(1))
+    let urls = Urls::new(&settings.public_url_for(&settings.listen));
+    let (_, views) = core
+        .population_page(PopulationQuery {
+            population,
+            kind,
+            text: None,
+            offset: 0,
+            limit: limit.max(1),
+        })
         .await?;
-    let counts = match kind {
-        ResourceKind::Group => {
-            core.store()
-                .members_of(&records.iter().map(|r| r.seq).collect::<Vec<_>>())
-                .await?
-        }
-        ResourceKind::User => Default::default(),
-    };
     if json {
-        let docs: Vec<Value> = records
-            .iter()
-            .map(|r| {
-                let mut doc = scimd_http::render_resource(&public, r);
-                doc["population"] = Value::from(r.population.as_str());
-                doc["provider"] = Value::from(r.provider.as_str());
-                if kind == ResourceKind::Group {
-                    doc["memberCount"] = Value::from(counts.get(&r.seq).map_or(0, Vec::len));
-                }
-                doc
-            })
-            .collect();
+        let docs: Vec<Value> = views.iter().map(|v| resource_json(&urls, v)).collect();
         println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
         return Ok(());
     }
@@ -50,7 +37,7 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
         (ResourceKind::Group, Population::Internal) => "internal groups",
         (ResourceKind::Group, Population::ThirdParty) => "vendor groups",
     };
-    if records.is_empty() {
+    if views.is_empty() {
         println!("No {what} yet.");
         return Ok(());
     }
@@ -61,7 +48,7 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
                 "{:<36}  {:<20} {:<7} {:<32} DISPLAY NAME",
                 "ID", "PROVIDER", "ACTIVE", "USERNAME"
             );
-            for r in &records {
+            for r in views.iter().map(|v| &v.record) {
                 let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
                 println!(
                     "{:<36}  {:<20} {:<7} {:<32} {}",
@@ -75,17 +62,17 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
         }
         ResourceKind::Group => {
             println!("{:<36}  {:<20} {:>8}  DISPLAY NAME", "ID", "PROVIDER", "MEMBERS");
-            for r in &records {
+            for v in &views {
                 println!(
                     "{:<36}  {:<20} {:>8}  {}",
-                    r.id,
-                    r.provider,
-                    counts.get(&r.seq).map_or(0, Vec::len),
-                    text(r, "displayName")
+                    v.record.id,
+                    v.record.provider,
+                    v.count,
+                    text(&v.record, "displayName")
                 );
             }
         }
     }
-    println!("{} {what}", records.len());
+    println!("{} {what}", views.len());
     Ok(())
 }

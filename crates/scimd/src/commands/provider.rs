@@ -3,14 +3,12 @@
 use std::fs;
 
 use anyhow::{Context, bail};
-use scimd_client::postman;
-use scimd_core::provider::{DEFAULT_TOKEN_TTL_SECONDS, parse_duration};
-use scimd_core::service::ProviderUpdate;
-use scimd_core::{Actor, Cidr, Core, NewProvider, Provider};
-use scimd_http::admin::shared::{provider_json, token_json};
-use serde_json::{Value, json};
+use scimd_core::input::ProviderInput;
+use scimd_core::views::{Urls, human_duration, provider_json, token_json, token_state};
+use scimd_core::{Actor, Core, Provider};
+use serde_json::Value;
 
-use crate::cli::ProviderCmd;
+use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs};
 use crate::config::Settings;
 
 pub fn actor() -> Actor {
@@ -21,27 +19,43 @@ pub fn actor() -> Actor {
     )
 }
 
-struct Urls {
-    public: String,
-}
-
-impl Urls {
-    fn base(&self, p: &Provider) -> String {
-        scimd_http::base_url(&self.public, p.id.as_str())
-    }
-    fn token(&self) -> String {
-        scimd_http::token_url(&self.public)
-    }
-}
-
 fn masked() -> &'static str {
     "••••••••  (scimd provider show ID --reveal)"
 }
 
-fn details(urls: &Urls, p: &Provider, secret: Option<&str>) -> Value {
-    let mut v = provider_json(&urls.public, p, None);
-    v["client_secret"] = json!(secret);
-    v
+/// The flags of `provider add`, read the way the console and the admin API read theirs.
+fn add_input(a: ProviderAddArgs) -> ProviderInput {
+    ProviderInput {
+        name: Some(a.name),
+        population: Some(a.population),
+        enabled: Some(!a.disabled),
+        description: Some(a.description),
+        tags: Some(a.tags),
+        token_ttl: Some(a.token_ttl),
+        token_expiry_date: None,
+        allowed_networks: Some(a.allowed_ips),
+        group_patch_response: Some(a.group_patch_response),
+    }
+}
+
+fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
+    ProviderInput {
+        name: u.name,
+        description: u.description,
+        tags: if u.clear_tags {
+            Some(Vec::new())
+        } else {
+            (!u.tags.is_empty()).then_some(u.tags)
+        },
+        token_ttl: u.token_ttl,
+        allowed_networks: if u.any_ip {
+            Some(Vec::new())
+        } else {
+            (!u.allowed_ips.is_empty()).then_some(u.allowed_ips)
+        },
+        group_patch_response: u.group_patch_response,
+        ..ProviderInput::default()
+    }
 }
 
 fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
@@ -54,7 +68,7 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     if !p.tags.is_empty() {
         println!("  Tags           {}", p.tags.join(", "));
     }
-    println!("  Base URL       {}", urls.base(p));
+    println!("  Base URL       {}", urls.base(p.id.as_str()));
     println!("  Token URL      {}", urls.token());
     println!("  Client ID      {}", p.client_id);
     println!("  Client secret  {}", secret.unwrap_or(masked()));
@@ -63,29 +77,8 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
         let nets: Vec<String> = p.allowed_networks.iter().map(ToString::to_string).collect();
         println!("  Allowed from   {}", nets.join(", "));
     }
+    println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Created        {}", p.created);
-}
-
-fn human_duration(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s if s % 3600 == 0 => format!("{} hours", s / 3600),
-        s => format!("{s} seconds"),
-    }
-}
-
-fn parse_networks(list: &[String]) -> anyhow::Result<Vec<Cidr>> {
-    list.iter()
-        .map(|s| s.parse::<Cidr>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)
-}
-
-fn clean_tags(tags: &[String]) -> Vec<String> {
-    tags.iter()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .collect()
 }
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
@@ -94,32 +87,15 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 }
 
 pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::Result<()> {
-    let urls = Urls {
-        public: settings.public_url_for(&settings.listen),
-    };
+    let urls = Urls::new(&settings.public_url_for(&settings.listen));
     let who = actor();
     match cmd {
         ProviderCmd::Add(a) => {
-            let population = a.population.parse().map_err(anyhow::Error::msg)?;
-            let token_ttl_seconds = if a.token_ttl.is_empty() {
-                DEFAULT_TOKEN_TTL_SECONDS
-            } else {
-                parse_duration(&a.token_ttl).map_err(anyhow::Error::msg)?
-            };
-            let allowed_networks = parse_networks(&a.allowed_ips)?;
-            let tags = clean_tags(&a.tags);
-            let new = NewProvider {
-                name: a.name,
-                population,
-                enabled: !a.disabled,
-                description: a.description,
-                tags,
-                token_ttl_seconds,
-                allowed_networks,
-            };
+            let json = a.json;
+            let new = add_input(a).into_new(core.now())?;
             let (p, secret) = core.register(new, &who).await?;
-            if a.json {
-                return print_json(&details(&urls, &p, Some(&secret)));
+            if json {
+                return print_json(&provider_json(&urls, &p, None, Some(&secret)));
             }
             println!("Registered identity provider '{}'.\n", p.id);
             print_details(&urls, &p, Some(&secret));
@@ -137,7 +113,9 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
         ProviderCmd::List(f) => {
             let all = core.providers().await?;
             if f.json {
-                return print_json(&Value::Array(all.iter().map(|p| details(&urls, p, None)).collect()));
+                return print_json(&Value::Array(
+                    all.iter().map(|p| provider_json(&urls, p, None, None)).collect(),
+                ));
             }
             if all.is_empty() {
                 println!("No providers yet. Register one with: scimd provider add --name NAME --population internal");
@@ -166,36 +144,16 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 None
             };
             if json {
-                return print_json(&details(&urls, &p, secret.as_deref()));
+                return print_json(&provider_json(&urls, &p, None, secret.as_deref()));
             }
             print_details(&urls, &p, secret.as_deref());
         }
         ProviderCmd::Update(u) => {
-            let update = ProviderUpdate {
-                name: u.name,
-                description: u.description,
-                tags: if u.clear_tags {
-                    Some(Vec::new())
-                } else {
-                    (!u.tags.is_empty()).then(|| clean_tags(&u.tags))
-                },
-                token_ttl_seconds: u
-                    .token_ttl
-                    .as_deref()
-                    .map(parse_duration)
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?,
-                allowed_networks: if u.any_ip {
-                    Some(Vec::new())
-                } else if u.allowed_ips.is_empty() {
-                    None
-                } else {
-                    Some(parse_networks(&u.allowed_ips)?)
-                },
-            };
-            let p = core.update_provider(&u.id, update, &who).await?;
-            if u.json {
-                return print_json(&details(&urls, &p, None));
+            let (id, json) = (u.id.clone(), u.json);
+            let (update, _) = update_input(u).into_update(core.now())?;
+            let p = core.update_provider(&id, update, &who).await?;
+            if json {
+                return print_json(&provider_json(&urls, &p, None, None));
             }
             print_details(&urls, &p, None);
         }
@@ -203,7 +161,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
             let secret = core.rotate_secret(&id, &who).await?;
             let p = core.provider(&id).await?;
             if json {
-                return print_json(&details(&urls, &p, Some(&secret)));
+                return print_json(&provider_json(&urls, &p, None, Some(&secret)));
             }
             println!("New client secret for '{id}': {secret}");
             println!("Tokens issued before stay valid; revoke them with `scimd provider revoke-token {id} --all`.");
@@ -240,11 +198,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 "ID", "CREATED", "EXPIRES", "LAST USED"
             );
             for t in tokens {
-                let state = match (t.revoked, t.is_live(now)) {
-                    (Some(_), _) => "revoked",
-                    (None, true) => "live",
-                    (None, false) => "expired",
-                };
+                let state = token_state(&t, now);
                 let last = t.last_used.map(|x| x.to_rfc3339()).unwrap_or_else(|| "never".into());
                 println!(
                     "{:<14} {:<26} {:<26} {:<26} {state}",
@@ -262,16 +216,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
             println!("Revoked {n} token{} of '{id}'.", if n == 1 { "" } else { "s" });
         }
         ProviderCmd::Postman { id, output } => {
-            let p = core.provider(&id).await?;
-            let secret = core.reveal_secret(&id, &who).await?;
-            let collection = postman::collection(&postman::CollectionValues {
-                provider_name: &p.name,
-                server_url: &urls.public,
-                base_url: &urls.base(&p),
-                token_url: &urls.token(),
-                client_id: p.client_id.as_str(),
-                client_secret: &secret,
-            });
+            let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;
             match output {
                 Some(path) => {

@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use scimd_client::{CaRoots, ClientAuth, TokenRequest, postman, request_token};
+use scimd_client::{CaRoots, ClientAuth, TokenRequest, request_token};
+use scimd_core::postman;
 
 use crate::cli::{AuthArg, GrantArgs, TokenArgs};
 

@@ -1,6 +1,6 @@
 //! Every metric family operations rely on is in `/metrics` after some traffic, with the
 //! labels it promises: token failures by provider, provisioning by kind and operation, the
-//! token expiry gauge and the database pool.
+//! token expiry gauge and the database pool, in the OpenMetrics text format.
 
 use serde_json::json;
 
@@ -34,13 +34,23 @@ fn every_family_is_scraped_after_traffic() {
         Some(&basic("nobody", "x")),
     );
 
-    let m = call("GET", &format!("{}/metrics", s.server.url), &[], None).body;
+    let reply = call("GET", &format!("{}/metrics", s.server.url), &[], None);
+    // The OpenMetrics text format, which Prometheus scrapes, ends with `# EOF`.
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        reply.headers
+    );
+    let m = reply.body;
+    assert_eq!(m.lines().last(), Some("# EOF"), "{m}");
     for family in [
-        "scimd_http_requests_total counter",
+        "scimd_http_requests counter",
         "scimd_http_request_duration_seconds histogram",
-        "scimd_tokens_issued_total counter",
-        "scimd_token_failures_total counter",
-        "scimd_provisioning_operations_total counter",
+        "scimd_tokens_issued counter",
+        "scimd_token_failures counter",
+        "scimd_provisioning_operations counter",
         "scimd_provider_token_expiry_seconds gauge",
         "scimd_db_connections gauge",
         "scimd_db_pool_size gauge",
@@ -49,7 +59,7 @@ fn every_family_is_scraped_after_traffic() {
     }
     for line in [
         r#"scimd_http_requests_total{route="/scim/v2/{provider}/Groups/{id}",method="DELETE",status="204"} 1"#,
-        r#"scimd_http_request_duration_seconds_bucket{route="/oauth2/token",le="+Inf"} 3"#,
+        r#"scimd_http_request_duration_seconds_bucket{le="+Inf",route="/oauth2/token"} 3"#,
         r#"scimd_tokens_issued_total{provider="okta"} 1"#,
         r#"scimd_token_failures_total{provider="okta",reason="invalid_client"} 1"#,
         r#"scimd_token_failures_total{provider="",reason="invalid_client"} 1"#,

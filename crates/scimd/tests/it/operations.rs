@@ -1,4 +1,4 @@
-//! What operators see: Prometheus metrics, request ids, JSON logs.
+//! What operators see: Prometheus metrics (OpenMetrics text), request ids, JSON logs.
 
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ fn metrics_count_requests_tokens_and_provisioning_by_route_template() {
     assert_eq!(r.status, 200);
     assert!(
         r.header("content-type")
-            .is_some_and(|c| c.starts_with("text/plain; version=0.0.4"))
+            .is_some_and(|c| c.starts_with("application/openmetrics-text; version=1.0.0"))
     );
     let m = &r.body;
     for line in [

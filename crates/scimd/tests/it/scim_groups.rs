@@ -201,3 +201,104 @@ fn the_cli_lists_each_population_apart() {
     let table = s.server.cli(&["groups", "list", "--population", "third-party"]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("vendor groups"));
 }
+
+/// RFC 7644 §3.5.2: a PATCH answers 200 with the resource or 204, and 200 with the
+/// projection when `attributes` is asked for. A group PATCH without a projection answers
+/// 204 (a 100,000-member group is never rendered for a one-member change), with the new
+/// ETag; a provider set to `full` gets the whole group.
+#[test]
+fn a_group_patch_answers_204_unless_a_projection_or_the_provider_asks_for_the_body() {
+    let s = Scim::start("internal");
+    let a = s.user("a@example.com");
+    let b = s.user("b@example.com");
+    let (ida, idb) = (str_of(&a, "id"), str_of(&b, "id"));
+    let g = s.group("Ops", &[ida]);
+    let gid = str_of(&g, "id");
+    let add_b = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": idb}]}]));
+    let r = s.call("PATCH", &format!("/Groups/{gid}"), Some(&add_b));
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.body.is_empty(), "{}", r.body);
+    let read = s.get(&format!("/Groups/{gid}"));
+    assert_eq!(r.header("etag"), read.header("etag"), "the 204 carries the new version");
+    assert_eq!(member_ids(&read.json()).len(), 2);
+
+    let rename = patch_op(json!([{"op": "replace", "path": "displayName", "value": "Operations"}]));
+    let r = s.call("PATCH", &format!("/Groups/{gid}?attributes=displayName"), Some(&rename));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["displayName"], "Operations");
+    assert!(r.json().get("members").is_none());
+    let r = s.call(
+        "PATCH",
+        &format!("/Groups/{gid}?excludedAttributes=members"),
+        Some(&rename),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["id"], gid);
+    // Users are unaffected: a user PATCH answers with the user.
+    let deactivate = patch_op(json!([{"op": "replace", "value": {"active": false}}]));
+    let r = s.call("PATCH", &format!("/Users/{ida}"), Some(&deactivate));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["active"], false);
+
+    // A provider that needs the body says so; the setting is part of its JSON.
+    let full = s
+        .server
+        .add_provider("Full", "internal", &["--group-patch-response", "full"]);
+    assert_eq!(full["group_patch_response"], "full");
+    let base = str_of(&full, "base_url");
+    let call_as = |token: &str, method: &str, path: &str, body: Option<&Value>| {
+        crate::support::call(
+            method,
+            &format!("{base}{path}"),
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/scim+json"),
+            ],
+            body.map(Value::to_string).as_deref(),
+        )
+    };
+    let token = s.server.token_for(&full);
+    let call = |method: &str, path: &str, body: Option<&Value>| call_as(&token, method, path, body);
+    let u = call(
+        "POST",
+        "/Users",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "f@example.com"})),
+    )
+    .json();
+    let fg = call(
+        "POST",
+        "/Groups",
+        Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "F"})),
+    )
+    .json();
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": str_of(&u, "id")}]}]));
+    let r = call("PATCH", &format!("/Groups/{}", str_of(&fg, "id")), Some(&add));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member_ids(&r.json()), vec![str_of(&u, "id").to_owned()]);
+
+    // And changes its mind.
+    let out = s.server.cli(&[
+        "provider",
+        "update",
+        "full",
+        "--group-patch-response",
+        "no-content",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = s
+        .server
+        .cli(&["provider", "update", "full", "--group-patch-response", "sometimes"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no-content or full"));
+    // (A token seen in the last 2 seconds keeps its provider's settings that long: a new one.)
+    let token = s.server.token_for(&full);
+    let remove = patch_op(json!([{"op": "remove", "path": "members"}]));
+    let r = call_as(
+        &token,
+        "PATCH",
+        &format!("/Groups/{}", str_of(&fg, "id")),
+        Some(&remove),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+}

@@ -13,7 +13,7 @@ use scimd_core::CoreError;
 use serde_json::{Value, json};
 
 use super::auth;
-use super::shared::{status_of, with_retry_after};
+use super::failure::api_error;
 use crate::AppState;
 use providers::{
     providers_create, providers_delete, providers_disable, providers_enable, providers_list, providers_postman,
@@ -24,34 +24,21 @@ use resources::{audit_list, group_members, groups_list, groups_show, users_list,
 
 pub const PREFIX: &str = "/admin/api/v1";
 
-pub(super) type ApiResult = Result<Response, ApiFailure>;
+pub(super) type ApiResult = Result<Response, AdminApiFailure>;
 
-/// A domain error as the API answers it: `{"error", "detail"}` with the mapped status.
-pub struct ApiFailure(CoreError);
+/// A domain error as the admin API answers it: `{"error", "detail"}` with the mapped status.
+pub struct AdminApiFailure(CoreError);
 
-impl From<CoreError> for ApiFailure {
+impl From<CoreError> for AdminApiFailure {
     fn from(e: CoreError) -> Self {
-        ApiFailure(e)
+        AdminApiFailure(e)
     }
 }
 
-impl IntoResponse for ApiFailure {
+impl IntoResponse for AdminApiFailure {
     fn into_response(self) -> Response {
-        error_response(&self.0)
+        api_error(&self.0)
     }
-}
-
-pub fn error_response(e: &CoreError) -> Response {
-    let (status, detail) = status_of(e);
-    let reason = status
-        .canonical_reason()
-        .unwrap_or("error")
-        .to_lowercase()
-        .replace(' ', "_");
-    with_retry_after(
-        e,
-        (status, Json(json!({"error": reason, "detail": detail}))).into_response(),
-    )
 }
 
 /// A JSON body; a malformed one (bad JSON, an unknown field, a wrong type) is a 400 in the
@@ -64,7 +51,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(error_response(&CoreError::Invalid(rejection.body_text()))),
+            Err(rejection) => Err(api_error(&CoreError::Invalid(rejection.body_text()))),
         }
     }
 }

@@ -10,14 +10,20 @@ use serde_json::{Value, json};
 use super::{ApiResult, Body, ok};
 use crate::AppState;
 use crate::admin::auth::ApiAdmin;
-use crate::admin::shared::{self, ProviderInput, issued_json, provider_json, token_json, token_status};
+use scimd_core::input::ProviderInput;
+use scimd_core::views::{TokenStatus, issued_json, provider_json, token_json};
 
 pub(super) async fn providers_list(State(state): State<AppState>) -> ApiResult {
     let now = state.core.now();
     let mut out = Vec::new();
     for p in state.core.providers().await? {
         let tokens = state.core.tokens(p.id.as_str()).await?;
-        out.push(provider_json(&state.public_url, &p, Some(&token_status(&tokens, now))));
+        out.push(provider_json(
+            &state.urls,
+            &p,
+            Some(&TokenStatus::of(&tokens, now)),
+            None,
+        ));
     }
     ok(Value::Array(out))
 }
@@ -29,8 +35,7 @@ pub(super) async fn providers_create(
 ) -> ApiResult {
     let new = input.into_new(state.core.now())?;
     let (p, secret) = state.core.register(new, &t.actor()).await?;
-    let mut v = provider_json(&state.public_url, &p, None);
-    v["client_secret"] = json!(secret);
+    let v = provider_json(&state.urls, &p, None, Some(&secret));
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -38,9 +43,10 @@ pub(super) async fn provider_with_status(state: &AppState, id: &str) -> ApiResul
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
     ok(provider_json(
-        &state.public_url,
+        &state.urls,
         &p,
-        Some(&token_status(&tokens, state.core.now())),
+        Some(&TokenStatus::of(&tokens, state.core.now())),
+        None,
     ))
 }
 
@@ -145,5 +151,5 @@ pub(super) async fn providers_postman(
     Extension(ApiAdmin(t)): Extension<ApiAdmin>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    Ok(shared::postman(&state, &id, &t.actor()).await?)
+    Ok(super::super::postman_download(&state, &id, &t.actor()).await?)
 }

@@ -3,13 +3,14 @@
 
 use axum::extract::{Path, Query, State};
 use scim_proto::schema::ResourceKind;
-use scimd_core::{CoreError, PopulationQuery};
+use scimd_core::PopulationQuery;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiResult, ok};
 use crate::AppState;
-use crate::admin::shared::{AuditFilter, audit_json, member_json, parse_population, resource_json};
+use scimd_core::input::{AuditFilter, parse_population};
+use scimd_core::views::{audit_json, member_json, resource_json};
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListParams {
@@ -30,7 +31,7 @@ async fn list(state: &AppState, kind: ResourceKind, population: &str, p: ListPar
     ok(json!({
         "total": total,
         "offset": p.offset.unwrap_or(0),
-        "items": items.iter().map(|v| resource_json(state, v)).collect::<Vec<_>>(),
+        "items": items.iter().map(|v| resource_json(&state.urls, v)).collect::<Vec<_>>(),
     }))
 }
 
@@ -59,7 +60,7 @@ async fn show(state: &AppState, kind: ResourceKind, population: &str, id: &str) 
         count: d.member_count,
         record: d.record,
     };
-    let mut v = resource_json(state, &view);
+    let mut v = resource_json(&state.urls, &view);
     if kind == ResourceKind::User {
         v["groups"] = d
             .groups
@@ -98,11 +99,8 @@ pub(super) async fn group_members(
 ) -> ApiResult {
     let group = state
         .core
-        .store()
-        .population_resource(parse_population(&population)?, ResourceKind::Group, &id)
-        .await
-        .map_err(CoreError::from)?
-        .ok_or_else(|| CoreError::NotFound(format!("Group '{id}' in the {population} population")))?;
+        .population_record(parse_population(&population)?, ResourceKind::Group, &id)
+        .await?;
     let count = p.count.unwrap_or(100).clamp(1, scimd_core::browse::MAX_PAGE);
     let members = state.core.member_page(&group, p.after.unwrap_or(0), count).await?;
     let next = (members.len() as u32 == count)

@@ -13,8 +13,10 @@ use scimd_core::StoredAuditEvent;
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
-use crate::admin::html::{Html, Section, pager};
-use crate::admin::shared::{AUDIT_CSV_HEADER, AuditFilter, audit_csv_row, audit_json};
+use crate::admin::html::{Section, pager};
+use maud::{Markup, html};
+use scimd_core::input::AuditFilter;
+use scimd_core::views::{AUDIT_CSV_HEADER, audit_csv_row, audit_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,37 +27,39 @@ pub fn routes() -> Router<AppState> {
 
 const PAGE: u32 = 100;
 
-pub fn events_table(h: &mut Html, events: &[StoredAuditEvent]) {
-    if events.is_empty() {
-        h.el("p", "class=\"empty\"", "No events.");
-        return;
+pub fn events_table(events: &[StoredAuditEvent]) -> Markup {
+    html! {
+        @if events.is_empty() {
+            p.empty { "No events." }
+        } @else {
+            div.table { table.audit {
+                thead { tr {
+                    th { "Time" } th { "Actor" } th { "Action" } th { "Provider" }
+                    th { "Resource" } th { "Population" } th { "Attributes" }
+                } }
+                tbody {
+                    @for e in events {
+                        tr {
+                            td { (e.time.to_rfc3339()) }
+                            td { (e.actor) }
+                            td.action { (e.action) }
+                            td { (e.provider.as_deref().unwrap_or("")) }
+                            td.mono { (e.resource.as_deref().unwrap_or("")) }
+                            td { (e.population.as_deref().unwrap_or("")) }
+                            td { (e.attributes.join(", ")) }
+                        }
+                    }
+                }
+            } }
+        }
     }
-    h.raw(
-        "<div class=\"table\"><table class=\"audit\"><thead><tr><th>Time</th><th>Actor</th><th>Action</th>\
-           <th>Provider</th><th>Resource</th><th>Population</th><th>Attributes</th></tr></thead><tbody>",
-    );
-    for e in events {
-        h.raw("<tr>")
-            .el("td", "", &e.time.to_rfc3339())
-            .el("td", "", &e.actor)
-            .el("td", "class=\"action\"", &e.action)
-            .el("td", "", e.provider.as_deref().unwrap_or(""))
-            .el("td", "class=\"mono\"", e.resource.as_deref().unwrap_or(""))
-            .el("td", "", e.population.as_deref().unwrap_or(""))
-            .el("td", "", &e.attributes.join(", "))
-            .raw("</tr>");
-    }
-    h.raw("</tbody></table></div>");
 }
 
-fn input(h: &mut Html, name: &str, label: &str, value: Option<&str>, hint: &str) {
-    h.raw(&format!(
-        "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" value=\""
-    ))
-    .text(value.unwrap_or(""))
-    .raw("\" placeholder=\"")
-    .text(hint)
-    .raw("\">");
+fn input(name: &str, label: &str, value: Option<&str>, hint: &str) -> Markup {
+    html! {
+        label for=(name) { (label) }
+        input id=(name) name=(name) value=(value.unwrap_or("")) placeholder=(hint);
+    }
 }
 
 /// The query string without the paging cursor, for links that keep the filters.
@@ -74,28 +78,7 @@ async fn audit_list(
     RawQuery(raw): RawQuery,
 ) -> Page {
     let events = state.core.audit(f.query(PAGE)?).await?;
-    let mut h = Html::new();
-    h.raw("<form method=\"get\" class=\"filters\">");
-    input(&mut h, "provider", "Provider", f.provider.as_deref(), "okta");
-    input(&mut h, "actor", "Actor", f.actor.as_deref(), "admin:alice or admin:*");
-    input(
-        &mut h,
-        "action",
-        "Action",
-        f.action.as_deref(),
-        "provider.* or user.create",
-    );
-    input(&mut h, "resource", "Resource", f.resource.as_deref(), "User/<id>");
-    input(&mut h, "since", "Since", f.since.as_deref(), "2026-01-01");
-    input(&mut h, "until", "Until", f.until.as_deref(), "2026-12-31T23:59:59Z");
-    h.raw("<button type=\"submit\">Filter</button></form>");
     let filters = filters_only(raw.as_deref());
-    h.raw("<p class=\"exports\">Export these events: ")
-        .link(&format!("/admin/audit.csv?{filters}"), "CSV")
-        .raw(" · ")
-        .link(&format!("/admin/audit.jsonl?{filters}"), "JSON lines")
-        .raw("</p>");
-    events_table(&mut h, &events);
     let next = (events.len() as u32 == PAGE)
         .then(|| {
             events
@@ -104,7 +87,25 @@ async fn audit_list(
         })
         .flatten();
     let newest = f.before.is_some().then(|| format!("/admin/audit?{filters}"));
-    pager(&mut h, newest, next);
+    let h = html! {
+        form method="get" class="filters" {
+            (input("provider", "Provider", f.provider.as_deref(), "okta"))
+            (input("actor", "Actor", f.actor.as_deref(), "admin:alice or admin:*"))
+            (input("action", "Action", f.action.as_deref(), "provider.* or user.create"))
+            (input("resource", "Resource", f.resource.as_deref(), "User/<id>"))
+            (input("since", "Since", f.since.as_deref(), "2026-01-01"))
+            (input("until", "Until", f.until.as_deref(), "2026-12-31T23:59:59Z"))
+            button type="submit" { "Filter" }
+        }
+        p.exports {
+            "Export these events: "
+            a href=(format!("/admin/audit.csv?{filters}")) { "CSV" }
+            " · "
+            a href=(format!("/admin/audit.jsonl?{filters}")) { "JSON lines" }
+        }
+        (events_table(&events))
+        (pager(newest, next))
+    };
     render(&admin, "Audit log", Section::Audit, &[("Audit log", "/admin/audit")], h)
 }
 

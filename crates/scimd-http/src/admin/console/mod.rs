@@ -17,10 +17,11 @@ use scimd_core::CoreError;
 use serde::Deserialize;
 
 use super::auth::{self, ConsoleAdmin, LOGIN_COOKIE, SESSION_COOKIE};
-use super::html::{self, Html, Section, Viewer};
-use super::shared::{status_of, with_retry_after};
+use super::failure::error_page;
+use super::html::{self, Section, Viewer};
 use crate::AppState;
 use crate::client_addr::ClientAddr;
+use maud::Markup;
 
 /// How long a failed sign-in answer is held back: with the per-account and per-address
 /// limits, guessing stays slow even from many connections.
@@ -41,6 +42,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(signed_in)
 }
 
+/// The providers list, first of the breadcrumbs of every provider page.
+pub(super) const PROVIDERS: (&str, &str) = ("Providers", "/admin/providers");
+
 /// A console handler's answer: a page, or the page for what went wrong.
 pub(super) type Page = Result<Response, PageError>;
 
@@ -58,23 +62,19 @@ impl IntoResponse for PageError {
     }
 }
 
-/// The console's page for a domain error.
-pub fn error_page(e: &CoreError) -> Response {
-    let (status, msg) = status_of(e);
-    let page = (
-        status,
-        html::message_page(status.canonical_reason().unwrap_or("Error"), &msg),
-    );
-    with_retry_after(e, page.into_response())
-}
-
 /// A full console page for the signed-in administrator.
-pub(super) fn render(admin: &ConsoleAdmin, title: &str, section: Section, crumbs: &[(&str, &str)], body: Html) -> Page {
+pub(super) fn render(
+    admin: &ConsoleAdmin,
+    title: &str,
+    section: Section,
+    crumbs: &[(&str, &str)],
+    body: Markup,
+) -> Page {
     let viewer = Viewer {
         admin: &admin.session.admin,
         csrf: &admin.session.csrf,
     };
-    Ok(HtmlResponse(html::page(title, section, Some(&viewer), crumbs, &body.into_string())).into_response())
+    Ok(HtmlResponse(html::page(title, section, Some(&viewer), crumbs, body)).into_response())
 }
 
 async fn static_file(Path(file): Path<String>) -> Response {
@@ -107,19 +107,21 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn login_page(status: StatusCode, nonce: &str, next: &str, error: Option<&str>, state: &AppState) -> Response {
-    let mut h = Html::new();
-    if let Some(e) = error {
-        h.el("p", "class=\"error\" role=\"alert\"", e);
-    }
-    h.raw("<form method=\"post\" action=\"/admin/login\" class=\"card narrow\">")
-        .csrf(nonce)
-        .raw("<input type=\"hidden\" name=\"next\" value=\"")
-        .text(next)
-        .raw("\">")
-        .raw("<label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"username\" required autofocus>")
-        .raw("<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
-        .raw("<button type=\"submit\" class=\"primary\">Sign in</button></form>");
-    let page = html::page("Sign in", Section::None, None, &[], &h.into_string());
+    let body = maud::html! {
+        @if let Some(e) = error {
+            p.error role="alert" { (e) }
+        }
+        form method="post" action="/admin/login" class="card narrow" {
+            (html::csrf(nonce))
+            input type="hidden" name="next" value=(next);
+            label for="name" { "Name" }
+            input id="name" name="name" autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" class="primary" { "Sign in" }
+        }
+    };
+    let page = html::page("Sign in", Section::None, None, &[], body);
     let mut resp = (status, HtmlResponse(page)).into_response();
     resp.headers_mut()
         .append(header::SET_COOKIE, auth::set_cookie(state, LOGIN_COOKIE, nonce, 3600));
@@ -178,11 +180,14 @@ async fn login(
         }
         Err(e) => {
             tokio::time::sleep(FAILED_SIGNIN_DELAY).await;
-            let (status, msg) = status_of(&e);
-            with_retry_after(
-                &e,
-                login_page(status, &login_token(&headers), &next, Some(&msg), &state),
-            )
+            let p = crate::error::problem(&e);
+            p.with_retry_after(login_page(
+                p.status,
+                &login_token(&headers),
+                &next,
+                Some(&p.detail),
+                &state,
+            ))
         }
     }
 }

@@ -6,15 +6,16 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use scimd_core::service::IssuedToken;
+use scimd_core::grants::IssuedToken;
 use serde_json::json;
 
-use super::providers::CRUMB;
+use super::PROVIDERS as CRUMB;
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
-use crate::admin::html::{Html, Section};
-use crate::admin::shared::{self, token_status};
+use crate::admin::html::{Section, copy_field, csrf as html_csrf, post_button};
+use maud::html;
+use scimd_core::views::{TokenStatus, human_duration, token_state};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,144 +42,129 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
     let now = state.core.now();
-    let status = token_status(&tokens, now);
+    let status = TokenStatus::of(&tokens, now);
     let csrf = &admin.session.csrf;
     let base = format!("/admin/providers/{}", p.id);
-    let mut h = Html::new();
-    if status.expiring_soon {
-        h.el(
-            "p",
-            "class=\"warning\" role=\"alert\"",
-            &format!(
-                "This provider's tokens expire within 14 days ({}). Generate a new activation token and paste it into the identity provider before then: provisioning stops silently when it expires.",
-                status.expires.map(|e| e.to_rfc3339()).unwrap_or_default()
-            ),
-        );
-    }
-    if !p.enabled {
-        h.el(
-            "p",
-            "class=\"warning\"",
-            "This provider is disabled: its tokens and token requests are refused.",
-        );
-    }
-    match &once {
-        Once::Registered(_) => {
-            h.el(
-                "p",
-                "class=\"notice\"",
-                "Provider registered. Its client secret is shown below; later only through the eye button (audited).",
-            );
-        }
-        Once::Rotated(_) => {
-            h.el(
-                "p",
-                "class=\"notice\"",
-                "New client secret. Tokens issued before stay valid; revoke them below if needed.",
-            );
-        }
-        _ => {}
-    }
-    h.raw("<section class=\"card\"><dl class=\"facts\">")
-        .el("dt", "", "Name")
-        .el("dd", "", &p.name)
-        .el("dt", "", "Population")
-        .el("dd", "id=\"population\"", p.population.as_str())
-        .el("dt", "", "Enabled")
-        .el("dd", "", if p.enabled { "yes" } else { "no" })
-        .el("dt", "", "Description")
-        .el("dd", "", &p.description)
-        .el("dt", "", "Tags")
-        .el("dd", "", &p.tags.join(", "))
-        .el("dt", "", "Token lifetime")
-        .el("dd", "", &format!("{} days", p.token_ttl_seconds / 86_400))
-        .el("dt", "", "Allowed networks")
-        .el(
-            "dd",
-            "",
-            &if p.allowed_networks.is_empty() {
-                "any".to_owned()
-            } else {
-                p.allowed_networks
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        )
-        .el("dt", "", "Created")
-        .el("dd", "", &p.created.to_rfc3339())
-        .raw("</dl>");
-    h.copy_field("base-url", "Base URL", &state.base_url(p.id.as_str()))
-        .copy_field("token-url", "Token URL", &state.token_url())
-        .copy_field("client-id", "Client ID", p.client_id.as_str());
+    let networks = if p.allowed_networks.is_empty() {
+        "any".to_owned()
+    } else {
+        p.allowed_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let shown_secret = match &once {
         Once::Registered(s) | Once::Secret(s) | Once::Rotated(s) => Some(s.as_str()),
         _ => None,
     };
-    h.raw("<div class=\"field\"><label for=\"client-secret\">Client secret</label><div class=\"value\">");
-    h.raw(&format!(
-        "<input id=\"client-secret\" readonly type=\"{}\" value=\"",
-        if shown_secret.is_some() { "text" } else { "password" }
-    ))
-    .text(shown_secret.unwrap_or("••••••••••••••••••••••••"))
-    .raw("\">");
-    h.raw(&format!("<form method=\"post\" action=\"{base}/reveal\" class=\"inline reveal\" data-target=\"client-secret\">"))
-        .csrf(csrf)
-        .raw("<button type=\"submit\" class=\"eye\" title=\"Reveal (recorded in the audit log)\" aria-label=\"Reveal the client secret\"><svg viewBox=\"0 0 24 24\" width=\"18\" height=\"18\" aria-hidden=\"true\"><path fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\" d=\"M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z\"/><circle cx=\"12\" cy=\"12\" r=\"3\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\"/></svg> Reveal</button></form>")
-        .raw("<button type=\"button\" class=\"copy\" data-copy=\"client-secret\" title=\"Copy\">Copy</button></div></div>");
-    h.raw("</section>");
-
-    h.raw("<section class=\"card\"><h2>Activation token</h2>");
-    if let Once::Issued(t) = &once {
-        h.el("p", "class=\"notice\"", "Here is the new activation token. It is shown only now: copy it into the identity provider (Okta: HTTP Header authentication).")
-            .copy_field("activation-token", "Activation token", t.token.as_str())
-            .el("p", "id=\"activation-expiry\"", &format!("Expires {}", t.record.expires.to_rfc3339()));
-    }
-    h.post_button(&format!("{base}/token"), csrf, "Generate activation token", "primary");
-    h.raw("<h3>Issued tokens</h3>");
-    if tokens.is_empty() {
-        h.el("p", "class=\"empty\"", "No tokens issued yet.");
-    } else {
-        h.raw("<div class=\"table\"><table id=\"tokens\"><thead><tr><th>ID</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>");
-        for t in tokens.iter().rev() {
-            let state_text = match (t.revoked, t.is_live(now)) {
-                (Some(_), _) => "revoked",
-                (None, true) => "live",
-                (None, false) => "expired",
-            };
-            h.raw("<tr>")
-                .el("td", "class=\"mono\"", &t.id)
-                .el("td", "", &t.created.to_rfc3339())
-                .el("td", "", &t.expires.to_rfc3339())
-                .el(
-                    "td",
-                    "",
-                    &t.last_used.map_or_else(|| "never".to_owned(), |x| x.to_rfc3339()),
-                )
-                .el("td", "", state_text)
-                .raw("<td>");
-            if t.is_live(now) {
-                h.post_button(&format!("{base}/tokens/{}/revoke", t.id), csrf, "Revoke", "danger");
+    let h = html! {
+        @if status.expiring_soon {
+            p.warning role="alert" {
+                "This provider's tokens expire within 14 days ("
+                (status.expires.map(|e| e.to_rfc3339()).unwrap_or_default())
+                "). Generate a new activation token and paste it into the identity provider before then: \
+                 provisioning stops silently when it expires."
             }
-            h.raw("</td></tr>");
         }
-        h.raw("</tbody></table></div>");
-    }
-    h.raw("</section>");
-
-    h.raw("<section class=\"card actions\"><h2>Actions</h2>");
-    h.post_button(&format!("{base}/postman"), csrf, "Download Postman collection", "");
-    h.post_button(&format!("{base}/rotate"), csrf, "Rotate secret", "");
-    if p.enabled {
-        h.post_button(&format!("{base}/disable"), csrf, "Disable", "");
-    } else {
-        h.post_button(&format!("{base}/enable"), csrf, "Enable", "");
-    }
-    h.link(&format!("{base}/edit"), "Edit settings")
-        .raw(" ")
-        .link(&format!("{base}/delete"), "Delete…")
-        .raw("</section>");
+        @if !p.enabled {
+            p.warning { "This provider is disabled: its tokens and token requests are refused." }
+        }
+        @match &once {
+            Once::Registered(_) => p.notice {
+                "Provider registered. Its client secret is shown below; later only through the eye button (audited)."
+            },
+            Once::Rotated(_) => p.notice {
+                "New client secret. Tokens issued before stay valid; revoke them below if needed."
+            },
+            _ => {}
+        }
+        section.card {
+            dl.facts {
+                dt { "Name" } dd { (p.name) }
+                dt { "Population" } dd #population { (p.population.as_str()) }
+                dt { "Enabled" } dd { (if p.enabled { "yes" } else { "no" }) }
+                dt { "Description" } dd { (p.description) }
+                dt { "Tags" } dd { (p.tags.join(", ")) }
+                dt { "Token lifetime" } dd { (human_duration(p.token_ttl_seconds)) }
+                dt { "Allowed networks" } dd { (networks) }
+                dt { "Group PATCH answer" } dd { (p.settings.group_patch_response.as_str()) }
+                dt { "Created" } dd { (p.created.to_rfc3339()) }
+            }
+            (copy_field("base-url", "Base URL", &state.base_url(p.id.as_str())))
+            (copy_field("token-url", "Token URL", &state.token_url()))
+            (copy_field("client-id", "Client ID", p.client_id.as_str()))
+            div.field {
+                label for="client-secret" { "Client secret" }
+                div.value {
+                    input id="client-secret" readonly type=(if shown_secret.is_some() { "text" } else { "password" })
+                        value=(shown_secret.unwrap_or("••••••••••••••••••••••••"));
+                    form method="post" action=(format!("{base}/reveal")) class="inline reveal" data-target="client-secret" {
+                        (html_csrf(csrf))
+                        button type="submit" class="eye" title="Reveal (recorded in the audit log)" aria-label="Reveal the client secret" {
+                            svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" {
+                                path fill="none" stroke="currentColor" stroke-width="2" d="M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z" {}
+                                circle cx="12" cy="12" r="3" fill="none" stroke="currentColor" stroke-width="2" {}
+                            }
+                            " Reveal"
+                        }
+                    }
+                    button type="button" class="copy" data-copy="client-secret" title="Copy" { "Copy" }
+                }
+            }
+        }
+        section.card {
+            h2 { "Activation token" }
+            @if let Once::Issued(t) = &once {
+                p.notice {
+                    "Here is the new activation token. It is shown only now: copy it into the identity provider \
+                     (Okta: HTTP Header authentication)."
+                }
+                (copy_field("activation-token", "Activation token", t.token.as_str()))
+                p #activation-expiry { "Expires " (t.record.expires.to_rfc3339()) }
+            }
+            (post_button(&format!("{base}/token"), csrf, "Generate activation token", "primary"))
+            h3 { "Issued tokens" }
+            @if tokens.is_empty() {
+                p.empty { "No tokens issued yet." }
+            } @else {
+                div.table { table #tokens {
+                    thead { tr {
+                        th { "ID" } th { "Created" } th { "Expires" } th { "Last used" } th { "State" } th {}
+                    } }
+                    tbody {
+                        @for t in tokens.iter().rev() {
+                            tr {
+                                td.mono { (t.id) }
+                                td { (t.created.to_rfc3339()) }
+                                td { (t.expires.to_rfc3339()) }
+                                td { (t.last_used.map_or_else(|| "never".to_owned(), |x| x.to_rfc3339())) }
+                                td { (token_state(t, now)) }
+                                td {
+                                    @if t.is_live(now) {
+                                        (post_button(&format!("{base}/tokens/{}/revoke", t.id), csrf, "Revoke", "danger"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        section.card.actions {
+            h2 { "Actions" }
+            (post_button(&format!("{base}/postman"), csrf, "Download Postman collection", ""))
+            (post_button(&format!("{base}/rotate"), csrf, "Rotate secret", ""))
+            @if p.enabled {
+                (post_button(&format!("{base}/disable"), csrf, "Disable", ""))
+            } @else {
+                (post_button(&format!("{base}/enable"), csrf, "Enable", ""))
+            }
+            a href=(format!("{base}/edit")) { "Edit settings" }
+            " "
+            a href=(format!("{base}/delete")) { "Delete…" }
+        }
+    };
     let crumbs = [CRUMB, (p.name.as_str(), "")];
     let mut resp = render(admin, &p.name, Section::Providers, &crumbs, h)?;
     resp.headers_mut()
@@ -245,7 +231,7 @@ async fn providers_postman(
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
 ) -> Page {
-    let resp = shared::postman(&state, &id, &admin.actor()).await?;
+    let resp = super::super::postman_download(&state, &id, &admin.actor()).await?;
     Ok(resp)
 }
 

@@ -9,11 +9,13 @@ use scimd_core::Provider;
 use serde::Deserialize;
 
 use super::provider_page::{self, Once, details};
-use super::{Page, render};
+use super::{PROVIDERS as CRUMB, Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
-use crate::admin::html::{Html, Section};
-use crate::admin::shared::{ProviderInput, split_list, token_status};
+use crate::admin::html::{Section, csrf, select};
+use maud::{Markup, html};
+use scimd_core::input::{ProviderInput, split_list};
+use scimd_core::views::TokenStatus;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,8 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/providers/{id}/edit", get(providers_edit).post(providers_update))
         .merge(provider_page::routes())
 }
-
-pub(super) const CRUMB: (&str, &str) = ("Providers", "/admin/providers");
 
 #[derive(Deserialize, Default)]
 struct ListFilter {
@@ -50,17 +50,6 @@ fn matches(p: &Provider, f: &ListFilter) -> bool {
         && given(&f.enabled).is_none_or(|e| (e == "yes") == p.enabled)
 }
 
-fn select(h: &mut Html, name: &str, current: Option<&str>, options: &[(&str, &str)]) {
-    h.raw(&format!("<select id=\"{name}\" name=\"{name}\">"));
-    for (value, label) in options {
-        let sel = if current == Some(*value) { " selected" } else { "" };
-        h.raw(&format!("<option value=\"{value}\"{sel}>"))
-            .text(label)
-            .raw("</option>");
-    }
-    h.raw("</select>");
-}
-
 async fn providers_list(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
@@ -68,81 +57,57 @@ async fn providers_list(
 ) -> Page {
     let all = state.core.providers().await?;
     let now = state.core.now();
-    let mut h = Html::new();
-    h.raw("<div class=\"actions\"><a class=\"button primary\" href=\"/admin/providers/new\">New provider</a></div>");
-    h.raw("<form method=\"get\" class=\"filters\" role=\"search\">")
-        .raw("<label for=\"name\">Name</label><input id=\"name\" name=\"name\" value=\"")
-        .text(f.name.as_deref().unwrap_or(""))
-        .raw("\"><label for=\"tag\">Tag</label><input id=\"tag\" name=\"tag\" value=\"")
-        .text(f.tag.as_deref().unwrap_or(""))
-        .raw("\"><label for=\"population\">Population</label>");
-    select(
-        &mut h,
-        "population",
-        f.population.as_deref(),
-        &[("", "Any"), ("internal", "Internal"), ("third-party", "Third-party")],
-    );
-    h.raw("<label for=\"enabled\">Enabled</label>");
-    select(
-        &mut h,
-        "enabled",
-        f.enabled.as_deref(),
-        &[("", "Any"), ("yes", "Yes"), ("no", "No")],
-    );
-    h.raw("<button type=\"submit\">Filter</button></form>");
     let shown: Vec<&Provider> = all.iter().filter(|p| matches(p, &f)).collect();
-    if shown.is_empty() {
-        h.el(
-            "p",
-            "class=\"empty\"",
-            "No providers match. Register one with “New provider”.",
-        );
-    } else {
-        h.raw(
-            "<div class=\"table\"><table><thead><tr><th>ID</th><th>Name</th><th>Population</th><th>Tags</th>\
-               <th>Enabled</th><th>Created</th><th>Token expiry</th></tr></thead><tbody>",
-        );
-        for p in shown {
-            let tokens = state.core.tokens(p.id.as_str()).await.unwrap_or_default();
-            let status = token_status(&tokens, now);
-            h.raw("<tr><td>")
-                .link(&format!("/admin/providers/{}", p.id), p.id.as_str())
-                .raw("</td>")
-                .el("td", "", &p.name)
-                .el("td", "", p.population.as_str())
-                .el("td", "", &p.tags.join(", "))
-                .el("td", "", if p.enabled { "yes" } else { "no" })
-                .el("td", "", &p.created.to_rfc3339());
-            let expiry = status
-                .expires
-                .map_or_else(|| "no live token".to_owned(), |e| e.to_rfc3339());
-            h.el("td", if status.expiring_soon { "class=\"warn\"" } else { "" }, &expiry)
-                .raw("</tr>");
-        }
-        h.raw("</tbody></table></div>");
+    let mut rows = Vec::with_capacity(shown.len());
+    for p in shown {
+        let tokens = state.core.tokens(p.id.as_str()).await.unwrap_or_default();
+        rows.push((p, TokenStatus::of(&tokens, now)));
     }
+    let h = html! {
+        div.actions { a.button.primary href="/admin/providers/new" { "New provider" } }
+        form method="get" class="filters" role="search" {
+            label for="name" { "Name" }
+            input id="name" name="name" value=(f.name.as_deref().unwrap_or(""));
+            label for="tag" { "Tag" }
+            input id="tag" name="tag" value=(f.tag.as_deref().unwrap_or(""));
+            label for="population" { "Population" }
+            (select("population", f.population.as_deref(), &[("", "Any"), ("internal", "Internal"), ("third-party", "Third-party")]))
+            label for="enabled" { "Enabled" }
+            (select("enabled", f.enabled.as_deref(), &[("", "Any"), ("yes", "Yes"), ("no", "No")]))
+            button type="submit" { "Filter" }
+        }
+        @if rows.is_empty() {
+            p.empty { "No providers match. Register one with “New provider”." }
+        } @else {
+            div.table { table {
+                thead { tr {
+                    th { "ID" } th { "Name" } th { "Population" } th { "Tags" }
+                    th { "Enabled" } th { "Created" } th { "Token expiry" }
+                } }
+                tbody {
+                    @for (p, status) in &rows {
+                        tr {
+                            td { a href=(format!("/admin/providers/{}", p.id)) { (p.id.as_str()) } }
+                            td { (p.name) }
+                            td { (p.population.as_str()) }
+                            td { (p.tags.join(", ")) }
+                            td { (if p.enabled { "yes" } else { "no" }) }
+                            td { (p.created.to_rfc3339()) }
+                            td class=[status.expiring_soon.then_some("warn")] {
+                                (status.expires.map_or_else(|| "no live token".to_owned(), |e| e.to_rfc3339()))
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+    };
     render(&admin, "Providers", Section::Providers, &[CRUMB], h)
 }
 
 /// The settings fields of the new and edit forms; `p` fills them when editing. The
 /// population is chosen only when registering.
-fn settings_fields(h: &mut Html, p: Option<&Provider>) {
-    let value = |v: &str| crate::admin::html::esc(v);
-    h.raw(&format!(
-        "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"200\" value=\"{}\">",
-        value(p.map_or("", |p| p.name.as_str()))
-    ));
-    match p {
-        None => {
-            h.raw("<fieldset><legend>Population (fixed once saved)</legend>")
-                .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"internal\" checked> Internal (staff)</label>")
-                .raw("<label class=\"radio\"><input type=\"radio\" name=\"population\" value=\"third-party\"> Third-party (vendors, contractors)</label></fieldset>")
-                .raw("<label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"on\" checked> Enabled</label>");
-        }
-        Some(p) => {
-            h.el("p", "", &format!("Population: {} (fixed once saved)", p.population));
-        }
-    }
+fn settings_fields(p: Option<&Provider>) -> Markup {
     let ttl = p
         .map(|p| format!("{}d", p.token_ttl_seconds / 86_400))
         .unwrap_or_default();
@@ -156,21 +121,46 @@ fn settings_fields(h: &mut Html, p: Option<&Provider>) {
                 .join(", ")
         })
         .unwrap_or_default();
-    h.raw("<label for=\"description\">Description</label><textarea id=\"description\" name=\"description\" rows=\"2\">")
-        .text(p.map_or("", |p| p.description.as_str()))
-        .raw("</textarea>")
-        .raw(&format!("<label for=\"tags\">Tags (comma-separated)</label><input id=\"tags\" name=\"tags\" value=\"{}\">", value(&tags)))
-        .raw(&format!("<label for=\"token_ttl\">Token lifetime (e.g. 365d, 90d, 12h)</label><input id=\"token_ttl\" name=\"token_ttl\" placeholder=\"365d\" value=\"{}\">", value(&ttl)))
-        .raw("<label for=\"token_expiry_date\">or tokens expire on</label><input id=\"token_expiry_date\" name=\"token_expiry_date\" type=\"date\">")
-        .raw(&format!("<label for=\"allowed_networks\">Allowed networks (CIDR, comma-separated; empty: any)</label><input id=\"allowed_networks\" name=\"allowed_networks\" placeholder=\"10.0.0.0/8, 192.0.2.0/24\" value=\"{}\">", value(&nets)));
+    html! {
+        label for="name" { "Name" }
+        input id="name" name="name" required maxlength="200" value=(p.map_or("", |p| p.name.as_str()));
+        @match p {
+            None => {
+                fieldset {
+                    legend { "Population (fixed once saved)" }
+                    label.radio { input type="radio" name="population" value="internal" checked; " Internal (staff)" }
+                    label.radio { input type="radio" name="population" value="third-party"; " Third-party (vendors, contractors)" }
+                }
+                label.check { input type="checkbox" name="enabled" value="on" checked; " Enabled" }
+            }
+            Some(existing) => p { "Population: " (existing.population) " (fixed once saved)" }
+        }
+        label for="description" { "Description" }
+        textarea id="description" name="description" rows="2" { (p.map_or("", |p| p.description.as_str())) }
+        label for="tags" { "Tags (comma-separated)" }
+        input id="tags" name="tags" value=(tags);
+        label for="token_ttl" { "Token lifetime (e.g. 365d, 90d, 12h)" }
+        input id="token_ttl" name="token_ttl" placeholder="365d" value=(ttl);
+        label for="token_expiry_date" { "or tokens expire on" }
+        input id="token_expiry_date" name="token_expiry_date" type="date";
+        label for="allowed_networks" { "Allowed networks (CIDR, comma-separated; empty: any)" }
+        input id="allowed_networks" name="allowed_networks" placeholder="10.0.0.0/8, 192.0.2.0/24" value=(nets);
+        label for="group_patch_response" { "Answer to a group PATCH" }
+        (select("group_patch_response", p.map(|p| p.settings.group_patch_response.as_str()), &[
+            ("no-content", "204 No Content (fast for large groups; Okta and Entra accept it)"),
+            ("full", "200 with the whole group and all its members"),
+        ]))
+    }
 }
 
 async fn providers_new(Extension(admin): Extension<ConsoleAdmin>) -> Page {
-    let mut h = Html::new();
-    h.raw("<form method=\"post\" action=\"/admin/providers\" class=\"card\">")
-        .csrf(&admin.session.csrf);
-    settings_fields(&mut h, None);
-    h.raw("<button type=\"submit\" class=\"primary\">Register provider</button></form>");
+    let h = html! {
+        form method="post" action="/admin/providers" class="card" {
+            (csrf(&admin.session.csrf))
+            (settings_fields(None))
+            button type="submit" class="primary" { "Register provider" }
+        }
+    };
     render(&admin, "New provider", Section::Providers, &[CRUMB, ("New", "")], h)
 }
 
@@ -180,14 +170,13 @@ async fn providers_edit(
     Path(id): Path<String>,
 ) -> Page {
     let p = state.core.provider(&id).await?;
-    let mut h = Html::new();
-    h.raw(&format!(
-        "<form method=\"post\" action=\"/admin/providers/{}/edit\" class=\"card\">",
-        p.id
-    ))
-    .csrf(&admin.session.csrf);
-    settings_fields(&mut h, Some(&p));
-    h.raw("<button type=\"submit\" class=\"primary\">Save</button></form>");
+    let h = html! {
+        form method="post" action=(format!("/admin/providers/{}/edit", p.id)) class="card" {
+            (csrf(&admin.session.csrf))
+            (settings_fields(Some(&p)))
+            button type="submit" class="primary" { "Save" }
+        }
+    };
     let crumbs = [CRUMB, (p.name.as_str(), ""), ("Edit", "")];
     render(&admin, &format!("Edit {}", p.name), Section::Providers, &crumbs, h)
 }
@@ -207,6 +196,7 @@ struct ProviderForm {
     token_expiry_date: String,
     #[serde(default)]
     allowed_networks: String,
+    group_patch_response: Option<String>,
 }
 
 impl ProviderForm {
@@ -222,6 +212,7 @@ impl ProviderForm {
             token_ttl: Some(self.token_ttl),
             token_expiry_date: Some(self.token_expiry_date),
             allowed_networks: Some(split_list(&self.allowed_networks)),
+            group_patch_response: self.group_patch_response,
         }
     }
 }
@@ -254,24 +245,18 @@ async fn providers_delete_confirm(
     Path(id): Path<String>,
 ) -> Page {
     let p = state.core.provider(&id).await?;
-    let mut h = Html::new();
-    h.el(
-        "p",
-        "class=\"warning\"",
-        &format!(
-            "Deleting '{}' removes its tokens and every user and group it provisioned into the {} population. This cannot be undone.",
-            p.name, p.population
-        ),
-    );
-    h.raw(&format!(
-        "<form method=\"post\" action=\"/admin/providers/{}/delete\" class=\"card\">",
-        p.id
-    ))
-    .csrf(&admin.session.csrf)
-    .raw("<label for=\"confirm\">Type the provider's id (")
-    .text(p.id.as_str())
-    .raw(") to confirm</label><input id=\"confirm\" name=\"confirm\" required autocomplete=\"off\">")
-    .raw("<button type=\"submit\" class=\"danger\">Delete provider</button></form>");
+    let h = html! {
+        p.warning {
+            "Deleting '" (p.name) "' removes its tokens and every user and group it provisioned into the "
+            (p.population) " population. This cannot be undone."
+        }
+        form method="post" action=(format!("/admin/providers/{}/delete", p.id)) class="card" {
+            (csrf(&admin.session.csrf))
+            label for="confirm" { "Type the provider's id (" (p.id.as_str()) ") to confirm" }
+            input id="confirm" name="confirm" required autocomplete="off";
+            button type="submit" class="danger" { "Delete provider" }
+        }
+    };
     let crumbs = [CRUMB, (p.name.as_str(), ""), ("Delete", "")];
     render(&admin, &format!("Delete {}", p.name), Section::Providers, &crumbs, h)
 }

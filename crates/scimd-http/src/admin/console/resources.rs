@@ -13,8 +13,9 @@ use serde_json::Value;
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::{ConsoleAdmin, urlencode};
-use crate::admin::html::{Html, Section, pager};
-use crate::admin::shared::parse_population;
+use crate::admin::html::{Section, pager};
+use maud::html;
+use scimd_core::input::parse_population;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,6 +49,10 @@ fn section(kind: ResourceKind, p: Population) -> (Section, &'static str, &'stati
 
 fn text<'a>(r: &'a ResourceRecord, key: &str) -> &'a str {
     r.data.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn active(r: &ResourceRecord) -> bool {
+    r.data.get("active").and_then(Value::as_bool).unwrap_or(true)
 }
 
 fn full_name(r: &ResourceRecord) -> String {
@@ -93,58 +98,60 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
     };
     let (total, items) = state.core.population_page(query).await?;
     let (sec, title, base) = section(kind, population);
-    let mut h = Html::new();
     let placeholder = match kind {
         ResourceKind::User => "userName, name, email or externalId",
         ResourceKind::Group => "displayName or externalId",
     };
-    h.raw("<form method=\"get\" class=\"filters\" role=\"search\"><label for=\"q\">Search</label><input id=\"q\" name=\"q\" type=\"search\" value=\"")
-        .text(&q)
-        .raw("\" placeholder=\"")
-        .text(placeholder)
-        .raw("\"><button type=\"submit\">Search</button></form>");
-    h.el("p", "class=\"count\"", &format!("{total} {}", title.to_lowercase()));
-    if items.is_empty() {
-        h.el("p", "class=\"empty\"", "Nothing here yet.");
-    } else {
-        h.raw("<div class=\"table\"><table id=\"resources\"><thead><tr>");
-        match kind {
-            ResourceKind::User => {
-                h.raw("<th>userName</th><th>Name</th><th>Email</th><th>externalId</th><th>Active</th><th>Provider</th>")
-            }
-            ResourceKind::Group => h.raw("<th>displayName</th><th>externalId</th><th>Members</th><th>Provider</th>"),
-        };
-        h.raw("</tr></thead><tbody>");
-        for v in &items {
-            let r = &v.record;
-            let href = format!("{base}/{}", r.id);
-            h.raw("<tr><td>");
-            match kind {
-                ResourceKind::User => {
-                    let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
-                    h.link(&href, text(r, "userName"))
-                        .raw("</td>")
-                        .el("td", "", &full_name(r))
-                        .el("td", "", &email(r))
-                        .el("td", "", text(r, "externalId"))
-                        .el("td", "", if active { "yes" } else { "no" });
-                }
-                ResourceKind::Group => {
-                    h.link(&href, text(r, "displayName"))
-                        .raw("</td>")
-                        .el("td", "", text(r, "externalId"))
-                        .el("td", "class=\"num\"", &v.count.to_string());
-                }
-            }
-            h.raw("<td>")
-                .link(&format!("/admin/providers/{}", r.provider), r.provider.as_str())
-                .raw("</td></tr>");
-        }
-        h.raw("</tbody></table></div>");
-    }
     let at = |n: u64| format!("{base}?q={}&page={n}", urlencode(&q));
     let more = page * u64::from(PAGE) < total;
-    pager(&mut h, (page > 1).then(|| at(page - 1)), more.then(|| at(page + 1)));
+    let h = html! {
+        form method="get" class="filters" role="search" {
+            label for="q" { "Search" }
+            input id="q" name="q" type="search" value=(q) placeholder=(placeholder);
+            button type="submit" { "Search" }
+        }
+        p.count { (total) " " (title.to_lowercase()) }
+        @if items.is_empty() {
+            p.empty { "Nothing here yet." }
+        } @else {
+            div.table { table #resources {
+                thead { tr {
+                    @match kind {
+                        ResourceKind::User => {
+                            th { "userName" } th { "Name" } th { "Email" } th { "externalId" } th { "Active" } th { "Provider" }
+                        }
+                        ResourceKind::Group => {
+                            th { "displayName" } th { "externalId" } th { "Members" } th { "Provider" }
+                        }
+                    }
+                } }
+                tbody {
+                    @for v in &items {
+                        @let r = &v.record;
+                        @let href = format!("{base}/{}", r.id);
+                        tr {
+                            @match kind {
+                                ResourceKind::User => {
+                                    td { a href=(href) { (text(r, "userName")) } }
+                                    td { (full_name(r)) }
+                                    td { (email(r)) }
+                                    td { (text(r, "externalId")) }
+                                    td { (if active(r) { "yes" } else { "no" }) }
+                                }
+                                ResourceKind::Group => {
+                                    td { a href=(href) { (text(r, "displayName")) } }
+                                    td { (text(r, "externalId")) }
+                                    td.num { (v.count) }
+                                }
+                            }
+                            td { a href=(format!("/admin/providers/{}", r.provider)) { (r.provider.as_str()) } }
+                        }
+                    }
+                }
+            } }
+        }
+        (pager((page > 1).then(|| at(page - 1)), more.then(|| at(page + 1))))
+    };
     render(&admin, title, sec, &[(title, base)], h)
 }
 
@@ -188,85 +195,69 @@ async fn show(
         ResourceKind::Group => text(r, "displayName"),
     }
     .to_owned();
-    let mut h = Html::new();
-    h.raw("<section class=\"card\"><dl class=\"facts\">")
-        .el("dt", "", "id")
-        .el("dd", "class=\"mono\"", &r.id)
-        .el("dt", "", "Provider")
-        .raw("<dd>")
-        .link(&format!("/admin/providers/{}", r.provider), r.provider.as_str())
-        .raw("</dd>")
-        .el("dt", "", "Population")
-        .el("dd", "", r.population.as_str());
-    if kind == ResourceKind::User {
-        let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
-        h.el("dt", "", "Active").el("dd", "", if active { "yes" } else { "no" });
-    }
-    h.el("dt", "", "Created")
-        .el("dd", "", &r.created.to_rfc3339())
-        .el("dt", "", "Modified")
-        .el("dd", "", &r.modified.to_rfc3339())
-        .raw("</dl><h2>Attributes</h2>")
-        .el(
-            "pre",
-            "class=\"json\"",
-            &serde_json::to_string_pretty(&r.data).unwrap_or_default(),
-        )
-        .raw("</section>");
-    match kind {
-        ResourceKind::User => {
-            h.raw("<section class=\"card\"><h2>Groups</h2>");
-            if d.groups.is_empty() {
-                h.el("p", "class=\"empty\"", "Member of no group.");
-            } else {
-                h.raw("<ul>");
-                for g in &d.groups {
-                    h.raw("<li>")
-                        .link(
-                            &format!("/admin/groups/{}/{}", population, g.id),
-                            g.display.as_deref().unwrap_or(&g.id),
-                        )
-                        .raw("</li>");
+    let members = match kind {
+        ResourceKind::Group => state.core.member_page(r, after, MEMBERS_PAGE).await?,
+        ResourceKind::User => Vec::new(),
+    };
+    let next = (members.len() as u32 == MEMBERS_PAGE)
+        .then(|| members.last().map(|m| format!("{base}/{}?after={}", r.id, m.seq)))
+        .flatten();
+    let first = (after > 0).then(|| format!("{base}/{}", r.id));
+    let h = html! {
+        section.card {
+            dl.facts {
+                dt { "id" } dd.mono { (r.id) }
+                dt { "Provider" } dd { a href=(format!("/admin/providers/{}", r.provider)) { (r.provider.as_str()) } }
+                dt { "Population" } dd { (r.population.as_str()) }
+                @if kind == ResourceKind::User {
+                    dt { "Active" } dd { (if active(r) { "yes" } else { "no" }) }
                 }
-                h.raw("</ul>");
+                dt { "Created" } dd { (r.created.to_rfc3339()) }
+                dt { "Modified" } dd { (r.modified.to_rfc3339()) }
             }
-            h.raw("</section>");
+            h2 { "Attributes" }
+            pre.json { (serde_json::to_string_pretty(&r.data).unwrap_or_default()) }
         }
-        ResourceKind::Group => {
-            let members = state.core.member_page(r, after, MEMBERS_PAGE).await?;
-            h.raw("<section class=\"card\"><h2>Members</h2>").el(
-                "p",
-                "class=\"count\"",
-                &format!("{} members", d.member_count),
-            );
-            h.raw("<div class=\"table\"><table id=\"members\"><thead><tr><th>Member</th><th>Type</th><th>id</th></tr></thead><tbody>");
-            for m in &members {
-                let target = match m.member.kind {
-                    ResourceKind::User => "users",
-                    ResourceKind::Group => "groups",
-                };
-                h.raw("<tr><td>")
-                    .link(
-                        &format!("/admin/{target}/{population}/{}", m.member.id),
-                        m.member.display.as_deref().unwrap_or(&m.member.id),
-                    )
-                    .raw("</td>")
-                    .el("td", "", m.member.kind.name())
-                    .el("td", "class=\"mono\"", &m.member.id)
-                    .raw("</tr>");
-            }
-            h.raw("</tbody></table></div>");
-            let next = (members.len() as u32 == MEMBERS_PAGE)
-                .then(|| members.last().map(|m| format!("{base}/{}?after={}", r.id, m.seq)))
-                .flatten();
-            let first = (after > 0).then(|| format!("{base}/{}", r.id));
-            pager(&mut h, first, next);
-            h.raw("</section>");
+        @match kind {
+            ResourceKind::User => section.card {
+                h2 { "Groups" }
+                @if d.groups.is_empty() {
+                    p.empty { "Member of no group." }
+                } @else {
+                    ul {
+                        @for g in &d.groups {
+                            li { a href=(format!("/admin/groups/{}/{}", population, g.id)) { (g.display.as_deref().unwrap_or(&g.id)) } }
+                        }
+                    }
+                }
+            },
+            ResourceKind::Group => section.card {
+                h2 { "Members" }
+                p.count { (d.member_count) " members" }
+                div.table { table #members {
+                    thead { tr { th { "Member" } th { "Type" } th { "id" } } }
+                    tbody {
+                        @for m in &members {
+                            @let target = match m.member.kind {
+                                ResourceKind::User => "users",
+                                ResourceKind::Group => "groups",
+                            };
+                            tr {
+                                td { a href=(format!("/admin/{target}/{population}/{}", m.member.id)) { (m.member.display.as_deref().unwrap_or(&m.member.id)) } }
+                                td { (m.member.kind.name()) }
+                                td.mono { (m.member.id) }
+                            }
+                        }
+                    }
+                } }
+                (pager(first, next))
+            },
         }
-    }
-    h.raw("<section class=\"card\"><h2>History</h2>");
-    super::audit::events_table(&mut h, &d.history);
-    h.raw("</section>");
+        section.card {
+            h2 { "History" }
+            (super::audit::events_table(&d.history))
+        }
+    };
     render(&admin, &name, sec, &[(title, base), (name.as_str(), "")], h)
 }
 

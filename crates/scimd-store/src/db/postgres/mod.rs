@@ -222,6 +222,14 @@ impl Exec for PgConn {
         self.client()?.execute(&stmt, &params).await.map_err(db_error)
     }
 
+    async fn insert(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<i64, DbError> {
+        let row = self.query_opt(&format!("{sql} RETURNING seq"), args).await?;
+        match row.map(|r| r.int(0)) {
+            Some(Ok(seq)) => Ok(seq),
+            _ => Err(DbError::Other(format!("no seq from: {sql}"))),
+        }
+    }
+
     async fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql, args).await?;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
@@ -247,9 +255,9 @@ pub(crate) struct PgDb {
 }
 
 impl PgDb {
-    /// Connect to `url` (`postgres://user:password@host:port/database`, with libpq's
-    /// `sslmode` and `sslrootcert`) and migrate.
-    pub(crate) async fn open(url: &str, options: PgOptions) -> Result<Self, StoreError> {
+    /// A pool of connections to `url` (`postgres://user:password@host:port/database`, with
+    /// libpq's `sslmode` and `sslrootcert`); none is made yet.
+    pub(crate) fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         let unusable = |e: &dyn std::fmt::Display| {
             StoreError::Backend(format!("'{}' is not a usable PostgreSQL URL: {e}", redact(url)))
         };
@@ -273,10 +281,7 @@ impl PgDb {
             .create_timeout(Some(options.timeout))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot make the connection pool: {e}")))?;
-        let db = PgDb { pool };
-        db.transaction(Box::new(|x| Box::pin(crate::migrations::migrate(x))))
-            .await?;
-        Ok(db)
+        Ok(PgDb { pool })
     }
 
     pub(crate) fn pool_stats(&self) -> PoolStats {

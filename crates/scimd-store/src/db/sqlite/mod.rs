@@ -69,7 +69,10 @@ fn cell(v: ValueRef<'_>) -> Cell {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(n) => Cell::Int(n),
         ValueRef::Real(x) => Cell::Real(x),
-        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => Cell::Text(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
         ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
     }
 }
@@ -80,12 +83,15 @@ impl SqliteConn {
         &self.conn
     }
 
-    fn run_query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+    /// The rows of a query, at most `limit` of them.
+    fn run_query(&self, sql: &str, args: &[Arg<'_>], limit: usize) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(db_error)?;
         let width = stmt.column_count();
         let mut rows = stmt.query(params_from_iter(args.iter())).map_err(db_error)?;
         let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(db_error)? {
+        while out.len() < limit
+            && let Some(r) = rows.next().map_err(db_error)?
+        {
             let mut cells = Vec::with_capacity(width);
             for i in 0..width {
                 cells.push(cell(r.get_ref(i).map_err(db_error)?));
@@ -108,8 +114,18 @@ impl Exec for SqliteConn {
         Ok(n as u64)
     }
 
+    async fn insert(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<i64, DbError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(db_error)?;
+        stmt.execute(params_from_iter(args.iter())).map_err(db_error)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
     async fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
-        self.run_query(sql, args)
+        self.run_query(sql, args, usize::MAX)
+    }
+
+    async fn query_opt(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, DbError> {
+        Ok(self.run_query(sql, args, 1)?.pop())
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
@@ -190,10 +206,9 @@ pub(crate) struct SqliteDb {
 }
 
 impl SqliteDb {
-    /// Open (creating) and migrate the database file at `path`.
-    pub(crate) fn open(path: &str) -> Result<Self, StoreError> {
-        let mut conn = open_conn(path)?;
-        exclusive(&mut conn, Box::new(|x| Box::pin(crate::migrations::migrate(x))))?;
+    /// The database file at `path`, its writer thread owning `conn` (opened with
+    /// [`open_conn`], and migrated).
+    pub(crate) fn start(path: &str, conn: SqliteConn) -> Result<Self, StoreError> {
         Ok(SqliteDb {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             path: path.to_owned(),

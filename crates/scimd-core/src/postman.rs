@@ -1,10 +1,18 @@
 //! Postman collections (format v2.1) carrying a provider's values, and reading those values
-//! back from a collection or an environment export. Variable names follow the common
-//! procedure: `server_url`, `scim_base_url`, `tokenUrl`, `scim_client_id`, `scim_client_secret`.
+//! back from a collection or an environment export (`scimd token --from`). Variable names
+//! follow the common procedure: `server_url`, `scim_base_url`, `tokenUrl`, `scim_client_id`,
+//! `scim_client_secret`. Building one for a provider reveals its secret, so it is audited
+//! ([`Core::postman_collection`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+
+use crate::audit::Actor;
+use crate::error::CoreError;
+use crate::provider::Provider;
+use crate::service::Core;
+use crate::views::Urls;
 
 pub const COLLECTION_SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
@@ -126,6 +134,28 @@ pub fn collection(v: &CollectionValues<'_>) -> Value {
             scim_request("Push a group", "POST", "/Groups", Some(group))
         ]
     })
+}
+
+impl Core {
+    /// The provider's collection, holding its client secret: an audited reveal.
+    pub async fn postman_collection(
+        &self,
+        id: &str,
+        urls: &Urls,
+        actor: &Actor,
+    ) -> Result<(Provider, Value), CoreError> {
+        let p = self.provider(id).await?;
+        let secret = self.reveal_secret(id, actor).await?;
+        let doc = collection(&CollectionValues {
+            provider_name: &p.name,
+            server_url: urls.public(),
+            base_url: &urls.base(p.id.as_str()),
+            token_url: &urls.token(),
+            client_id: p.client_id.as_str(),
+            client_secret: &secret,
+        });
+        Ok((p, doc))
+    }
 }
 
 /// The variables of a collection (`variable`) or an environment export (`values`, enabled

@@ -1,0 +1,223 @@
+//! What administrators enter, read once for every front end: a provider's settings (from a
+//! console form, an admin API body or CLI flags), lists typed as text, and the audit log's
+//! filters. Bad input becomes [`CoreError::Invalid`] with a message that says what to type.
+
+use serde::Deserialize;
+
+use crate::clock::Timestamp;
+use crate::error::CoreError;
+use crate::net::Cidr;
+use crate::provider::{
+    DEFAULT_TOKEN_TTL_SECONDS, GroupPatchResponse, NewProvider, Population, ProviderSettings, parse_duration,
+};
+use crate::registry::ProviderUpdate;
+use crate::store::AuditQuery;
+
+fn invalid(msg: impl Into<String>) -> CoreError {
+    CoreError::Invalid(msg.into())
+}
+
+fn clean(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Split a list typed as text (commas or lines) into its items.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([',', '\n'])
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// A population named in a path or a flag.
+pub fn parse_population(s: &str) -> Result<Population, CoreError> {
+    s.parse().map_err(|_| CoreError::NotFound(format!("population '{s}'")))
+}
+
+/// A provider's settings as an administrator enters them; absent ones are left as they are
+/// (or take their defaults when the provider is new).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    pub name: Option<String>,
+    pub population: Option<String>,
+    pub enabled: Option<bool>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// A lifetime such as `365d`.
+    pub token_ttl: Option<String>,
+    /// Or the date tokens issued today should expire (`YYYY-MM-DD`).
+    pub token_expiry_date: Option<String>,
+    pub allowed_networks: Option<Vec<String>>,
+    /// `no-content` or `full`.
+    pub group_patch_response: Option<String>,
+}
+
+impl ProviderInput {
+    fn ttl(&self, now: Timestamp) -> Result<Option<i64>, CoreError> {
+        let ttl = self.token_ttl.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let date = self
+            .token_expiry_date
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        match (ttl, date) {
+            (Some(_), Some(_)) => Err(invalid("give a token lifetime or an expiry date, not both")),
+            (Some(t), None) => parse_duration(t).map(Some).map_err(invalid),
+            (None, Some(d)) => {
+                let at = Timestamp::parse_rfc3339(&format!("{d}T00:00:00Z"))
+                    .ok_or_else(|| invalid(format!("'{d}' is not a date (YYYY-MM-DD)")))?;
+                let secs = at.seconds() - now.seconds();
+                parse_duration(&secs.max(0).to_string()).map(Some).map_err(|_| {
+                    invalid(format!(
+                        "the expiry date {d} must be between tomorrow and 10 years from now"
+                    ))
+                })
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn networks(&self) -> Result<Option<Vec<Cidr>>, CoreError> {
+        self.allowed_networks
+            .as_ref()
+            .map(|l| {
+                clean(l)
+                    .iter()
+                    .map(|n| n.parse::<Cidr>())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+            .map_err(invalid)
+    }
+
+    fn group_patch_response(&self) -> Result<Option<GroupPatchResponse>, CoreError> {
+        self.group_patch_response
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .transpose()
+            .map_err(invalid)
+    }
+
+    pub fn into_new(self, now: Timestamp) -> Result<NewProvider, CoreError> {
+        let population: Population = self
+            .population
+            .as_deref()
+            .ok_or_else(|| invalid("choose a population: internal or third-party"))?
+            .parse()
+            .map_err(invalid)?;
+        let group_patch_response = self.group_patch_response()?.unwrap_or_default();
+        Ok(NewProvider {
+            token_ttl_seconds: self.ttl(now)?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
+            allowed_networks: self.networks()?.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            population,
+            enabled: self.enabled.unwrap_or(true),
+            description: self.description.unwrap_or_default().trim().to_owned(),
+            tags: self.tags.as_deref().map(clean).unwrap_or_default(),
+            settings: ProviderSettings { group_patch_response },
+        })
+    }
+
+    /// The changes to an existing provider, and whether to enable or disable it. The
+    /// population may not change.
+    pub fn into_update(self, now: Timestamp) -> Result<(ProviderUpdate, Option<bool>), CoreError> {
+        if self.population.is_some() {
+            return Err(invalid("a provider's population is fixed once saved"));
+        }
+        let update = ProviderUpdate {
+            token_ttl_seconds: self.ttl(now)?,
+            allowed_networks: self.networks()?,
+            group_patch_response: self.group_patch_response()?,
+            name: self.name,
+            description: self.description.map(|d| d.trim().to_owned()),
+            tags: self.tags.as_deref().map(clean),
+        };
+        Ok((update, self.enabled))
+    }
+}
+
+/// The audit log's filters as an administrator gives them (a query string, CLI flags).
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilter {
+    pub provider: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD`.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub before: Option<i64>,
+    pub count: Option<u32>,
+}
+
+fn time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, CoreError> {
+    let Some(s) = s.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    Timestamp::parse_rfc3339(s)
+        .or_else(|| Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")))
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{name} '{s}' is not a time (RFC 3339 or YYYY-MM-DD)")))
+}
+
+impl AuditFilter {
+    pub fn query(&self, default_count: u32) -> Result<AuditQuery, CoreError> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(AuditQuery {
+            provider: text(&self.provider),
+            action: text(&self.action),
+            actor: text(&self.actor),
+            resource: text(&self.resource),
+            since: time_param("since", &self.since)?,
+            until: time_param("until", &self.until)?,
+            before_seq: self.before,
+            limit: self.count.unwrap_or(default_count),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_split_on_commas_and_lines() {
+        assert_eq!(split_list(" a, b\nc ,, "), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_new_provider_takes_defaults_and_refuses_bad_values() {
+        let now = Timestamp(1_750_000_000_000);
+        let new = ProviderInput {
+            name: Some("Okta".into()),
+            population: Some("internal".into()),
+            tags: Some(vec![" a ".into(), "".into()]),
+            ..ProviderInput::default()
+        }
+        .into_new(now)
+        .ok();
+        assert_eq!(
+            new.as_ref().map(|n| n.token_ttl_seconds),
+            Some(DEFAULT_TOKEN_TTL_SECONDS)
+        );
+        assert_eq!(new.map(|n| n.tags), Some(vec!["a".to_owned()]));
+        let bad = ProviderInput {
+            population: Some("internal".into()),
+            allowed_networks: Some(vec!["10.0.0.0/33".into()]),
+            ..ProviderInput::default()
+        };
+        assert!(bad.into_new(now).is_err());
+        let both = ProviderInput {
+            token_ttl: Some("30d".into()),
+            token_expiry_date: Some("2030-01-01".into()),
+            ..ProviderInput::default()
+        };
+        assert!(both.into_update(now).is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! What administrators are shown, once for every front end: the console, the admin API and
+//! the CLI's `--json` render providers, tokens, resources and audit events from these
+//! shapes (and audit events as CSV), and derive a provider's four values — Base URL, Token
+//! URL, Client ID, Client secret — from the server's public URL in one place.
+
+use scim_proto::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
+use serde_json::{Map, Value, json};
+
+use crate::browse::ResourceView;
+use crate::clock::Timestamp;
+use crate::grants::IssuedToken;
+use crate::provider::Provider;
+use crate::resource::ResourceRecord;
+use crate::store::{MemberRow, StoredAuditEvent};
+use crate::token::{EXPIRY_WARNING_SECONDS, TokenRecord, latest_live_expiry};
+
+/// The server's externally visible origin and the URLs derived from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Urls {
+    public: String,
+}
+
+impl Urls {
+    pub fn new(public_url: &str) -> Self {
+        Urls {
+            public: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The origin, without a trailing slash.
+    pub fn public(&self) -> &str {
+        &self.public
+    }
+
+    /// A provider's SCIM Base URL.
+    pub fn base(&self, provider: &str) -> String {
+        format!("{}/scim/v2/{provider}", self.public)
+    }
+
+    /// The OAuth 2.0 token endpoint.
+    pub fn token(&self) -> String {
+        format!("{}/oauth2/token", self.public)
+    }
+}
+
+/// Where a resource lives under its provider's Base URL.
+pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
+    format!("{base}{}/{id}", kind.endpoint())
+}
+
+/// A stored record as the SCIM resource its provider's clients see (RFC 7643 §3.1), without
+/// memberships: `schemas`, `id`, the client's attributes, and `meta` with location and
+/// version.
+pub fn scim_resource(base: &str, rec: &ResourceRecord) -> Value {
+    let mut out = Map::new();
+    let data = rec.data.as_object();
+    out.insert(
+        "schemas".into(),
+        data.and_then(|d| d.get("schemas"))
+            .cloned()
+            .unwrap_or_else(|| json!([rec.kind.core_schema().id])),
+    );
+    out.insert("id".into(), json!(rec.id));
+    if let Some(d) = data {
+        for (k, v) in d {
+            if k != "schemas" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    // The manager's `$ref` is the server's to state (RFC 7643 §4.3), from its id.
+    if let Some(manager) = out.get_mut(ENTERPRISE_USER_SCHEMA).and_then(|e| e.get_mut("manager"))
+        && let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_owned)
+        && let Some(m) = manager.as_object_mut()
+    {
+        m.insert("$ref".into(), json!(location(base, ResourceKind::User, &id)));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": rec.kind.name(),
+            "created": rec.created.to_rfc3339(),
+            "lastModified": rec.modified.to_rfc3339(),
+            "location": location(base, rec.kind, &rec.id),
+            "version": rec.etag(),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// A provider's token status: when its last live token expires, and whether that is soon.
+pub struct TokenStatus {
+    pub expires: Option<Timestamp>,
+    pub expiring_soon: bool,
+}
+
+impl TokenStatus {
+    pub fn of(tokens: &[TokenRecord], now: Timestamp) -> TokenStatus {
+        let expires = latest_live_expiry(tokens, now);
+        TokenStatus {
+            expiring_soon: expires.is_some_and(|e| e.seconds() - now.seconds() < EXPIRY_WARNING_SECONDS),
+            expires,
+        }
+    }
+}
+
+/// A provider with its four values; the client secret only when given (just made, or
+/// revealed), its token status when known.
+pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, secret: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": p.id.as_str(),
+        "name": p.name,
+        "population": p.population.as_str(),
+        "enabled": p.enabled,
+        "description": p.description,
+        "tags": p.tags,
+        "base_url": urls.base(p.id.as_str()),
+        "token_url": urls.token(),
+        "client_id": p.client_id.as_str(),
+        "token_ttl_seconds": p.token_ttl_seconds,
+        "allowed_networks": p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "group_patch_response": p.settings.group_patch_response.as_str(),
+        "created": p.created.to_rfc3339(),
+        "modified": p.modified.to_rfc3339(),
+    });
+    if let Some(s) = status {
+        v["token_expires"] = json!(s.expires.map(|t| t.to_rfc3339()));
+        v["token_expiring_soon"] = json!(s.expiring_soon);
+    }
+    if let Some(secret) = secret {
+        v["client_secret"] = json!(secret);
+    }
+    v
+}
+
+/// An issued token's record: `live`, `revoked` or `expired` by its state at `now`.
+pub fn token_state(t: &TokenRecord, now: Timestamp) -> &'static str {
+    match (t.revoked, t.is_live(now)) {
+        (Some(_), _) => "revoked",
+        (None, true) => "live",
+        (None, false) => "expired",
+    }
+}
+
+pub fn token_json(t: &TokenRecord, now: Timestamp) -> Value {
+    json!({
+        "id": t.id,
+        "created": t.created.to_rfc3339(),
+        "expires": t.expires.to_rfc3339(),
+        "last_used": t.last_used.map(|x| x.to_rfc3339()),
+        "revoked": t.revoked.map(|x| x.to_rfc3339()),
+        "live": t.is_live(now),
+    })
+}
+
+/// A freshly issued activation token: the one time it is shown.
+pub fn issued_json(t: &IssuedToken) -> Value {
+    json!({
+        "access_token": t.token.as_str(),
+        "token_type": "Bearer",
+        "id": t.record.id,
+        "expires": t.record.expires.to_rfc3339(),
+        "expires_in": t.record.expires.seconds() - t.record.created.seconds(),
+    })
+}
+
+/// A user or group as administrators see it: the SCIM resource with its provider and
+/// population, and a group's member count.
+pub fn resource_json(urls: &Urls, v: &ResourceView) -> Value {
+    let r = &v.record;
+    let mut doc = scim_resource(&urls.base(r.provider.as_str()), r);
+    doc["provider"] = json!(r.provider.as_str());
+    doc["population"] = json!(r.population.as_str());
+    if r.kind == ResourceKind::Group {
+        doc["memberCount"] = json!(v.count);
+    }
+    doc
+}
+
+pub fn member_json(m: &MemberRow) -> Value {
+    json!({"value": m.member.id, "type": m.member.kind.name(), "display": m.member.display})
+}
+
+pub fn audit_json(e: &StoredAuditEvent) -> Value {
+    json!({
+        "seq": e.seq,
+        "time": e.time.to_rfc3339(),
+        "actor": e.actor,
+        "action": e.action,
+        "provider": e.provider,
+        "resource": e.resource,
+        "population": e.population,
+        "attributes": e.attributes,
+    })
+}
+
+/// The header row of [`audit_csv_row`]s.
+pub const AUDIT_CSV_HEADER: &str = "seq,time,actor,action,provider,resource,population,attributes\r\n";
+
+/// One CSV row of an audit event (RFC 4180 quoting; cells that a spreadsheet would run as a
+/// formula are prefixed with `'`).
+pub fn audit_csv_row(e: &StoredAuditEvent) -> String {
+    let cells = [
+        e.seq.to_string(),
+        e.time.to_rfc3339(),
+        e.actor.clone(),
+        e.action.clone(),
+        e.provider.clone().unwrap_or_default(),
+        e.resource.clone().unwrap_or_default(),
+        e.population.clone().unwrap_or_default(),
+        e.attributes.join(" "),
+    ];
+    let mut row = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    row.push_str("\r\n");
+    row
+}
+
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// A days-or-hours reading of a lifetime in seconds, for people.
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn urls_derive_from_the_public_origin() {
+        let u = Urls::new("https://scimd.example.com/");
+        assert_eq!(u.base("okta"), "https://scimd.example.com/scim/v2/okta");
+        assert_eq!(u.token(), "https://scimd.example.com/oauth2/token");
+        assert_eq!(
+            location(&u.base("okta"), ResourceKind::User, "1"),
+            "https://scimd.example.com/scim/v2/okta/Users/1"
+        );
+    }
+}
