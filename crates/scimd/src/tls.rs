@@ -1,5 +1,5 @@
 //! HTTPS for `scimd serve --tls-cert FILE --tls-key FILE`: rustls with the ring provider,
-//! ALPN offering HTTP/2 and HTTP/1.1. The connection loop ([`crate::connections`]) runs each
+//! ALPN offering HTTP/2 and HTTP/1.1. The connection loop (`connections`) runs each
 //! handshake in the connection's own task, within the connection limit.
 
 use std::net::SocketAddr;

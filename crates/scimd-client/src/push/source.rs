@@ -1,6 +1,6 @@
 //! Sources for `scimd push`, read into one neutral [`Directory`]: CSV (RFC 4180, a header
 //! row naming the columns), JSON (SCIM-shaped users and groups, RFC 7643 §4) and LDIF
-//! (RFC 2849, in [`super::ldif`]). A bad row becomes a [`Problem`] with its file and line;
+//! (RFC 2849, in the `ldif` module). A bad row becomes a [`Problem`] with its file and line;
 //! the row is left out and the caller decides whether that is fatal (`--strict`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
