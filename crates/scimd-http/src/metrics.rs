@@ -89,6 +89,7 @@ impl Default for Metrics {
             db_pool_size: Gauge::default(),
             registry: Registry::default(),
         };
+        // name, help, metric: the names are the ones dashboards and alerts already use.
         registry.register(
             "scimd_http_requests",
             "HTTP requests by route template, method and status",
@@ -119,11 +120,7 @@ impl Default for Metrics {
             "Seconds until the provider's longest-lived live token expires (negative: none live)",
             m.token_expiry.clone(),
         );
-        registry.register(
-            "scimd_db_connections",
-            "Database connections by state (SQLite: the pool for longer reads; writes have one connection of their own)",
-            m.db_connections.clone(),
-        );
+        registry.register("scimd_db_connections", "Database connections by state (SQLite: the pool for longer reads; writes have one connection of their own)", m.db_connections.clone());
         registry.register(
             "scimd_db_pool_size",
             "Most database connections the pool opens",

@@ -127,6 +127,53 @@ pub(crate) enum Cell {
     Json(Value),
 }
 
+impl Cell {
+    /// The cell as a value to bind (a null binds as text, which every backend casts).
+    pub(crate) fn arg(&self) -> Arg<'_> {
+        match self {
+            Cell::Null => Arg::Text(None),
+            Cell::Int(n) => Arg::Int(Some(*n)),
+            Cell::Real(x) => Arg::Real(Some(*x)),
+            Cell::Bool(b) => Arg::Bool(Some(*b)),
+            Cell::Text(s) => Arg::Text(Some(s)),
+            Cell::Bytes(b) => Arg::Bytes(Some(b)),
+            Cell::Json(v) => Arg::Json(v),
+        }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_owned())
+    }
+}
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+impl From<Option<String>> for Cell {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(Cell::Null, Cell::Text)
+    }
+}
+impl From<i64> for Cell {
+    fn from(n: i64) -> Self {
+        Cell::Int(n)
+    }
+}
+impl From<[u8; 32]> for Cell {
+    fn from(b: [u8; 32]) -> Self {
+        Cell::Bytes(b.to_vec())
+    }
+}
+
+/// `cells![a, b, c]`: owned values for a statement run later (in a write transaction).
+macro_rules! cells {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Cell::from($v)),*] };
+}
+pub(crate) use cells;
+
 /// One row of a result, read by position with the type the query promised.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Row(pub Vec<Cell>);

@@ -15,7 +15,7 @@ use scimd_core::{
 
 use super::SqlStore;
 use super::resources::{record_from_row, records};
-use crate::db::{Dialect, Row, args, conflict};
+use crate::db::{Dialect, Row, args, cells};
 use crate::filter::fold;
 use crate::rows::{COLUMNS, member_row};
 
@@ -95,23 +95,9 @@ impl SearchText {
 #[async_trait]
 impl AdminStore for SqlStore {
     async fn create_admin(&self, a: &AdminRecord, event: &AuditEvent) -> StoreResult<()> {
-        let a = a.clone();
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    x.execute(
-                        "INSERT INTO admin (name, password_hash, created) VALUES (?, ?, ?)",
-                        args![&a.name, &a.password_hash, a.created.0],
-                    )
-                    .await
-                    .map_err(conflict("admin name"))?;
-                    Ok(())
-                })
-            },
-            |_| true,
-        )
-        .await
+        let sql = "INSERT INTO admin (name, password_hash, created) VALUES (?, ?, ?)";
+        let values = cells![a.name.as_str(), a.password_hash.as_str(), a.created.0];
+        self.changing(event, sql, values, "admin name").await.map(drop)
     }
 
     async fn admin(&self, name: &str) -> StoreResult<Option<AdminRecord>> {
@@ -202,40 +188,14 @@ impl AdminStore for SqlStore {
     }
 
     async fn delete_session(&self, hash: &[u8; 32], event: &AuditEvent) -> StoreResult<bool> {
-        let hash = *hash;
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    let n = x
-                        .execute("DELETE FROM admin_session WHERE hash = ?", args![&hash])
-                        .await?;
-                    Ok(n > 0)
-                })
-            },
-            |deleted| *deleted,
-        )
-        .await
+        let sql = "DELETE FROM admin_session WHERE hash = ?";
+        Ok(self.changing(event, sql, cells![*hash], "session").await? > 0)
     }
 
     async fn create_api_token(&self, t: &ApiTokenRecord, event: &AuditEvent) -> StoreResult<()> {
-        let t = t.clone();
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    x.execute(
-                        "INSERT INTO admin_api_token (id, name, hash, created) VALUES (?, ?, ?, ?)",
-                        args![&t.id, &t.name, &t.hash, t.created.0],
-                    )
-                    .await
-                    .map_err(conflict("api token name"))?;
-                    Ok(())
-                })
-            },
-            |_| true,
-        )
-        .await
+        let sql = "INSERT INTO admin_api_token (id, name, hash, created) VALUES (?, ?, ?, ?)";
+        let values = cells![t.id.as_str(), t.name.as_str(), t.hash, t.created.0];
+        self.changing(event, sql, values, "api token name").await.map(drop)
     }
 
     async fn api_token(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
@@ -265,23 +225,8 @@ impl AdminStore for SqlStore {
     }
 
     async fn revoke_api_token(&self, name: &str, at: Timestamp, event: &AuditEvent) -> StoreResult<bool> {
-        let name = name.to_owned();
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    let n = x
-                        .execute(
-                            "UPDATE admin_api_token SET revoked = ? WHERE name = ? AND revoked IS NULL",
-                            args![at.0, &name],
-                        )
-                        .await?;
-                    Ok(n > 0)
-                })
-            },
-            |revoked| *revoked,
-        )
-        .await
+        let sql = "UPDATE admin_api_token SET revoked = ? WHERE name = ? AND revoked IS NULL";
+        Ok(self.changing(event, sql, cells![at.0, name], "api token name").await? > 0)
     }
 
     async fn search_population(&self, q: &PopulationQuery) -> StoreResult<PopulationPage> {

@@ -11,7 +11,7 @@ use scimd_core::{
 
 use super::SqlStore;
 use crate::audit;
-use crate::db::{Db, Exec, Row, args, conflict};
+use crate::db::{Arg, Cell, Db, Exec, Row, args, cells, conflict};
 
 const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
      allowed_networks, client_id, secret_sealed, secret_hash, created, modified, settings";
@@ -94,6 +94,29 @@ async fn one_provider(x: &mut dyn Exec, by_client_id: bool, value: &str) -> Stor
 }
 
 impl SqlStore {
+    /// One statement and its audit event in one transaction, the event only when the
+    /// statement changed a row; how many it changed. A violated unique index is
+    /// `Conflict(unique)`.
+    pub(crate) async fn changing(
+        &self,
+        event: &AuditEvent,
+        sql: &'static str,
+        values: Vec<Cell>,
+        unique: &'static str,
+    ) -> StoreResult<u64> {
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    let bound: Vec<Arg<'_>> = values.iter().map(Cell::arg).collect();
+                    Ok(x.execute(sql, &bound).await.map_err(conflict(unique))?)
+                })
+            },
+            |n| *n > 0,
+        )
+        .await
+    }
+
     /// One change and its audit event in one transaction; the event only when `changed` says
     /// the change did something.
     pub(crate) async fn with_event<T, F>(&self, event: &AuditEvent, work: F, changed: fn(&T) -> bool) -> StoreResult<T>
@@ -248,40 +271,14 @@ impl ProviderStore for SqlStore {
     }
 
     async fn delete_provider(&self, id: &ProviderId, event: &AuditEvent) -> StoreResult<bool> {
-        let id = id.clone();
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    let n = x
-                        .execute("DELETE FROM provider WHERE id = ?", args![id.as_str()])
-                        .await?;
-                    Ok(n > 0)
-                })
-            },
-            |deleted| *deleted,
-        )
-        .await
+        let sql = "DELETE FROM provider WHERE id = ?";
+        Ok(self.changing(event, sql, cells![id.as_str()], "provider").await? > 0)
     }
 
     async fn create_token(&self, t: &TokenRecord, event: &AuditEvent) -> StoreResult<()> {
-        let t = t.clone();
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    x.execute(
-                        "INSERT INTO access_token (id, provider_id, hash, created, expires) VALUES (?, ?, ?, ?, ?)",
-                        args![&t.id, t.provider.as_str(), &t.hash, t.created.0, t.expires.0],
-                    )
-                    .await
-                    .map_err(conflict("token"))?;
-                    Ok(())
-                })
-            },
-            |_| true,
-        )
-        .await
+        let sql = "INSERT INTO access_token (id, provider_id, hash, created, expires) VALUES (?, ?, ?, ?, ?)";
+        let values = cells![t.id.as_str(), t.provider.as_str(), t.hash, t.created.0, t.expires.0];
+        self.changing(event, sql, values, "token").await.map(drop)
     }
 
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<(TokenRecord, Provider)>> {
@@ -323,42 +320,15 @@ impl ProviderStore for SqlStore {
         at: Timestamp,
         event: &AuditEvent,
     ) -> StoreResult<u64> {
-        let (provider, token_id) = (provider.clone(), token_id.map(str::to_owned));
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    Ok(x.execute(
-                        "UPDATE access_token SET revoked = ? WHERE provider_id = ? \
-                         AND (CAST(? AS TEXT) IS NULL OR id = ?) AND revoked IS NULL",
-                        args![at.0, provider.as_str(), &token_id, &token_id],
-                    )
-                    .await?)
-                })
-            },
-            |n| *n > 0,
-        )
-        .await
+        let sql = "UPDATE access_token SET revoked = ?1 WHERE provider_id = ?2 \
+                   AND (CAST(?3 AS TEXT) IS NULL OR id = ?3) AND revoked IS NULL";
+        let values = cells![at.0, provider.as_str(), token_id.map(str::to_owned)];
+        self.changing(event, sql, values, "token").await
     }
 
     async fn revoke_token_by_hash(&self, hash: &[u8; 32], at: Timestamp, event: &AuditEvent) -> StoreResult<bool> {
-        let hash = *hash;
-        self.with_event(
-            event,
-            move |x| {
-                Box::pin(async move {
-                    let n = x
-                        .execute(
-                            "UPDATE access_token SET revoked = ? WHERE hash = ? AND revoked IS NULL",
-                            args![at.0, &hash],
-                        )
-                        .await?;
-                    Ok(n > 0)
-                })
-            },
-            |revoked| *revoked,
-        )
-        .await
+        let sql = "UPDATE access_token SET revoked = ? WHERE hash = ? AND revoked IS NULL";
+        Ok(self.changing(event, sql, cells![at.0, *hash], "token").await? > 0)
     }
 
     async fn touch_token(&self, token_id: &str, at: Timestamp) -> StoreResult<()> {
