@@ -109,7 +109,7 @@ impl SqlStore {
             move |x| {
                 Box::pin(async move {
                     let bound: Vec<Arg<'_>> = values.iter().map(Cell::arg).collect();
-                    Ok(x.execute(sql, &bound).await.map_err(conflict(unique))?)
+                    x.execute(sql, &bound).await.map_err(conflict(unique))
                 })
             },
             |n| *n > 0,
