@@ -27,7 +27,7 @@ fn filters(c: &mut Criterion) {
         "meta": {"lastModified": "2026-05-01T00:00:00Z", "resourceType": "User"}
     });
     c.bench_function("filter evaluate in memory", |b| {
-        b.iter(|| parsed.matches(ResourceKind::User, black_box(&user)))
+        b.iter(|| parsed.matches(ResourceKind::User.builtin(), black_box(&user)))
     });
 }
 
@@ -49,7 +49,7 @@ fn patches(c: &mut Criterion) {
         b.iter(|| {
             let ops = parse_patch(black_box(&entra)).unwrap_or_default();
             let mut doc = user.clone();
-            apply_patch(ResourceKind::User, &mut doc, &ops)
+            apply_patch(ResourceKind::User.builtin(), &mut doc, &ops)
         })
     });
     let okta_group = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
@@ -63,7 +63,7 @@ fn patches(c: &mut Criterion) {
             let ops = parse_patch(black_box(&okta_group)).unwrap_or_default();
             let (doc_ops, members) = split_members(ops).unwrap_or_default();
             let mut doc = group.clone();
-            (apply_patch(ResourceKind::Group, &mut doc, &doc_ops), members.len())
+            (apply_patch(ResourceKind::Group.builtin(), &mut doc, &doc_ops), members.len())
         })
     });
 }

@@ -4,27 +4,48 @@
 use serde_json::{Map, Value};
 
 use crate::error::ScimError;
-use crate::json::{get_ci_mut, remove_ci};
+use crate::json::{get_ci_mut, key_ci, remove_ci};
 use crate::path::AttrPath;
-use crate::schema::{Resolved, ResourceKind, Returned, resolve, schema_by_id};
+use crate::schema::{Resolved, ResourceSchemas, Returned, is_schema_urn};
 use crate::value::{container_mut, lookup, strip_never_returned};
 
-/// One entry of an attribute list: a path, or a whole extension named by its URN.
+/// One entry of an attribute list: a path, or a whole extension named by its URN. Which one
+/// a URN is depends on the schemas the list is applied with, so both readings are kept.
 #[derive(Debug, Clone, PartialEq)]
-enum Item {
-    Path(AttrPath),
-    Schema(&'static str),
+struct Item {
+    raw: String,
+    path: Option<AttrPath>,
 }
 
 impl Item {
     fn parse(s: &str) -> Result<Self, ScimError> {
-        if let Some(schema) = schema_by_id(s) {
-            return Ok(Item::Schema(schema.id));
+        let path = AttrPath::parse(s).ok();
+        if path.is_none() && !is_schema_urn(s) {
+            return Err(ScimError::invalid_value(format!("invalid attribute path '{s}'")));
         }
-        AttrPath::parse(s)
-            .map(Item::Path)
-            .map_err(|e| ScimError::invalid_value(e.detail))
+        Ok(Item {
+            raw: s.to_owned(),
+            path,
+        })
     }
+
+    /// The extension (declared, or an object the document carries) the item names whole.
+    fn whole_extension<'a>(&self, schemas: &'a ResourceSchemas, doc: &Value) -> Option<Whole<'a>> {
+        if let Some(schema) = schemas.extension(&self.raw) {
+            return Some(Whole::Declared(schema));
+        }
+        let obj = doc.as_object()?;
+        (is_schema_urn(&self.raw) && schemas.resolve_opt(self.path.as_ref()).is_none())
+            .then(|| key_ci(obj, &self.raw))
+            .flatten()
+            .filter(|k| obj.get(k).is_some_and(Value::is_object))
+            .map(Whole::Kept)
+    }
+}
+
+enum Whole<'a> {
+    Declared(&'a crate::schema::Schema),
+    Kept(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -40,6 +61,20 @@ fn parse_list(s: Option<&str>) -> Result<Vec<Item>, ScimError> {
         .filter(|s| !s.is_empty())
         .map(Item::parse)
         .collect()
+}
+
+/// Where an attribute no schema declares sits in a document: a top-level key, or a key of
+/// an extension object no schema declares (`urn:...:acme:2.0:User:costCenter`).
+fn kept_location(doc: &Value, path: &AttrPath) -> Option<(Option<String>, String)> {
+    let obj = doc.as_object()?;
+    match &path.uri {
+        None => key_ci(obj, &path.name).map(|k| (None, k)),
+        Some(uri) => {
+            let ext = key_ci(obj, uri)?;
+            let inner = obj.get(&ext)?.as_object()?;
+            key_ci(inner, &path.name).map(|k| (Some(ext), k))
+        }
+    }
 }
 
 impl Projection {
@@ -58,16 +93,20 @@ impl Projection {
 
     /// Whether top-level attribute `attr` (e.g. "members", "groups", URN-qualified for
     /// extensions) appears in the output: lets the caller skip reading memberships at all.
-    pub fn includes(&self, kind: ResourceKind, attr: &str) -> bool {
-        let Some(r) = AttrPath::parse(attr).ok().and_then(|p| resolve(kind, &p)) else {
+    pub fn includes(&self, schemas: &ResourceSchemas, attr: &str) -> bool {
+        let Some(r) = AttrPath::parse(attr).ok().and_then(|p| schemas.resolve(&p)) else {
             return self.attributes.is_empty();
         };
-        let names = |item: &Item, whole_only: bool| match item {
-            Item::Schema(id) => *id == r.schema.id,
-            Item::Path(p) => {
-                (!whole_only || p.sub.is_none())
-                    && resolve(kind, p).is_some_and(|o| o.schema.id == r.schema.id && o.attr.name == r.attr.name)
+        let names = |item: &Item, whole_only: bool| {
+            if schemas.extension(&item.raw).is_some_and(|s| s.id == r.schema.id) {
+                return true;
             }
+            item.path.as_ref().is_some_and(|p| {
+                (!whole_only || p.sub.is_none())
+                    && schemas
+                        .resolve(p)
+                        .is_some_and(|o| o.schema.id == r.schema.id && o.attr.name == r.attr.name)
+            })
         };
         match r.attr.returned {
             Returned::Never => false,
@@ -80,28 +119,28 @@ impl Projection {
 
     /// Project `doc` in place. `attributes` wins over `excludedAttributes` (RFC 7644 §3.9 says
     /// a request uses one or the other). `schemas` and `id` are always kept; `returned: never`
-    /// attributes never survive.
-    pub fn apply(&self, kind: ResourceKind, doc: &mut Value) {
-        strip_never_returned(kind, doc);
+    /// attributes never survive. Attributes no schema declares are returned by default and
+    /// may be asked for or excluded by name.
+    pub fn apply(&self, schemas: &ResourceSchemas, doc: &mut Value) {
+        strip_never_returned(schemas, doc);
         if !self.attributes.is_empty() {
             let src = std::mem::take(doc);
-            *doc = self.select(kind, &src);
+            *doc = self.select(schemas, &src);
         } else {
             for item in &self.excluded {
-                exclude(kind, doc, item);
+                exclude(schemas, doc, item);
             }
-            drop_request_only(kind, doc);
+            drop_request_only(schemas, doc);
         }
-        drop_empty_extensions(kind, doc);
+        drop_empty_extensions(schemas, doc);
     }
 
-    fn select(&self, kind: ResourceKind, src: &Value) -> Value {
+    fn select(&self, schemas: &ResourceSchemas, src: &Value) -> Value {
         let Some(src_obj) = src.as_object() else {
             return src.clone();
         };
         let mut out = Value::Object(Map::new());
-        let schemas = std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied());
-        for schema in schemas {
+        for schema in schemas.all() {
             for attr in schema.all_attributes().filter(|a| a.returned == Returned::Always) {
                 copy(
                     &mut out,
@@ -117,19 +156,31 @@ impl Projection {
         // Sub-attribute requests first, whole attributes after, so "emails,emails.value" keeps all.
         let mut paths: Vec<Resolved> = Vec::new();
         for item in &self.attributes {
-            match item {
-                Item::Schema(id) => {
-                    if let Some(schema) = kind.extension(id) {
-                        for attr in &schema.attributes {
-                            paths.push(Resolved {
-                                schema,
-                                attr,
-                                sub: None,
-                            });
-                        }
+            match item.whole_extension(schemas, src) {
+                Some(Whole::Declared(schema)) => {
+                    for attr in &schema.attributes {
+                        paths.push(Resolved {
+                            schema,
+                            attr,
+                            sub: None,
+                        });
                     }
                 }
-                Item::Path(p) => paths.extend(resolve(kind, p)),
+                Some(Whole::Kept(key)) => {
+                    if let (Some(o), Some(v)) = (out.as_object_mut(), src_obj.get(&key)) {
+                        o.insert(key, v.clone());
+                    }
+                }
+                None => match item.path.as_ref().and_then(|p| schemas.resolve(p).map(|r| (p, r))) {
+                    Some((_, r)) => paths.push(r),
+                    None => {
+                        if let Some(p) = &item.path
+                            && let Some(at) = kept_location(src, p)
+                        {
+                            copy_kept(&mut out, src, at);
+                        }
+                    }
+                },
             }
         }
         paths.sort_by_key(|r| r.sub.is_none());
@@ -149,6 +200,28 @@ impl Projection {
     }
 }
 
+/// Copy a kept (undeclared) attribute found at `at` from `src` into `out`.
+fn copy_kept(out: &mut Value, src: &Value, at: (Option<String>, String)) {
+    let (Some(o), Some(s)) = (out.as_object_mut(), src.as_object()) else {
+        return;
+    };
+    match at {
+        (None, key) => {
+            if let Some(v) = s.get(&key) {
+                o.insert(key, v.clone());
+            }
+        }
+        (Some(ext), key) => {
+            if let Some(v) = s.get(&ext).and_then(|e| e.get(&key)) {
+                let target = o.entry(ext).or_insert_with(|| Value::Object(Map::new()));
+                if let Some(t) = target.as_object_mut() {
+                    t.insert(key, v.clone());
+                }
+            }
+        }
+    }
+}
+
 /// Copy the attribute (or only its sub-attribute) `r` from `src` into `out`.
 fn copy(out: &mut Value, src: &Value, r: Resolved) {
     let Some(value) = lookup(src, &r) else { return };
@@ -156,17 +229,17 @@ fn copy(out: &mut Value, src: &Value, r: Resolved) {
         return;
     };
     let Some(sub) = r.sub else {
-        target.insert(r.attr.name.into(), value.clone());
+        target.insert(r.attr.name.clone(), value.clone());
         return;
     };
     let pick = |v: &Value| -> Map<String, Value> {
         let mut m = Map::new();
-        if let Some(s) = v.as_object().and_then(|o| crate::json::get_ci(o, sub.name)) {
-            m.insert(sub.name.into(), s.clone());
+        if let Some(s) = v.as_object().and_then(|o| crate::json::get_ci(o, &sub.name)) {
+            m.insert(sub.name.clone(), s.clone());
         }
         m
     };
-    let merged = match (target.shift_remove(r.attr.name), value) {
+    let merged = match (target.shift_remove(&r.attr.name), value) {
         (Some(Value::Array(mut have)), Value::Array(items)) => {
             for (h, i) in have.iter_mut().zip(items) {
                 if let Some(h) = h.as_object_mut() {
@@ -182,67 +255,86 @@ fn copy(out: &mut Value, src: &Value, r: Resolved) {
         }
         (_, v) => Value::Object(pick(v)),
     };
-    target.insert(r.attr.name.into(), merged);
+    target.insert(r.attr.name.clone(), merged);
 }
 
-fn exclude(kind: ResourceKind, doc: &mut Value, item: &Item) {
-    let r = match item {
-        Item::Schema(id) => {
-            if kind.extension(id).is_some() {
-                doc.as_object_mut().and_then(|o| remove_ci(o, id));
+fn exclude(schemas: &ResourceSchemas, doc: &mut Value, item: &Item) {
+    match item.whole_extension(schemas, doc) {
+        Some(Whole::Declared(schema)) => {
+            let id = schema.id.clone();
+            doc.as_object_mut().and_then(|o| remove_ci(o, &id));
+            return;
+        }
+        Some(Whole::Kept(key)) => {
+            doc.as_object_mut().and_then(|o| o.shift_remove(&key));
+            return;
+        }
+        None => {}
+    }
+    let Some(p) = &item.path else { return };
+    let r = match schemas.resolve(p) {
+        Some(r) if r.attr.returned != Returned::Always => r,
+        Some(_) => return,
+        None => {
+            if let Some(at) = kept_location(doc, p)
+                && let Some(o) = doc.as_object_mut()
+            {
+                match at {
+                    (None, key) => {
+                        o.shift_remove(&key);
+                    }
+                    (Some(ext), key) => {
+                        if let Some(e) = o.get_mut(&ext).and_then(Value::as_object_mut) {
+                            e.shift_remove(&key);
+                        }
+                    }
+                }
             }
             return;
         }
-        Item::Path(p) => match resolve(kind, p) {
-            Some(r) if r.attr.returned != Returned::Always => r,
-            _ => return,
-        },
     };
     let Some(obj) = container_mut(doc, r.schema, false) else {
         return;
     };
     let Some(sub) = r.sub else {
-        remove_ci(obj, r.attr.name);
+        remove_ci(obj, &r.attr.name);
         return;
     };
     if sub.returned == Returned::Always {
         return;
     }
-    match get_ci_mut(obj, r.attr.name) {
+    match get_ci_mut(obj, &r.attr.name) {
         Some(Value::Array(items)) => {
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                remove_ci(item, sub.name);
+                remove_ci(item, &sub.name);
             }
         }
         Some(Value::Object(o)) => {
-            remove_ci(o, sub.name);
+            remove_ci(o, &sub.name);
         }
         _ => {}
     }
 }
 
 /// `returned: request` attributes appear only when asked for by name.
-fn drop_request_only(kind: ResourceKind, doc: &mut Value) {
-    for schema in std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied()) {
+fn drop_request_only(schemas: &ResourceSchemas, doc: &mut Value) {
+    for schema in schemas.all() {
         let Some(obj) = container_mut(doc, schema, false) else {
             continue;
         };
         for attr in schema.all_attributes().filter(|a| a.returned == Returned::Request) {
-            remove_ci(obj, attr.name);
+            remove_ci(obj, &attr.name);
         }
     }
 }
 
-fn drop_empty_extensions(kind: ResourceKind, doc: &mut Value) {
+/// Extension objects left empty by the projection go (`schemas` still lists them).
+fn drop_empty_extensions(schemas: &ResourceSchemas, doc: &mut Value) {
     let Some(obj) = doc.as_object_mut() else { return };
-    for ext in kind.extensions() {
-        if crate::json::get_ci(obj, ext.id)
-            .and_then(Value::as_object)
-            .is_some_and(Map::is_empty)
-        {
-            remove_ci(obj, ext.id);
-        }
-    }
+    obj.retain(|k, v| {
+        !(is_schema_urn(k) && !k.eq_ignore_ascii_case("schemas") && v.as_object().is_some_and(Map::is_empty))
+            || schemas.core().id.eq_ignore_ascii_case(k)
+    });
 }
 
 #[cfg(test)]
@@ -269,7 +361,7 @@ mod tests {
         let mut doc = user();
         Projection::parse(attributes, excluded)
             .unwrap()
-            .apply(crate::schema::ResourceKind::User, &mut doc);
+            .apply(crate::schema::ResourceKind::User.builtin(), &mut doc);
         doc
     }
 
@@ -321,7 +413,7 @@ mod tests {
 
     #[test]
     fn includes_answers_whether_members_must_be_read() {
-        let g = crate::schema::ResourceKind::Group;
+        let g = crate::schema::ResourceKind::Group.builtin();
         assert!(Projection::parse(None, None).unwrap().includes(g, "members"));
         assert!(!Projection::parse(None, Some("members")).unwrap().includes(g, "members"));
         assert!(
@@ -342,7 +434,7 @@ mod tests {
         assert!(
             !Projection::parse(None, None)
                 .unwrap()
-                .includes(crate::schema::ResourceKind::User, "password")
+                .includes(crate::schema::ResourceKind::User.builtin(), "password")
         );
     }
 

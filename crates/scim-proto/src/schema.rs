@@ -2,8 +2,11 @@
 //! §3.1 (common attributes), §4 (User, Group, Enterprise User), §7 and §8.7.1 (representation).
 
 mod defs;
+mod parse;
 
-use std::sync::LazyLock;
+pub use defs::attr as attribute;
+
+use std::sync::{Arc, LazyLock};
 
 use serde_json::{Map, Value, json};
 
@@ -100,17 +103,17 @@ impl Uniqueness {
 /// One attribute with its characteristics (RFC 7643 §2.2, §7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeDef {
-    pub name: &'static str,
+    pub name: String,
     pub ty: AttrType,
     pub multi_valued: bool,
-    pub description: &'static str,
+    pub description: String,
     pub required: bool,
     pub case_exact: bool,
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
-    pub canonical_values: &'static [&'static str],
-    pub reference_types: &'static [&'static str],
+    pub canonical_values: Vec<String>,
+    pub reference_types: Vec<String>,
     pub sub_attributes: Vec<AttributeDef>,
 }
 
@@ -156,9 +159,9 @@ impl AttributeDef {
 /// A schema (RFC 7643 §7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
+    pub id: String,
+    pub name: String,
+    pub description: String,
     pub attributes: Vec<AttributeDef>,
 }
 
@@ -176,6 +179,12 @@ impl Schema {
     /// A core (resource-defining) schema rather than an extension.
     pub fn is_core(&self) -> bool {
         self.id == USER_SCHEMA || self.id == GROUP_SCHEMA
+    }
+
+    /// Is this the URN of a schema scimd defines itself (core or enterprise), which no
+    /// provider may declare again?
+    pub fn is_builtin_id(uri: &str) -> bool {
+        all_schemas().iter().any(|s| s.id.eq_ignore_ascii_case(uri))
     }
 
     /// Attributes in output order: `schemas`, `id`, `externalId` first (RFC 7643 §3.1 examples),
@@ -200,7 +209,7 @@ impl Schema {
 }
 
 static USER: LazyLock<Schema> = LazyLock::new(defs::user);
-static ENTERPRISE_USER: LazyLock<Schema> = LazyLock::new(defs::enterprise_user);
+static ENTERPRISE_USER: LazyLock<Arc<Schema>> = LazyLock::new(|| Arc::new(defs::enterprise_user()));
 static GROUP: LazyLock<Schema> = LazyLock::new(defs::group);
 static COMMON: LazyLock<Vec<AttributeDef>> = LazyLock::new(defs::common);
 
@@ -221,7 +230,7 @@ pub fn common_attributes() -> &'static [AttributeDef] {
     &COMMON
 }
 
-/// Every schema this server knows, for `/Schemas`.
+/// The built-in schemas, for `/Schemas`.
 pub fn all_schemas() -> [&'static Schema; 3] {
     [user_schema(), group_schema(), enterprise_user_schema()]
 }
@@ -230,6 +239,11 @@ pub fn all_schemas() -> [&'static Schema; 3] {
 /// `urn:` prefix and namespace case-insensitive anyway.
 pub fn schema_by_id(uri: &str) -> Option<&'static Schema> {
     all_schemas().into_iter().find(|s| s.id.eq_ignore_ascii_case(uri))
+}
+
+/// Does `key` name a schema (a URN), as the keys of extension objects do?
+pub fn is_schema_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) && key.len() > 4
 }
 
 /// The resource types of RFC 7643 §4 served here.
@@ -261,44 +275,160 @@ impl ResourceKind {
         }
     }
 
-    /// Schema extensions of the resource type; none is required (RFC 7643 §6 `schemaExtensions`).
-    pub fn extensions(self) -> &'static [&'static Schema] {
-        static USER_EXT: LazyLock<[&'static Schema; 1]> = LazyLock::new(|| [enterprise_user_schema()]);
+    /// The schemas of this kind with only the built-in extensions (the enterprise User
+    /// extension), undeclared attributes kept: what a provider without declared extensions
+    /// gets.
+    pub fn builtin(self) -> &'static ResourceSchemas {
+        static USER: LazyLock<ResourceSchemas> = LazyLock::new(|| ResourceSchemas::new(ResourceKind::User, Vec::new()));
+        static GROUP: LazyLock<ResourceSchemas> =
+            LazyLock::new(|| ResourceSchemas::new(ResourceKind::Group, Vec::new()));
         match self {
-            ResourceKind::User => &*USER_EXT,
-            ResourceKind::Group => &[],
+            ResourceKind::User => &USER,
+            ResourceKind::Group => &GROUP,
+        }
+    }
+}
+
+/// An extension schema of a resource type (RFC 7643 §6 `schemaExtensions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    pub schema: Arc<Schema>,
+    /// Every resource of the type must carry it.
+    pub required: bool,
+    /// Attributes the store keeps an index of for fast equality lookups (besides those
+    /// with `uniqueness: server`, always indexed).
+    pub indexed: Vec<String>,
+}
+
+impl Extension {
+    /// Is the top-level attribute `attr` of this extension kept in an index?
+    pub fn is_indexed(&self, attr: &AttributeDef) -> bool {
+        attr.ty == AttrType::String
+            && (attr.uniqueness != Uniqueness::None || self.indexed.iter().any(|n| n.eq_ignore_ascii_case(&attr.name)))
+    }
+}
+
+/// What to do with attributes no schema declares (RFC 7644 §3.3 lets a server ignore them;
+/// dropping what a client mapped on purpose loses data without a word, so scimd does not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Undeclared {
+    /// Store them as sent and return them on every read.
+    #[default]
+    Keep,
+    /// Refuse the request, naming them.
+    Reject,
+}
+
+/// The schemas one resource type is checked against: its core schema and its extensions
+/// (the built-in enterprise extension for users, then what a provider declared), and what
+/// happens to attributes none of them declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSchemas {
+    pub kind: ResourceKind,
+    extensions: Vec<Extension>,
+    pub undeclared: Undeclared,
+}
+
+impl ResourceSchemas {
+    /// The built-in extensions of `kind`, then `declared`.
+    pub fn new(kind: ResourceKind, declared: Vec<Extension>) -> Self {
+        let mut extensions = Vec::with_capacity(declared.len() + 1);
+        if kind == ResourceKind::User {
+            extensions.push(Extension {
+                schema: Arc::clone(&ENTERPRISE_USER),
+                required: false,
+                indexed: Vec::new(),
+            });
+        }
+        extensions.extend(declared);
+        ResourceSchemas {
+            kind,
+            extensions,
+            undeclared: Undeclared::Keep,
         }
     }
 
-    /// The extension of this kind whose URI is `uri` (case-insensitive).
-    pub fn extension(self, uri: &str) -> Option<&'static Schema> {
-        self.extensions()
+    pub fn with_undeclared(mut self, undeclared: Undeclared) -> Self {
+        self.undeclared = undeclared;
+        self
+    }
+
+    pub fn core(&self) -> &'static Schema {
+        self.kind.core_schema()
+    }
+
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
+    /// The core schema, then the extensions.
+    pub fn all(&self) -> impl Iterator<Item = &Schema> {
+        std::iter::once(self.core()).chain(self.extensions.iter().map(|e| &*e.schema))
+    }
+
+    /// The extension schemas.
+    pub fn extension_schemas(&self) -> impl Iterator<Item = &Schema> {
+        self.extensions.iter().map(|e| &*e.schema)
+    }
+
+    /// The declaration of the extension whose URI is `uri` (case-insensitive).
+    pub fn declared(&self, uri: &str) -> Option<&Extension> {
+        self.extensions.iter().find(|e| e.schema.id.eq_ignore_ascii_case(uri))
+    }
+
+    /// The extension whose URI is `uri` (case-insensitive).
+    pub fn extension(&self, uri: &str) -> Option<&Schema> {
+        self.extensions
             .iter()
-            .copied()
+            .map(|e| &*e.schema)
             .find(|s| s.id.eq_ignore_ascii_case(uri))
     }
 
-    /// The core schema or one of the extensions of this kind.
-    pub fn schema(self, uri: &str) -> Option<&'static Schema> {
-        let core = self.core_schema();
+    /// The core schema or one of the extensions.
+    pub fn schema(&self, uri: &str) -> Option<&Schema> {
+        let core = self.core();
         if core.id.eq_ignore_ascii_case(uri) {
             Some(core)
         } else {
             self.extension(uri)
         }
     }
+
+    /// [`ResourceSchemas::resolve`] of an optional path.
+    pub fn resolve_opt(&self, path: Option<&AttrPath>) -> Option<Resolved<'_>> {
+        path.and_then(|p| self.resolve(p))
+    }
+
+    /// Resolve `path`. A URN prefix selects the schema; without one the core schema is tried
+    /// first, then the extensions (lenient: clients write `employeeNumber` unqualified).
+    pub fn resolve(&self, path: &AttrPath) -> Option<Resolved<'_>> {
+        let (schema, attr) = match &path.uri {
+            Some(uri) => {
+                let schema = self.schema(uri)?;
+                (schema, schema.attribute(&path.name)?)
+            }
+            None => std::iter::once(self.core())
+                .chain(self.extensions.iter().map(|e| &*e.schema))
+                .find_map(|s| s.attribute(&path.name).map(|a| (s, a)))?,
+        };
+        let sub = match &path.sub {
+            Some(name) => Some(attr.sub_attribute(name)?),
+            None => None,
+        };
+        Some(Resolved { schema, attr, sub })
+    }
 }
 
 /// Where an attribute path lands: the schema holding it, the attribute, and the
 /// sub-attribute if the path names one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Resolved {
-    pub schema: &'static Schema,
-    pub attr: &'static AttributeDef,
-    pub sub: Option<&'static AttributeDef>,
+pub struct Resolved<'a> {
+    pub schema: &'a Schema,
+    pub attr: &'a AttributeDef,
+    pub sub: Option<&'a AttributeDef>,
 }
 
-impl Resolved {
+impl Resolved<'_> {
     /// Extension attributes live in an object under the extension URN (RFC 7643 §3.3).
     pub fn is_extension(&self) -> bool {
         !self.schema.is_core()
@@ -314,23 +444,9 @@ impl Resolved {
     }
 }
 
-/// Resolve `path` against `kind`. A URN prefix selects the schema; without one the core schema
-/// is tried first, then the extensions (lenient: clients write `employeeNumber` unqualified).
-pub fn resolve(kind: ResourceKind, path: &AttrPath) -> Option<Resolved> {
-    let (schema, attr) = match &path.uri {
-        Some(uri) => {
-            let schema = kind.schema(uri)?;
-            (schema, schema.attribute(&path.name)?)
-        }
-        None => std::iter::once(kind.core_schema())
-            .chain(kind.extensions().iter().copied())
-            .find_map(|s| s.attribute(&path.name).map(|a| (s, a)))?,
-    };
-    let sub = match &path.sub {
-        Some(name) => Some(attr.sub_attribute(name)?),
-        None => None,
-    };
-    Some(Resolved { schema, attr, sub })
+/// Resolve `path` against `schemas` (see [`ResourceSchemas::resolve`]).
+pub fn resolve<'a>(schemas: &'a ResourceSchemas, path: &AttrPath) -> Option<Resolved<'a>> {
+    schemas.resolve(path)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use crate::clock::Timestamp;
 use crate::error::CoreError;
 use crate::net::Cidr;
 use crate::provider::{
-    DEFAULT_TOKEN_TTL_SECONDS, GroupPatchResponse, NewProvider, Population, ProviderSettings, parse_duration,
+    DEFAULT_TOKEN_TTL_SECONDS, GroupPatchResponse, NewProvider, Population, ProviderSettings, UndeclaredPolicy,
+    parse_duration,
 };
 use crate::registry::ProviderUpdate;
 use crate::store::AuditQuery;
@@ -54,6 +55,8 @@ pub struct ProviderInput {
     pub allowed_networks: Option<Vec<String>>,
     /// `no-content` or `full`.
     pub group_patch_response: Option<String>,
+    /// `keep` or `reject`.
+    pub undeclared: Option<String>,
 }
 
 impl ProviderInput {
@@ -104,6 +107,16 @@ impl ProviderInput {
             .map_err(invalid)
     }
 
+    fn undeclared(&self) -> Result<Option<UndeclaredPolicy>, CoreError> {
+        self.undeclared
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .transpose()
+            .map_err(invalid)
+    }
+
     pub fn into_new(self, now: Timestamp) -> Result<NewProvider, CoreError> {
         let population: Population = self
             .population
@@ -112,6 +125,7 @@ impl ProviderInput {
             .parse()
             .map_err(invalid)?;
         let group_patch_response = self.group_patch_response()?.unwrap_or_default();
+        let undeclared = self.undeclared()?.unwrap_or_default();
         Ok(NewProvider {
             token_ttl_seconds: self.ttl(now)?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
             allowed_networks: self.networks()?.unwrap_or_default(),
@@ -120,7 +134,11 @@ impl ProviderInput {
             enabled: self.enabled.unwrap_or(true),
             description: self.description.unwrap_or_default().trim().to_owned(),
             tags: self.tags.as_deref().map(clean).unwrap_or_default(),
-            settings: ProviderSettings { group_patch_response },
+            settings: ProviderSettings {
+                group_patch_response,
+                undeclared,
+                extensions: Vec::new(),
+            },
         })
     }
 
@@ -134,6 +152,7 @@ impl ProviderInput {
             token_ttl_seconds: self.ttl(now)?,
             allowed_networks: self.networks()?,
             group_patch_response: self.group_patch_response()?,
+            undeclared: self.undeclared()?,
             name: self.name,
             description: self.description.map(|d| d.trim().to_owned()),
             tags: self.tags.as_deref().map(clean),

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use scim_proto::schema::{Extension, ResourceKind, ResourceSchemas, Schema, Undeclared};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
@@ -188,10 +191,125 @@ pub struct NewProvider {
 /// How a provider's clients are answered where SCIM leaves the server a choice. Stored as
 /// one JSON document, so a new setting needs no schema change; a setting the document lacks
 /// takes its default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderSettings {
     pub group_patch_response: GroupPatchResponse,
+    /// What happens to attributes no schema declares: kept as sent, or refused.
+    pub undeclared: UndeclaredPolicy,
+    /// Extension schemas the provider's resources carry (RFC 7643 §7), declared by an
+    /// administrator.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<ExtensionDecl>,
+}
+
+/// `--undeclared keep|reject`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UndeclaredPolicy {
+    #[default]
+    Keep,
+    Reject,
+}
+
+impl UndeclaredPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UndeclaredPolicy::Keep => "keep",
+            UndeclaredPolicy::Reject => "reject",
+        }
+    }
+}
+
+impl FromStr for UndeclaredPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "keep" => Ok(UndeclaredPolicy::Keep),
+            "reject" => Ok(UndeclaredPolicy::Reject),
+            other => Err(format!(
+                "'{other}' is not a rule for undeclared attributes: use keep or reject"
+            )),
+        }
+    }
+}
+
+/// An extension schema a provider declared for one resource type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtensionDecl {
+    pub resource_type: ResourceKind,
+    pub schema: Arc<Schema>,
+    /// Every resource of the type must carry it (`schemaExtensions[].required`).
+    pub required: bool,
+    /// String attributes kept in an index for fast equality lookups.
+    pub index: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExtensionJson {
+    resource_type: String,
+    required: bool,
+    #[serde(default)]
+    index: Vec<String>,
+    schema: serde_json::Value,
+}
+
+impl Serialize for ExtensionDecl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ExtensionJson {
+            resource_type: self.resource_type.name().to_owned(),
+            required: self.required,
+            index: self.index.clone(),
+            schema: self.schema.to_json(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtensionDecl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = ExtensionJson::deserialize(d)?;
+        let resource_type = parse_resource_type(&raw.resource_type).map_err(serde::de::Error::custom)?;
+        let schema = Schema::parse_extension(&raw.schema).map_err(serde::de::Error::custom)?;
+        Ok(ExtensionDecl {
+            resource_type,
+            schema: Arc::new(schema),
+            required: raw.required,
+            index: raw.index,
+        })
+    }
+}
+
+/// `User` or `Group` (any case).
+pub fn parse_resource_type(s: &str) -> Result<ResourceKind, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "user" | "users" => Ok(ResourceKind::User),
+        "group" | "groups" => Ok(ResourceKind::Group),
+        other => Err(format!("'{other}' is not a resource type: use User or Group")),
+    }
+}
+
+impl Provider {
+    /// The schemas the provider's resources of `kind` are checked against.
+    pub fn schemas(&self, kind: ResourceKind) -> ResourceSchemas {
+        let declared = self
+            .settings
+            .extensions
+            .iter()
+            .filter(|e| e.resource_type == kind)
+            .map(|e| Extension {
+                schema: Arc::clone(&e.schema),
+                required: e.required,
+                indexed: e.index.clone(),
+            })
+            .collect();
+        ResourceSchemas::new(kind, declared).with_undeclared(match self.settings.undeclared {
+            UndeclaredPolicy::Keep => Undeclared::Keep,
+            UndeclaredPolicy::Reject => Undeclared::Reject,
+        })
+    }
 }
 
 /// The answer to a group PATCH that names no `attributes` (RFC 7644 §3.5.2 allows `204 No

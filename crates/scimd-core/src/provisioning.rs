@@ -7,14 +7,17 @@ use std::collections::BTreeSet;
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::patch::{MemberOp, NewMember, apply_patch, parse_members, parse_patch, split_members};
 use scim_proto::schema::ResourceKind;
-use scim_proto::value::{check_immutable, normalize_resource, strip_never_returned};
+use scim_proto::value::{check_immutable, kept_attributes, normalize_resource, strip_never_returned};
 use serde_json::Value;
 
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
 use crate::provider::Provider;
-use crate::resource::{Change, ListQuery, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
+use crate::resource::{
+    Change, ListQuery, ListRequest, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn, index_entries,
+    indexed_attributes,
+};
 use crate::service::Core;
 
 fn noun(kind: ResourceKind) -> &'static str {
@@ -70,8 +73,9 @@ impl Core {
         kind: ResourceKind,
         body: &Value,
     ) -> Result<ResourceRecord, CoreError> {
-        let mut data = normalize_resource(kind, body)?;
-        strip_never_returned(kind, &mut data);
+        let schemas = provider.schemas(kind);
+        let mut data = normalize_resource(&schemas, body)?;
+        strip_never_returned(&schemas, &mut data);
         let members = match kind {
             ResourceKind::Group => take_members(&mut data)?.unwrap_or_default(),
             ResourceKind::User => Vec::new(),
@@ -84,6 +88,7 @@ impl Core {
         let event = self
             .resource_event(provider, kind, "create", &id)
             .attributes(attributes);
+        let (index, kept) = (index_entries(&schemas, &data), kept_attributes(&schemas, &data));
         let new = NewResource {
             id,
             provider: provider.id.clone(),
@@ -92,6 +97,8 @@ impl Core {
             data,
             created: self.now(),
             members,
+            index,
+            kept,
         };
         self.store().create_resource(new, event).await
     }
@@ -119,8 +126,9 @@ impl Core {
         body: &Value,
         if_match: Option<i64>,
     ) -> Result<ResourceRecord, CoreError> {
-        let mut data = normalize_resource(kind, body)?;
-        strip_never_returned(kind, &mut data);
+        let schemas = provider.schemas(kind);
+        let mut data = normalize_resource(&schemas, body)?;
+        strip_never_returned(&schemas, &mut data);
         let members = match kind {
             ResourceKind::Group => take_members(&mut data)?,
             ResourceKind::User => None,
@@ -135,7 +143,7 @@ impl Core {
             .into());
         }
         let update = Box::new(move |old: &ResourceRecord| {
-            check_immutable(kind, &old.data, &data)?;
+            check_immutable(&schemas, &old.data, &data)?;
             let mut attributes = changed_attributes(&old.data, &data);
             let members = match members {
                 Some(ids) => {
@@ -145,6 +153,9 @@ impl Core {
                 None => Vec::new(),
             };
             Ok(Change {
+                index: index_entries(&schemas, &data),
+                indexed: indexed_attributes(&schemas),
+                kept: kept_attributes(&schemas, &data),
                 data,
                 members,
                 attributes,
@@ -168,18 +179,22 @@ impl Core {
             ResourceKind::Group => split_members(ops)?,
             ResourceKind::User => (ops, Vec::new()),
         };
+        let schemas = provider.schemas(kind);
         let update = Box::new(move |old: &ResourceRecord| {
             let mut data = old.data.clone();
             let mut attributes = if doc_ops.is_empty() {
                 Vec::new()
             } else {
-                apply_patch(kind, &mut data, &doc_ops)?
+                apply_patch(&schemas, &mut data, &doc_ops)?
             };
-            strip_never_returned(kind, &mut data);
+            strip_never_returned(&schemas, &mut data);
             if !member_ops.is_empty() {
                 attributes.push("members".into());
             }
             Ok(Change {
+                index: index_entries(&schemas, &data),
+                indexed: indexed_attributes(&schemas),
+                kept: kept_attributes(&schemas, &data),
                 data,
                 members: member_ops,
                 attributes,
@@ -222,8 +237,9 @@ impl Core {
         &self,
         provider: &Provider,
         kind: ResourceKind,
-        query: ListQuery,
+        request: ListRequest,
     ) -> Result<Page, CoreError> {
+        let query = ListQuery::new(provider.schemas(kind), request);
         self.store().list_resources(&provider.id, kind, query).await
     }
 }

@@ -5,7 +5,9 @@
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::{CoreError, StoreError};
-use crate::provider::{CLIENT_SECRET_LEN, ClientId, GroupPatchResponse, NewProvider, Provider, ProviderId};
+use crate::provider::{
+    CLIENT_SECRET_LEN, ClientId, GroupPatchResponse, NewProvider, Provider, ProviderId, UndeclaredPolicy,
+};
 use crate::service::Core;
 use crate::token::TokenRecord;
 
@@ -18,6 +20,7 @@ pub struct ProviderUpdate {
     pub token_ttl_seconds: Option<i64>,
     pub allowed_networks: Option<Vec<crate::net::Cidr>>,
     pub group_patch_response: Option<GroupPatchResponse>,
+    pub undeclared: Option<UndeclaredPolicy>,
 }
 
 impl Core {
@@ -87,7 +90,7 @@ impl Core {
     pub async fn reveal_secret(&self, id: &str, actor: &Actor) -> Result<String, CoreError> {
         let p = self.provider(id).await?;
         let plain = self.secrets.open(&p.secret_sealed, p.id.as_str().as_bytes())?;
-        let event = self.event(actor, "provider.secret.reveal", &p);
+        let event = self.provider_event(actor, "provider.secret.reveal", &p);
         self.store.record(&event).await?;
         String::from_utf8(plain).map_err(|_| CoreError::Invalid("the stored secret is not text".into()))
     }
@@ -100,7 +103,7 @@ impl Core {
         p.secret_sealed = self.secrets.seal(secret.as_bytes(), p.id.as_str().as_bytes());
         p.secret_hash = crypto::sha256(secret.as_bytes());
         p.modified = self.clock.now();
-        let event = self.event(actor, "provider.secret.rotate", &p);
+        let event = self.provider_event(actor, "provider.secret.rotate", &p);
         self.store.update_provider(&p, &event).await?;
         Ok(secret)
     }
@@ -110,7 +113,7 @@ impl Core {
         p.enabled = enabled;
         p.modified = self.clock.now();
         let action = if enabled { "provider.enable" } else { "provider.disable" };
-        let event = self.event(actor, action, &p);
+        let event = self.provider_event(actor, action, &p);
         self.store.update_provider(&p, &event).await?;
         self.tokens.clear();
         Ok(p)
@@ -155,8 +158,12 @@ impl Core {
             p.settings.group_patch_response = r;
             changed.push("group_patch_response".to_owned());
         }
+        if let Some(u) = update.undeclared {
+            p.settings.undeclared = u;
+            changed.push("undeclared".to_owned());
+        }
         p.modified = self.clock.now();
-        let event = self.event(actor, "provider.update", &p).attributes(changed);
+        let event = self.provider_event(actor, "provider.update", &p).attributes(changed);
         self.store.update_provider(&p, &event).await?;
         self.tokens.clear();
         Ok(p)
@@ -164,7 +171,7 @@ impl Core {
 
     pub async fn delete_provider(&self, id: &str, actor: &Actor) -> Result<(), CoreError> {
         let p = self.provider(id).await?;
-        let event = self.event(actor, "provider.delete", &p);
+        let event = self.provider_event(actor, "provider.delete", &p);
         let deleted = self.store.delete_provider(&p.id, &event).await?;
         self.tokens.clear();
         if deleted {
@@ -182,7 +189,7 @@ impl Core {
     /// Revoke one token by its id, or every live token of the provider.
     pub async fn revoke(&self, id: &str, token_id: Option<&str>, actor: &Actor) -> Result<u64, CoreError> {
         let p = self.provider(id).await?;
-        let mut event = self.event(actor, "token.revoke", &p);
+        let mut event = self.provider_event(actor, "token.revoke", &p);
         if let Some(t) = token_id {
             event = event.resource(format!("Token/{t}"));
         }
@@ -197,7 +204,7 @@ impl Core {
         }
     }
 
-    fn event(&self, actor: &Actor, action: &str, p: &Provider) -> AuditEvent {
+    pub(crate) fn provider_event(&self, actor: &Actor, action: &str, p: &Provider) -> AuditEvent {
         AuditEvent::new(self.clock.now(), actor, action)
             .provider(p.id.as_str())
             .resource(format!("Provider/{}", p.id))

@@ -11,7 +11,9 @@ use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
-use crate::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
+use crate::resource::{
+    Discovered, IndexEntry, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
+};
 use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -217,6 +219,38 @@ pub trait ResourceStore: Send + Sync {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<ResourceRecord>>;
+
+    /// The provider's resources of `kind` whose document holds the top-level key `key` (an
+    /// extension URN), in creation order after `after_seq`.
+    async fn resources_holding(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        key: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>>;
+
+    /// Set the index rows of resource `seq` for the attributes `attrs` to `entries` (a
+    /// `uniqueness: server` value another resource holds is a 409 `CoreError::Scim`).
+    async fn reindex(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        seq: i64,
+        attrs: Vec<String>,
+        entries: Vec<IndexEntry>,
+    ) -> Result<(), CoreError>;
+
+    /// Forget the index rows of these attributes for all the provider's resources.
+    async fn clear_index(&self, provider: &ProviderId, kind: ResourceKind, attrs: Vec<String>) -> StoreResult<()>;
+
+    /// What the provider sent that no schema declares, by resource type, extension URN
+    /// (empty for top-level attributes) and name.
+    async fn discovered(&self, provider: &ProviderId) -> StoreResult<Vec<Discovered>>;
+
+    /// Forget what was discovered under `uri` (it is declared now).
+    async fn forget_discovered(&self, provider: &ProviderId, kind: ResourceKind, uri: &str) -> StoreResult<()>;
 }
 
 /// Providers, their tokens and the audit log.

@@ -120,6 +120,13 @@ pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, se
         "token_ttl_seconds": p.token_ttl_seconds,
         "allowed_networks": p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "group_patch_response": p.settings.group_patch_response.as_str(),
+        "undeclared": p.settings.undeclared.as_str(),
+        "extensions": p.settings.extensions.iter().map(|e| json!({
+            "schema": e.schema.id,
+            "resourceType": e.resource_type.name(),
+            "required": e.required,
+            "index": e.index,
+        })).collect::<Vec<_>>(),
         "created": p.created.to_rfc3339(),
         "modified": p.modified.to_rfc3339(),
     });

@@ -22,7 +22,7 @@ fn translate(c: &mut Criterion) {
     ] {
         let filter = Filter::parse(text).unwrap_or_else(|e| panic!("{e}"));
         c.bench_function(&format!("filter to SQL: {name}"), |b| {
-            b.iter(|| filter_sql(Dialect::Sqlite, kind, black_box(&filter)))
+            b.iter(|| filter_sql(Dialect::Sqlite, kind.builtin(), black_box(&filter)))
         });
     }
 }

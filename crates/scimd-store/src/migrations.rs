@@ -13,6 +13,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0002_admin.sql"),
     include_str!("../migrations/sqlite/0003_audit_chain.sql"),
     include_str!("../migrations/sqlite/0004_provider_settings.sql"),
+    include_str!("../migrations/sqlite/0005_extension_attributes.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -20,6 +21,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0002_admin.sql"),
     include_str!("../migrations/postgres/0003_audit_chain.sql"),
     include_str!("../migrations/postgres/0004_provider_settings.sql"),
+    include_str!("../migrations/postgres/0005_extension_attributes.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

@@ -7,7 +7,7 @@ use scim_proto::schema::ResourceKind;
 use scimd_core::resource::{ListQuery, PageStart, ResourceRecord, SortOrder};
 use scimd_core::{CoreError, ProviderId};
 
-use crate::filter::{Dialect, Param, filter_sql, sort_sql};
+use crate::filter::{Dialect, Param, provider_filter_sql, sort_sql};
 
 /// The queries of one page; placeholders are `?` (backends renumber them as they need).
 pub(crate) struct PageSql {
@@ -29,7 +29,7 @@ pub(crate) fn page_sql(
     let mut where_sql = String::from("r.provider_id = ? AND r.kind = ?");
     let mut params: Vec<Param> = vec![provider.as_str().into(), kind.name().into()];
     if let Some(f) = &q.filter {
-        let frag = filter_sql(dialect, kind, f)?;
+        let frag = provider_filter_sql(dialect, Some(provider.as_str()), &q.schemas, f)?;
         where_sql.push_str(&format!(" AND ({})", frag.sql));
         params.extend(frag.params);
     }
@@ -58,7 +58,10 @@ pub(crate) fn page_sql(
                     } else {
                         ("ASC", "LAST")
                     };
-                    format!("{} {dir} NULLS {nulls}, r.seq {dir}", sort_sql(dialect, kind, path)?)
+                    format!(
+                        "{} {dir} NULLS {nulls}, r.seq {dir}",
+                        sort_sql(dialect, &q.schemas, path)?
+                    )
                 }
                 None => "r.seq".to_owned(),
             };

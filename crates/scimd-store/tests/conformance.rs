@@ -13,7 +13,7 @@ use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
 use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
-use scimd_core::resource::{Change, ListQuery, NewResource, PageStart, ResourceKey, SortOrder};
+use scimd_core::resource::{Change, ListQuery, ListRequest, NewResource, PageStart, ResourceKey, SortOrder};
 use scimd_core::{
     Actor, AuditEvent, AuditQuery, ClientId, CoreError, Population, Provider, ProviderId, Store, StoreError, Timestamp,
     TokenRecord,
@@ -75,6 +75,7 @@ fn provider(id: &str, population: Population) -> Provider {
         modified: now(),
         settings: ProviderSettings {
             group_patch_response: GroupPatchResponse::Full,
+            ..ProviderSettings::default()
         },
     }
 }
@@ -96,7 +97,7 @@ fn new_resource(p: &Provider, kind: ResourceKind, body: Value, members: &[&str])
         provider: p.id.clone(),
         population: p.population,
         kind,
-        data: normalize_resource(kind, &body).unwrap(),
+        data: normalize_resource(kind.builtin(), &body).unwrap(),
         created: now(),
         members: members
             .iter()
@@ -105,6 +106,8 @@ fn new_resource(p: &Provider, kind: ResourceKind, body: Value, members: &[&str])
                 display: None,
             })
             .collect(),
+        index: Vec::new(),
+        kept: Vec::new(),
     }
 }
 
@@ -154,6 +157,7 @@ fn set_attr(name: &'static str, value: Value) -> scimd_core::resource::UpdateFn 
             data,
             members: Vec::new(),
             attributes: vec![name.to_owned()],
+            ..Change::default()
         })
     })
 }
@@ -164,6 +168,7 @@ fn members_op(op: MemberOp) -> scimd_core::resource::UpdateFn {
             data: rec.data.clone(),
             members: vec![op],
             attributes: vec!["members".into()],
+            ..Change::default()
         })
     })
 }
@@ -365,6 +370,7 @@ async fn updates_run_on_the_current_record_and_honour_if_match() {
                             data,
                             members: Vec::new(),
                             attributes: vec!["nickName".into()],
+                            ..Change::default()
                         })
                     });
                     s.update_resource(k, None, now(), bump, event("user.patch", "okta"))
@@ -485,12 +491,15 @@ async fn memberships_are_kept_apart_and_cascade() {
 }
 
 fn query(filter: Option<&str>, sort: Option<(&str, SortOrder)>, start: PageStart, count: u64) -> ListQuery {
-    ListQuery {
-        filter: filter.map(|f| Filter::parse(f).unwrap()),
-        sort: sort.map(|(p, o)| (AttrPath::parse(p).unwrap(), o)),
-        start,
-        count,
-    }
+    ListQuery::new(
+        ResourceKind::User.builtin().clone(),
+        ListRequest {
+            filter: filter.map(|f| Filter::parse(f).unwrap()),
+            sort: sort.map(|(p, o)| (AttrPath::parse(p).unwrap(), o)),
+            start,
+            count,
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -273,6 +273,9 @@ pub struct ProviderAddArgs {
     /// with the group and all its members)
     #[arg(long, value_name = "no-content|full", default_value = "no-content")]
     pub group_patch_response: String,
+    /// What happens to attributes no schema declares: keep them as sent, or reject the request
+    #[arg(long, value_name = "keep|reject", default_value = "keep")]
+    pub undeclared: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -303,6 +306,9 @@ pub struct ProviderUpdateArgs {
     /// with the group and all its members)
     #[arg(long, value_name = "no-content|full")]
     pub group_patch_response: Option<String>,
+    /// What happens to attributes no schema declares: keep them as sent, or reject the request
+    #[arg(long, value_name = "keep|reject")]
+    pub undeclared: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

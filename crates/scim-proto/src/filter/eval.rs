@@ -13,63 +13,66 @@ use super::{CompValue, CompareOp, Filter};
 use crate::error::ScimError;
 use crate::json::{get_ci, is_unassigned};
 use crate::path::AttrPath;
-use crate::schema::{AttrType, AttributeDef, ResourceKind, resolve};
+use crate::schema::{AttrType, AttributeDef, ResourceSchemas};
 
 /// What a path is evaluated against: the resource, or one element of a complex attribute
 /// (inside `emails[...]`).
 #[derive(Clone, Copy)]
-enum Scope {
-    Root(ResourceKind),
-    Element(&'static AttributeDef),
+enum Scope<'a> {
+    Root(&'a ResourceSchemas),
+    Element(&'a AttributeDef),
 }
 
 /// A resolved path: where to find the values and which definition types them.
-struct Target {
-    extension: Option<&'static str>,
-    attr: Option<&'static AttributeDef>,
-    sub: Option<&'static AttributeDef>,
+struct Target<'a> {
+    extension: Option<&'a str>,
+    attr: Option<&'a AttributeDef>,
+    sub: Option<&'a AttributeDef>,
     /// The definition whose type and caseExact govern the comparison.
-    def: &'static AttributeDef,
+    def: &'a AttributeDef,
 }
 
 impl Filter {
     /// Whether `resource` (a stored document) satisfies the filter. The filter is checked
     /// against the schema of `kind` first, so an error does not depend on the data.
-    pub fn matches(&self, kind: ResourceKind, resource: &Value) -> Result<bool, ScimError> {
-        check(self, Scope::Root(kind))?;
-        Ok(eval(self, Scope::Root(kind), resource))
+    pub fn matches(&self, schemas: &ResourceSchemas, resource: &Value) -> Result<bool, ScimError> {
+        check(self, Scope::Root(schemas))?;
+        Ok(eval(self, Scope::Root(schemas), resource))
     }
 
     /// Schema check alone: unknown attributes and operators that do not apply to the
     /// attribute's type are errors (400 invalidFilter).
-    pub fn validate(&self, kind: ResourceKind) -> Result<(), ScimError> {
-        check(self, Scope::Root(kind))
+    pub fn validate(&self, schemas: &ResourceSchemas) -> Result<(), ScimError> {
+        check(self, Scope::Root(schemas))
     }
 }
 
 /// Whether one element of the complex attribute `parent` satisfies a relative filter
 /// (the inside of `emails[...]`), as PATCH selects elements.
 /// Call `validate_element` first: an invalid filter simply matches nothing here.
-pub(crate) fn matches_element(filter: &Filter, parent: &'static AttributeDef, elem: &Value) -> bool {
+pub(crate) fn matches_element(filter: &Filter, parent: &AttributeDef, elem: &Value) -> bool {
     eval(filter, Scope::Element(parent), elem)
 }
 
 /// Schema check of a relative filter against the sub-attributes of `parent`.
-pub(crate) fn validate_element(filter: &Filter, parent: &'static AttributeDef) -> Result<(), ScimError> {
+pub(crate) fn validate_element(filter: &Filter, parent: &AttributeDef) -> Result<(), ScimError> {
     check(filter, Scope::Element(parent))
 }
 
 fn unknown(path: &AttrPath) -> ScimError {
-    ScimError::invalid_filter(format!("unknown attribute '{path}' in filter"))
+    ScimError::invalid_filter(format!(
+        "unknown attribute '{path}' in filter: filters and sortBy need an attribute a schema declares \
+         (an extension attribute kept as sent is declared with `scimd provider schema add`)"
+    ))
 }
 
 /// `present` asks about the attribute itself; a comparison on a complex attribute without a
 /// sub-attribute compares its `value` (RFC 7644 §3.4.2.2: `emails co "x"`, `members eq "id"`).
-fn target(scope: Scope, path: &AttrPath, for_compare: bool) -> Result<Target, ScimError> {
+fn target<'a>(scope: Scope<'a>, path: &AttrPath, for_compare: bool) -> Result<Target<'a>, ScimError> {
     let (extension, attr, sub) = match scope {
-        Scope::Root(kind) => {
-            let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
-            (r.is_extension().then_some(r.schema.id), Some(r.attr), r.sub)
+        Scope::Root(schemas) => {
+            let r = schemas.resolve(path).ok_or_else(|| unknown(path))?;
+            (r.is_extension().then_some(r.schema.id.as_str()), Some(r.attr), r.sub)
         }
         Scope::Element(parent) => {
             if path.uri.is_some() || path.sub.is_some() {
@@ -111,7 +114,7 @@ fn values<'v>(t: &Target, json: &'v Value) -> Vec<&'v Value> {
         }
     }
     let top: Vec<&Value> = match t.attr {
-        Some(attr) => match get_ci(obj, attr.name) {
+        Some(attr) => match get_ci(obj, &attr.name) {
             Some(Value::Array(items)) => items.iter().collect(),
             Some(v) => vec![v],
             None => Vec::new(),
@@ -121,7 +124,7 @@ fn values<'v>(t: &Target, json: &'v Value) -> Vec<&'v Value> {
     match t.sub {
         Some(sub) => top
             .into_iter()
-            .filter_map(|v| v.as_object().and_then(|o| get_ci(o, sub.name)))
+            .filter_map(|v| v.as_object().and_then(|o| get_ci(o, &sub.name)))
             .flat_map(|v| match v {
                 Value::Array(items) => items.iter().collect(),
                 v => vec![v],
@@ -140,7 +143,7 @@ fn bad_op(op: CompareOp, def: &AttributeDef) -> ScimError {
     ))
 }
 
-fn check(f: &Filter, scope: Scope) -> Result<(), ScimError> {
+fn check(f: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
     match f {
         Filter::And(a, b) | Filter::Or(a, b) => {
             check(a, scope)?;
@@ -187,7 +190,7 @@ fn check(f: &Filter, scope: Scope) -> Result<(), ScimError> {
     }
 }
 
-fn eval(f: &Filter, scope: Scope, json: &Value) -> bool {
+fn eval(f: &Filter, scope: Scope<'_>, json: &Value) -> bool {
     match f {
         Filter::And(a, b) => eval(a, scope, json) && eval(b, scope, json),
         Filter::Or(a, b) => eval(a, scope, json) || eval(b, scope, json),

@@ -45,7 +45,10 @@ fn user() -> Value {
 }
 
 fn m(f: &str) -> bool {
-    Filter::parse(f).unwrap().matches(ResourceKind::User, &user()).unwrap()
+    Filter::parse(f)
+        .unwrap()
+        .matches(ResourceKind::User.builtin(), &user())
+        .unwrap()
 }
 
 #[test]
@@ -53,7 +56,7 @@ fn every_rfc_example_parses_and_prints_back() {
     for text in RFC_EXAMPLES {
         let f = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(Filter::parse(&f.to_string()).unwrap(), f, "{text} -> {f}");
-        assert!(f.validate(ResourceKind::User).is_ok(), "{text}");
+        assert!(f.validate(ResourceKind::User.builtin()).is_ok(), "{text}");
     }
 }
 
@@ -260,7 +263,7 @@ fn semantic_errors_are_invalid_filter() {
     ] {
         let e = Filter::parse(bad)
             .unwrap()
-            .matches(ResourceKind::User, &user())
+            .matches(ResourceKind::User.builtin(), &user())
             .unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{bad}");
     }
@@ -271,11 +274,11 @@ fn entra_group_membership_check_matches_on_members_value() {
     let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1", "displayName": "Ops",
         "members": [{"value": "u1"}, {"value": "u2"}]});
     let f = Filter::parse(r#"id eq "g1" and members eq "u2""#).unwrap();
-    assert!(f.matches(ResourceKind::Group, &group).unwrap());
+    assert!(f.matches(ResourceKind::Group.builtin(), &group).unwrap());
     let f = Filter::parse(r#"id eq "g1" and members eq "u3""#).unwrap();
-    assert!(!f.matches(ResourceKind::Group, &group).unwrap());
+    assert!(!f.matches(ResourceKind::Group.builtin(), &group).unwrap());
     let f = Filter::parse(r#"displayName eq "OPS""#).unwrap();
-    assert!(f.matches(ResourceKind::Group, &group).unwrap());
+    assert!(f.matches(ResourceKind::Group.builtin(), &group).unwrap());
 }
 
 #[test]

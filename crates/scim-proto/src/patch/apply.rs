@@ -7,32 +7,38 @@ use super::PatchPath;
 use super::{PatchOpKind, PatchOperation};
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, Filter, matches_element, validate_element};
-use crate::json::{get_ci, remove_ci};
+use crate::json::{get_ci, key_ci, remove_ci};
 use crate::path::AttrPath;
-use crate::schema::{AttributeDef, Mutability, Resolved, ResourceKind, resolve};
-use crate::value::{Mode, check_primary, coerce, container, container_mut, normalize};
+use crate::schema::{AttributeDef, Mutability, Resolved, ResourceSchemas, Undeclared, is_schema_urn};
+use crate::value::{
+    Kept, Mode, check_primary, coerce, container, container_mut, is_extension_key, kept_attributes, normalize,
+};
 
 /// Apply `ops` in order, all-or-nothing: the work happens on a copy that replaces `doc` only
 /// if every operation succeeds and the result is still a valid resource. Returns the
 /// top-level attributes that changed (URN-qualified for extension attributes).
-pub fn apply_patch(kind: ResourceKind, doc: &mut Value, ops: &[PatchOperation]) -> Result<Vec<String>, ScimError> {
+pub fn apply_patch(
+    schemas: &ResourceSchemas,
+    doc: &mut Value,
+    ops: &[PatchOperation],
+) -> Result<Vec<String>, ScimError> {
     if !doc.is_object() {
         return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
     }
     let mut work = doc.clone();
     for op in ops {
         match (&op.path, &op.value) {
-            (Some(path), value) if whole_extension(kind, path).is_some() => {
-                let ext = whole_extension(kind, path).map(|s| s.id).unwrap_or_default();
+            (Some(path), value) if whole_extension(schemas, &work, path).is_some() => {
+                let ext = whole_extension(schemas, &work, path).unwrap_or_default();
                 match (op.op, value) {
                     (PatchOpKind::Remove, _) => {
                         if let Some(obj) = work.as_object_mut() {
-                            obj.retain(|k, _| !k.eq_ignore_ascii_case(ext));
+                            obj.retain(|k, _| !k.eq_ignore_ascii_case(&ext));
                         }
                     }
                     (_, Some(v @ Value::Object(_))) => {
                         let attrs: Map<String, Value> = std::iter::once((ext.to_owned(), v.clone())).collect();
-                        apply_pathless(kind, &mut work, op.op, &attrs)?
+                        apply_pathless(schemas, &mut work, op.op, &attrs)?
                     }
                     _ => {
                         return Err(ScimError::invalid_value(format!(
@@ -41,9 +47,9 @@ pub fn apply_patch(kind: ResourceKind, doc: &mut Value, ops: &[PatchOperation]) 
                     }
                 }
             }
-            (Some(path), value) => apply_path(kind, &mut work, op.op, path, value.as_ref())?,
+            (Some(path), value) => apply_path(schemas, &mut work, op.op, path, value.as_ref())?,
             (None, Some(Value::Object(attrs))) if op.op != PatchOpKind::Remove => {
-                apply_pathless(kind, &mut work, op.op, attrs)?
+                apply_pathless(schemas, &mut work, op.op, attrs)?
             }
             _ => {
                 return Err(ScimError::bad_request(
@@ -53,17 +59,45 @@ pub fn apply_patch(kind: ResourceKind, doc: &mut Value, ops: &[PatchOperation]) 
             }
         }
     }
-    let result = normalize(kind, &work, Mode::Stored)?;
-    let changed = changed_attributes(kind, doc, &result);
+    let result = normalize(schemas, &work, Mode::Stored)?;
+    if schemas.undeclared == Undeclared::Reject {
+        let before: Vec<String> = kept_attributes(schemas, doc).iter().map(Kept::qualified).collect();
+        let added: Vec<String> = kept_attributes(schemas, &result)
+            .iter()
+            .map(Kept::qualified)
+            .filter(|n| !before.contains(n))
+            .collect();
+        if !added.is_empty() {
+            return Err(ScimError::invalid_value(format!(
+                "undeclared attribute{} {}: declare {} with `scimd provider schema add`",
+                if added.len() == 1 { "" } else { "s" },
+                added.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
+                if added.len() == 1 { "it" } else { "them" },
+            )));
+        }
+    }
+    let changed = changed_attributes(schemas, doc, &result);
     *doc = result;
     Ok(changed)
 }
 
-fn changed_attributes(kind: ResourceKind, before: &Value, after: &Value) -> Vec<String> {
-    let mut changed = Vec::new();
-    for schema in std::iter::once(kind.core_schema()).chain(kind.extensions().iter().copied()) {
+fn changed_attributes(schemas: &ResourceSchemas, before: &Value, after: &Value) -> Vec<String> {
+    let mut changed: Vec<String> = Vec::new();
+    // Undeclared attributes too, by their (URN-qualified) names.
+    let kept = |doc| kept_attributes(schemas, doc);
+    for k in kept(before).into_iter().chain(kept(after)) {
+        let name = k.qualified();
+        let get = |doc: &Value| match &k.uri {
+            None => doc.get(&k.name).cloned(),
+            Some(uri) => doc.get(uri).and_then(|e| e.get(&k.name)).cloned(),
+        };
+        if get(before) != get(after) && !changed.contains(&name) {
+            changed.push(name);
+        }
+    }
+    for schema in schemas.all() {
         for attr in schema.all_attributes().filter(|a| a.name != "schemas") {
-            let get = |doc| container(doc, schema).and_then(|c| get_ci(c, attr.name));
+            let get = |doc| container(doc, schema).and_then(|c| get_ci(c, &attr.name));
             if get(before) != get(after) {
                 changed.push(
                     Resolved {
@@ -83,7 +117,7 @@ fn changed_attributes(kind: ResourceKind, before: &Value, after: &Value) -> Vec<
 /// extension URN holding an object of attributes. Unknown keys are ignored as on POST;
 /// read-only keys too (Okta repeats the group's `id`), unless they try to change the `id`.
 fn apply_pathless(
-    kind: ResourceKind,
+    schemas: &ResourceSchemas,
     work: &mut Value,
     op: PatchOpKind,
     attrs: &Map<String, Value>,
@@ -92,7 +126,7 @@ fn apply_pathless(
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        if let Some(ext) = kind.extension(key) {
+        if let Some(ext) = schemas.extension(key) {
             for (name, v) in v.as_object().into_iter().flatten() {
                 if let Some(attr) = ext.attribute(name) {
                     if attr.mutability != Mutability::ReadOnly {
@@ -111,7 +145,30 @@ fn apply_pathless(
             }
             continue;
         }
-        let Some(r) = AttrPath::parse(key).ok().and_then(|p| resolve(kind, &p)) else {
+        let path = AttrPath::parse(key).ok();
+        if path.as_ref().and_then(|p| schemas.resolve(p)).is_none() && is_extension_key(schemas, &listed(work), key) {
+            // A whole extension object no schema declares: add merges its attributes,
+            // replace puts it in place of the old one.
+            let Value::Object(given) = v else {
+                return Err(ScimError::invalid_value(format!(
+                    "'{key}' takes an object of its attributes"
+                )));
+            };
+            if let Some(obj) = work.as_object_mut() {
+                let name = key_ci(obj, key).unwrap_or_else(|| key.to_owned());
+                match (op, obj.get_mut(&name)) {
+                    (PatchOpKind::Add, Some(Value::Object(have))) => have.extend(given.clone()),
+                    _ => {
+                        obj.insert(name, Value::Object(given.clone()));
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(r) = path.as_ref().and_then(|p| schemas.resolve(p)) else {
+            // Not declared: kept as sent (the whole document is checked against the
+            // provider's rule for undeclared attributes afterwards).
+            set_kept(schemas, work, op, key, path.as_ref(), Some(v))?;
             continue;
         };
         if r.attr.mutability == Mutability::ReadOnly || r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
@@ -126,24 +183,104 @@ fn apply_pathless(
     Ok(())
 }
 
-/// A path naming a whole extension (`urn:...:enterprise:2.0:User`): the URN parses as a
-/// prefix plus a last segment, and the two together name the schema.
-fn whole_extension(kind: ResourceKind, path: &PatchPath) -> Option<&'static crate::schema::Schema> {
+/// A path naming a whole extension (`urn:...:enterprise:2.0:User`), declared or kept as
+/// sent: the URN parses as a prefix plus a last segment, and the two together name it.
+fn whole_extension(schemas: &ResourceSchemas, work: &Value, path: &PatchPath) -> Option<String> {
     if path.filter.is_some() || path.sub.is_some() || path.attr.sub.is_some() {
         return None;
     }
     let uri = path.attr.uri.as_deref()?;
-    kind.extension(&format!("{uri}:{}", path.attr.name))
+    let whole = format!("{uri}:{}", path.attr.name);
+    if let Some(ext) = schemas.extension(&whole) {
+        return Some(ext.id.clone());
+    }
+    (schemas.resolve(&path.attr).is_none() && is_extension_key(schemas, &listed(work), &whole)).then_some(whole)
+}
+
+/// The URIs a document's `schemas` lists.
+fn listed(work: &Value) -> Vec<&str> {
+    work.get("schemas")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Add, replace or remove an attribute no schema declares, kept as sent: a top-level key,
+/// or a key inside an extension object (`urn:...:acme:2.0:User:costCenter`). Filters and
+/// sub-attributes need a declared attribute.
+fn set_kept(
+    schemas: &ResourceSchemas,
+    work: &mut Value,
+    op: PatchOpKind,
+    key: &str,
+    path: Option<&AttrPath>,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let Some(obj) = work.as_object_mut() else {
+        return Ok(());
+    };
+    let (container, name): (&mut Map<String, Value>, String) = match path.and_then(|p| p.uri.as_deref()) {
+        Some(uri) if is_schema_urn(uri) => {
+            let name = path.map(|p| p.name.clone()).unwrap_or_default();
+            if path.is_some_and(|p| p.sub.is_some()) {
+                return Err(ScimError::invalid_path(format!(
+                    "'{key}' names a part of an undeclared attribute: declare it to address its parts"
+                )));
+            }
+            let ext = key_ci(obj, uri).unwrap_or_else(|| uri.to_owned());
+            if op == PatchOpKind::Remove && !obj.contains_key(&ext) {
+                return Ok(());
+            }
+            let entry = obj.entry(ext).or_insert_with(|| Value::Object(Map::new()));
+            let Some(inner) = entry.as_object_mut() else {
+                return Err(ScimError::invalid_value(format!(
+                    "'{uri}' is not an object of attributes"
+                )));
+            };
+            (inner, name)
+        }
+        _ => {
+            if schemas.core().attribute(key).is_some() {
+                return Ok(());
+            }
+            let name = key_ci(obj, key).unwrap_or_else(|| key.to_owned());
+            (obj, name)
+        }
+    };
+    let name = key_ci(container, &name).unwrap_or(name);
+    match (op, value) {
+        (PatchOpKind::Remove, _) | (_, None) | (_, Some(Value::Null)) => {
+            container.shift_remove(&name);
+        }
+        (PatchOpKind::Add, Some(Value::Array(items))) => match container.get_mut(&name) {
+            Some(Value::Array(have)) => have.extend(items.iter().cloned()),
+            _ => {
+                container.insert(name, Value::Array(items.clone()));
+            }
+        },
+        (_, Some(v)) => {
+            container.insert(name, v.clone());
+        }
+    }
+    Ok(())
 }
 
 fn apply_path(
-    kind: ResourceKind,
+    schemas: &ResourceSchemas,
     work: &mut Value,
     op: PatchOpKind,
     path: &PatchPath,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
-    let r = resolve(kind, &path.attr).ok_or_else(|| ScimError::invalid_path(format!("unknown attribute '{path}'")))?;
+    let Some(r) = schemas.resolve(&path.attr) else {
+        if path.filter.is_some() {
+            return Err(ScimError::invalid_path(format!(
+                "'{path}' filters an attribute no schema declares: declare it to filter its values"
+            )));
+        }
+        let key = path.attr.to_string();
+        return set_kept(schemas, work, op, &key, Some(&path.attr), value);
+    };
     let sub = match &path.sub {
         Some(name) => Some(
             r.attr
@@ -174,14 +311,14 @@ fn set(work: &mut Value, op: PatchOpKind, r: Resolved, value: Option<&Value>) ->
     let Some(obj) = container_mut(work, r.schema, op != PatchOpKind::Remove) else {
         return Ok(());
     };
-    let existing = remove_ci(obj, attr.name);
+    let existing = remove_ci(obj, &attr.name);
     let updated = match r.sub {
         None => set_whole(op, attr, existing.clone(), value)?,
         Some(sub) => set_sub(op, attr, sub, existing.clone(), value)?,
     };
     immutable_guard(attr, existing.as_ref(), updated.as_ref())?;
     if let Some(v) = updated {
-        obj.insert(attr.name.into(), v);
+        obj.insert(attr.name.clone(), v);
     }
     Ok(())
 }
@@ -273,9 +410,9 @@ fn set_sub(
         (_, Some(v)) => coerce(sub, v, Mode::Input)?,
     };
     let mut put = |elem: &mut Map<String, Value>| {
-        remove_ci(elem, sub.name);
+        remove_ci(elem, &sub.name);
         if let Some(v) = &new {
-            elem.insert(sub.name.into(), v.clone());
+            elem.insert(sub.name.clone(), v.clone());
         }
     };
     Ok(match existing {
@@ -302,7 +439,7 @@ fn set_filtered(
     op: PatchOpKind,
     r: Resolved,
     filter: &Filter,
-    sub: Option<&'static AttributeDef>,
+    sub: Option<&AttributeDef>,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
     let attr = r.attr;
@@ -316,7 +453,7 @@ fn set_filtered(
     let Some(obj) = container_mut(work, r.schema, op != PatchOpKind::Remove) else {
         return Ok(());
     };
-    let mut items = match remove_ci(obj, attr.name) {
+    let mut items = match remove_ci(obj, &attr.name) {
         Some(Value::Array(items)) => items,
         Some(other) => vec![other],
         None => Vec::new(),
@@ -336,7 +473,7 @@ fn set_filtered(
         (PatchOpKind::Remove, Some(sub)) => {
             for &i in &hits {
                 if let Some(o) = items[i].as_object_mut() {
-                    remove_ci(o, sub.name);
+                    remove_ci(o, &sub.name);
                 }
             }
             items.retain(|i| i.as_object().is_none_or(|o| !o.is_empty()));
@@ -376,7 +513,7 @@ fn set_filtered(
     demote_other_primaries(&mut items, &hits);
     check_primary(attr, &items)?;
     if !items.is_empty() {
-        obj.insert(attr.name.into(), Value::Array(items));
+        obj.insert(attr.name.clone(), Value::Array(items));
     }
     Ok(())
 }
@@ -396,9 +533,9 @@ fn set_in_element(
     };
     match sub {
         Some(sub) => {
-            remove_ci(&mut elem, sub.name);
+            remove_ci(&mut elem, &sub.name);
             if let Some(v) = value.map(|v| coerce(sub, v, Mode::Input)).transpose()?.flatten() {
-                elem.insert(sub.name.into(), v);
+                elem.insert(sub.name.clone(), v);
             }
         }
         None => {

@@ -175,7 +175,11 @@ fn rich_user() -> Value {
     u
 }
 
-fn apply_checked(kind: ResourceKind, mut doc: Value, ops: &[PatchOperation]) -> Result<(), TestCaseError> {
+fn apply_checked(
+    kind: &crate::schema::ResourceSchemas,
+    mut doc: Value,
+    ops: &[PatchOperation],
+) -> Result<(), TestCaseError> {
     let before = doc.clone();
     match apply_patch(kind, &mut doc, ops) {
         Ok(_) => {
@@ -198,10 +202,10 @@ proptest! {
     fn patch_is_an_error_or_a_valid_document_never_a_panic(body in message()) {
         let Ok(ops) = parse_patch(&body) else { return Ok(()) };
         for doc in [user(), rich_user()] {
-            apply_checked(ResourceKind::User, doc, &ops)?;
+            apply_checked(ResourceKind::User.builtin(), doc, &ops)?;
         }
         if let Ok((doc_ops, _)) = split_members(ops) {
-            apply_checked(ResourceKind::Group, group(), &doc_ops)?;
+            apply_checked(ResourceKind::Group.builtin(), group(), &doc_ops)?;
         }
     }
 }

@@ -28,7 +28,7 @@ pub(super) fn group() -> Value {
 
 fn patch_user(operations: Value) -> Result<(Value, Vec<String>), ScimError> {
     let mut doc = user();
-    let changed = apply_patch(ResourceKind::User, &mut doc, &ops(operations))?;
+    let changed = apply_patch(ResourceKind::User.builtin(), &mut doc, &ops(operations))?;
     Ok((doc, changed))
 }
 
@@ -65,7 +65,7 @@ fn okta_group_patch_splits_into_rename_and_member_operations() {
     );
     assert_eq!(doc_ops.len(), 1);
     let mut doc = group();
-    let changed = apply_patch(ResourceKind::Group, &mut doc, &doc_ops).unwrap();
+    let changed = apply_patch(ResourceKind::Group.builtin(), &mut doc, &doc_ops).unwrap();
     assert_eq!(changed, ["displayName"]);
     assert_eq!(doc["displayName"], "Ops Team");
     assert_eq!(doc["id"], "g1");
@@ -120,7 +120,7 @@ fn entra_remove_by_value_list_inside_a_document_keeps_the_others() {
     let mut doc = group();
     doc["members"] = json!([{"value": "a"}, {"value": "b"}]);
     let o = ops(json!([{"op": "Remove", "path": "members", "value": [{"value": "a", "$ref": null}]}]));
-    apply_patch(ResourceKind::Group, &mut doc, &o).unwrap();
+    apply_patch(ResourceKind::Group.builtin(), &mut doc, &o).unwrap();
     assert_eq!(doc["members"], json!([{"value": "b"}]));
 }
 
@@ -135,7 +135,7 @@ fn entra_add_on_a_filtered_path_creates_the_missing_element() {
     let mut doc = user();
     doc.as_object_mut().unwrap().remove("emails");
     let o = ops(json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}]));
-    let changed = apply_patch(ResourceKind::User, &mut doc, &o).unwrap();
+    let changed = apply_patch(ResourceKind::User.builtin(), &mut doc, &o).unwrap();
     assert_eq!(doc["emails"], json!([{"value": "new@example.com", "type": "work"}]));
     assert_eq!(changed, ["emails"]);
 }
@@ -153,7 +153,7 @@ fn an_add_on_a_filtered_path_refuses_a_value_the_filter_would_not_select() {
         doc.as_object_mut().unwrap().remove("emails");
         let before = doc.clone();
         let o = ops(json!([{"op": "add", "path": path, "value": value}]));
-        let e = apply_patch(ResourceKind::User, &mut doc, &o).unwrap_err();
+        let e = apply_patch(ResourceKind::User.builtin(), &mut doc, &o).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{path}");
         assert_eq!(doc, before);
     }
@@ -164,7 +164,7 @@ fn filtered_replace_changes_only_the_matching_element() {
     let mut doc = user();
     doc["emails"] = json!([{"value": "w@x", "type": "work"}, {"value": "h@x", "type": "home"}]);
     let o = ops(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "w2@x"}]));
-    apply_patch(ResourceKind::User, &mut doc, &o).unwrap();
+    apply_patch(ResourceKind::User.builtin(), &mut doc, &o).unwrap();
     assert_eq!(
         doc["emails"],
         json!([{"value": "w2@x", "type": "work"}, {"value": "h@x", "type": "home"}])
@@ -176,10 +176,10 @@ fn filtered_remove_drops_matching_elements_or_their_sub_attribute() {
     let mut doc = user();
     doc["emails"] = json!([{"value": "w@x", "type": "work"}, {"value": "h@x", "type": "home"}]);
     let o = ops(json!([{"op": "remove", "path": "emails[type eq \"home\"]"}]));
-    apply_patch(ResourceKind::User, &mut doc, &o).unwrap();
+    apply_patch(ResourceKind::User.builtin(), &mut doc, &o).unwrap();
     assert_eq!(doc["emails"], json!([{"value": "w@x", "type": "work"}]));
     let o = ops(json!([{"op": "remove", "path": "emails[type eq \"work\"].type"}]));
-    apply_patch(ResourceKind::User, &mut doc, &o).unwrap();
+    apply_patch(ResourceKind::User.builtin(), &mut doc, &o).unwrap();
     assert_eq!(doc["emails"], json!([{"value": "w@x"}]));
 }
 
@@ -199,14 +199,78 @@ fn entra_optscim_pathless_replace_with_dotted_and_urn_keys() {
         json!({"employeeNumber": "1234", "manager": {"value": "boss-id"}})
     );
     assert_eq!(doc["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+    assert_eq!(doc["unknownThing"], 1, "an undeclared attribute is kept, not dropped");
     assert_eq!(
         changed,
         [
+            "unknownThing",
             "name",
             format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber").as_str(),
             &format!("{ENTERPRISE_USER_SCHEMA}:manager")
         ]
     );
+}
+
+const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
+#[test]
+fn undeclared_attributes_are_kept_through_every_patch_form() {
+    let (doc, changed) = patch_user(json!([
+        {"op": "Add", "path": format!("{ACME}:costCenter"), "value": "CC-12"},
+        {"op": "replace", "value": {format!("{ACME}:badge"): "B-77", "badgeNumber": "B-9"}}
+    ]))
+    .unwrap();
+    assert_eq!(doc[ACME], json!({"costCenter": "CC-12", "badge": "B-77"}));
+    assert_eq!(doc["badgeNumber"], "B-9");
+    assert!(doc["schemas"].as_array().unwrap().contains(&json!(ACME)));
+    assert_eq!(
+        changed,
+        [
+            "badgeNumber",
+            format!("{ACME}:costCenter").as_str(),
+            &format!("{ACME}:badge")
+        ]
+    );
+    let mut doc2 = doc.clone();
+    apply_patch(
+        ResourceKind::User.builtin(),
+        &mut doc2,
+        &ops(json!([{"op": "remove", "path": format!("{ACME}:costCenter")}, {"op": "remove", "path": "badgeNumber"}])),
+    )
+    .unwrap();
+    assert_eq!(doc2[ACME], json!({"badge": "B-77"}));
+    assert!(doc2.get("badgeNumber").is_none());
+    // A whole undeclared extension replaced by its URN.
+    let mut doc3 = doc.clone();
+    apply_patch(
+        ResourceKind::User.builtin(),
+        &mut doc3,
+        &ops(json!([{"op": "replace", "path": ACME, "value": {"costCenter": "CC-1"}}])),
+    )
+    .unwrap();
+    assert_eq!(doc3[ACME], json!({"costCenter": "CC-1"}));
+}
+
+#[test]
+fn undeclared_attributes_are_refused_when_the_provider_rejects_them() {
+    let strict = ResourceKind::User
+        .builtin()
+        .clone()
+        .with_undeclared(crate::schema::Undeclared::Reject);
+    let mut doc = user();
+    let e = apply_patch(
+        &strict,
+        &mut doc,
+        &ops(json!([{"op": "add", "path": format!("{ACME}:costCenter"), "value": "x"}])),
+    )
+    .unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    assert!(
+        e.detail.contains("costCenter") && e.detail.contains("scimd provider schema add"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(doc, user());
 }
 
 #[test]
@@ -232,7 +296,7 @@ fn a_changed_manager_id_drops_the_old_display_name() {
     doc[ENTERPRISE_USER_SCHEMA] = json!({"manager": {"value": "m1", "displayName": "Old Boss"}});
     let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
     apply_patch(
-        ResourceKind::User,
+        ResourceKind::User.builtin(),
         &mut doc,
         &ops(json!([{"op": "replace", "path": path, "value": "m2"}])),
     )
@@ -293,7 +357,7 @@ fn errors_leave_the_document_untouched() {
             ScimType::Mutability,
         ),
         (
-            json!([{"op": "replace", "path": "noSuchAttribute", "value": "x"}]),
+            json!([{"op": "replace", "path": "noSuchAttribute[value eq \"x\"]", "value": "x"}]),
             ScimType::InvalidPath,
         ),
         (
@@ -315,7 +379,7 @@ fn errors_leave_the_document_untouched() {
     ];
     for (operations, want) in cases {
         let mut doc = user();
-        let e = apply_patch(ResourceKind::User, &mut doc, &ops(operations.clone())).unwrap_err();
+        let e = apply_patch(ResourceKind::User.builtin(), &mut doc, &ops(operations.clone())).unwrap_err();
         assert_eq!(e.scim_type, Some(want), "{operations}");
         assert_eq!(doc, user(), "{operations}");
     }
@@ -407,7 +471,7 @@ fn removing_a_whole_extension_by_its_urn_drops_its_attributes() {
         ENTERPRISE_USER_SCHEMA: {"employeeNumber": "7"}
     });
     let ops = ops(json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}]));
-    apply_patch(ResourceKind::User, &mut doc, &ops).unwrap();
+    apply_patch(ResourceKind::User.builtin(), &mut doc, &ops).unwrap();
     assert!(doc.get(ENTERPRISE_USER_SCHEMA).is_none());
     assert_eq!(doc["schemas"], json!([USER_SCHEMA]));
 }

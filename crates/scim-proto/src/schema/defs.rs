@@ -6,28 +6,30 @@ use super::{
 
 /// A readWrite, single-valued, optional, case-insensitive attribute returned by default:
 /// the RFC's defaults (§2.2), which the builder methods below override.
-fn attr(name: &'static str, ty: AttrType, description: &'static str) -> AttributeDef {
+/// An attribute with the RFC's default characteristics (§2.2): readWrite, single-valued,
+/// optional, case-insensitive, returned by default, not unique.
+pub fn attr(name: &str, ty: AttrType, description: &str) -> AttributeDef {
     AttributeDef {
-        name,
+        name: name.to_owned(),
         ty,
         multi_valued: false,
-        description,
+        description: description.to_owned(),
         required: false,
         case_exact: false,
         mutability: Mutability::ReadWrite,
         returned: Returned::Default,
         uniqueness: Uniqueness::None,
-        canonical_values: &[],
-        reference_types: &[],
+        canonical_values: Vec::new(),
+        reference_types: Vec::new(),
         sub_attributes: Vec::new(),
     }
 }
 
-fn string(name: &'static str, description: &'static str) -> AttributeDef {
+fn string(name: &str, description: &str) -> AttributeDef {
     attr(name, AttrType::String, description)
 }
 
-fn complex(name: &'static str, description: &'static str, subs: Vec<AttributeDef>) -> AttributeDef {
+fn complex(name: &str, description: &str, subs: Vec<AttributeDef>) -> AttributeDef {
     AttributeDef {
         sub_attributes: subs,
         ..attr(name, AttrType::Complex, description)
@@ -62,27 +64,22 @@ impl AttributeDef {
     fn unique(self, uniqueness: Uniqueness) -> Self {
         AttributeDef { uniqueness, ..self }
     }
-    fn canonical(self, canonical_values: &'static [&'static str]) -> Self {
+    fn canonical(self, values: &[&str]) -> Self {
         AttributeDef {
-            canonical_values,
+            canonical_values: values.iter().map(|v| (*v).to_owned()).collect(),
             ..self
         }
     }
-    fn refs(self, reference_types: &'static [&'static str]) -> Self {
+    fn refs(self, types: &[&str]) -> Self {
         AttributeDef {
-            reference_types,
+            reference_types: types.iter().map(|v| (*v).to_owned()).collect(),
             ..self
         }
     }
 }
 
 /// The value/display/type/primary shape shared by emails, phoneNumbers, ims and friends.
-fn multi_valued(
-    name: &'static str,
-    description: &'static str,
-    value: AttributeDef,
-    types: &'static [&'static str],
-) -> AttributeDef {
+fn multi_valued(name: &str, description: &str, value: AttributeDef, types: &[&str]) -> AttributeDef {
     complex(
         name,
         description,
@@ -161,9 +158,9 @@ pub(super) fn common() -> Vec<AttributeDef> {
 pub(super) fn user() -> Schema {
     const ADDRESS_TYPES: &[&str] = &["work", "home", "other"];
     Schema {
-        id: USER_SCHEMA,
-        name: "User",
-        description: "User Account",
+        id: USER_SCHEMA.to_owned(),
+        name: "User".to_owned(),
+        description: "User Account".to_owned(),
         attributes: vec![
             string("userName", "Unique identifier for the User, typically used by the user to directly authenticate to the service provider.")
                 .required()
@@ -257,9 +254,9 @@ pub(super) fn user() -> Schema {
 
 pub(super) fn enterprise_user() -> Schema {
     Schema {
-        id: ENTERPRISE_USER_SCHEMA,
-        name: "EnterpriseUser",
-        description: "Enterprise User",
+        id: ENTERPRISE_USER_SCHEMA.to_owned(),
+        name: "EnterpriseUser".to_owned(),
+        description: "Enterprise User".to_owned(),
         attributes: vec![
             string(
                 "employeeNumber",
@@ -289,9 +286,9 @@ pub(super) fn enterprise_user() -> Schema {
 
 pub(super) fn group() -> Schema {
     Schema {
-        id: GROUP_SCHEMA,
-        name: "Group",
-        description: "Group",
+        id: GROUP_SCHEMA.to_owned(),
+        name: "Group".to_owned(),
+        description: "Group".to_owned(),
         attributes: vec![
             string("displayName", "A human-readable name for the Group.").required(),
             complex(

@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn user_schema_lists_every_rfc_attribute() {
-    let names: Vec<&str> = user_schema().attributes.iter().map(|a| a.name).collect();
+    let names: Vec<&str> = user_schema().attributes.iter().map(|a| a.name.as_str()).collect();
     for want in [
         "userName",
         "name",
@@ -33,7 +33,7 @@ fn user_schema_lists_every_rfc_attribute() {
 #[test]
 fn attribute_lookup_is_case_insensitive_and_finds_common_attributes() {
     let s = user_schema();
-    assert_eq!(s.attribute("USERNAME").map(|a| a.name), Some("userName"));
+    assert_eq!(s.attribute("USERNAME").map(|a| a.name.as_str()), Some("userName"));
     assert_eq!(s.attribute("id").map(|a| a.returned), Some(Returned::Always));
     assert!(s.attribute("externalid").is_some_and(|a| a.case_exact));
     assert!(group_schema().attribute("meta").is_some());
@@ -66,7 +66,7 @@ fn characteristics_follow_the_rfc() {
 #[test]
 fn schema_by_id_ignores_case() {
     assert_eq!(
-        schema_by_id("URN:IETF:params:scim:schemas:core:2.0:user").map(|s| s.id),
+        schema_by_id("URN:IETF:params:scim:schemas:core:2.0:user").map(|s| s.id.as_str()),
         Some(USER_SCHEMA)
     );
     assert!(schema_by_id("urn:example:nope").is_none());
@@ -75,18 +75,29 @@ fn schema_by_id_ignores_case() {
 #[test]
 fn resolve_finds_core_extension_and_sub_attributes() {
     let p = AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:Manager.value").unwrap();
-    let r = resolve(ResourceKind::User, &p).unwrap();
+    let r = resolve(ResourceKind::User.builtin(), &p).unwrap();
     assert_eq!(
-        (r.schema.id, r.attr.name, r.sub.map(|s| s.name)),
+        (
+            r.schema.id.as_str(),
+            r.attr.name.as_str(),
+            r.sub.map(|s| s.name.as_str())
+        ),
         (ENTERPRISE_USER_SCHEMA, "manager", Some("value"))
     );
     assert_eq!(r.qualified_name(), format!("{ENTERPRISE_USER_SCHEMA}:manager"));
-    let r = resolve(ResourceKind::User, &AttrPath::parse("name.givenname").unwrap()).unwrap();
-    assert_eq!((r.attr.name, r.sub.map(|s| s.name)), ("name", Some("givenName")));
-    assert!(resolve(ResourceKind::Group, &AttrPath::parse("userName").unwrap()).is_none());
-    assert!(resolve(ResourceKind::User, &AttrPath::parse("name.nope").unwrap()).is_none());
+    let r = resolve(
+        ResourceKind::User.builtin(),
+        &AttrPath::parse("name.givenname").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.attr.name.as_str(), r.sub.map(|s| s.name.as_str())),
+        ("name", Some("givenName"))
+    );
+    assert!(resolve(ResourceKind::Group.builtin(), &AttrPath::parse("userName").unwrap()).is_none());
+    assert!(resolve(ResourceKind::User.builtin(), &AttrPath::parse("name.nope").unwrap()).is_none());
     let p = AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:Group:displayName").unwrap();
-    assert!(resolve(ResourceKind::User, &p).is_none());
+    assert!(resolve(ResourceKind::User.builtin(), &p).is_none());
 }
 
 #[test]
@@ -113,6 +124,9 @@ fn schema_json_follows_rfc_7643_section_7() {
 fn resource_kinds_know_their_endpoints_and_extensions() {
     assert_eq!(ResourceKind::User.endpoint(), "/Users");
     assert_eq!(ResourceKind::Group.name(), "Group");
-    assert_eq!(ResourceKind::User.extensions()[0].id, ENTERPRISE_USER_SCHEMA);
-    assert!(ResourceKind::Group.extensions().is_empty());
+    assert_eq!(
+        ResourceKind::User.builtin().extensions()[0].schema.id,
+        ENTERPRISE_USER_SCHEMA
+    );
+    assert!(ResourceKind::Group.builtin().extensions().is_empty());
 }

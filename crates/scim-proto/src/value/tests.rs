@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::error::ScimType;
-use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
 
 fn okta_create() -> Value {
     json!({
@@ -21,7 +21,7 @@ fn okta_create() -> Value {
 
 #[test]
 fn okta_create_body_normalises_in_canonical_order() {
-    let out = normalize_resource(ResourceKind::User, &okta_create()).unwrap();
+    let out = normalize_resource(ResourceKind::User.builtin(), &okta_create()).unwrap();
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
@@ -47,7 +47,7 @@ fn okta_create_body_normalises_in_canonical_order() {
 #[test]
 fn names_are_matched_case_insensitively_and_rewritten() {
     let body = json!({"SCHEMAS": [USER_SCHEMA.to_uppercase()], "USERNAME": "x", "Name": {"GIVENNAME": "a"}});
-    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    let out = normalize_resource(ResourceKind::User.builtin(), &body).unwrap();
     assert_eq!(
         out,
         json!({"schemas": [USER_SCHEMA], "userName": "x", "name": {"givenName": "a"}})
@@ -55,23 +55,49 @@ fn names_are_matched_case_insensitively_and_rewritten() {
 }
 
 #[test]
-fn read_only_and_unknown_attributes_are_dropped() {
+fn read_only_attributes_are_dropped_and_undeclared_ones_kept_as_sent() {
     let body = json!({"schemas": [USER_SCHEMA], "id": "x", "meta": {"version": "1"}, "userName": "u",
         "groups": [{"value": "g"}], "favouriteColour": "blue",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m", "displayName": "Boss"}}});
-    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m", "displayName": "Boss"}},
+        ACME: {"costCenter": "CC-12", "badge": {"n": 7}}});
+    let out = normalize_resource(ResourceKind::User.builtin(), &body).unwrap();
     assert_eq!(
         out,
-        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u",
-            ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m"}}})
+        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, ACME], "userName": "u", "favouriteColour": "blue",
+            ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m"}}, ACME: {"costCenter": "CC-12", "badge": {"n": 7}}})
+    );
+    let kept: Vec<String> = kept_attributes(ResourceKind::User.builtin(), &out)
+        .iter()
+        .map(Kept::qualified)
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "favouriteColour",
+            &format!("{ACME}:costCenter"),
+            &format!("{ACME}:badge")
+        ]
+    );
+    let strict = ResourceKind::User
+        .builtin()
+        .clone()
+        .with_undeclared(crate::schema::Undeclared::Reject);
+    let e = normalize_resource(&strict, &body).unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    assert!(
+        e.detail.contains("'favouriteColour'") && e.detail.contains(&format!("'{ACME}:costCenter'")),
+        "{}",
+        e.detail
     );
 }
+
+const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
 
 #[test]
 fn entra_strings_for_booleans_and_single_objects_for_lists_are_coerced() {
     let body = json!({"schemas": [USER_SCHEMA], "userName": "u", "active": "False",
         "emails": {"value": "a@b", "primary": "True"}, "nickName": null});
-    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    let out = normalize_resource(ResourceKind::User.builtin(), &body).unwrap();
     assert_eq!(out["active"], false);
     assert_eq!(out["emails"], json!([{"value": "a@b", "primary": true}]));
     assert!(out.get("nickName").is_none());
@@ -82,7 +108,7 @@ fn urn_and_dotted_keys_land_in_the_right_place() {
     let body = json!({"schemas": [USER_SCHEMA], "urn:ietf:params:scim:schemas:core:2.0:User:userName": "u",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": 42,
         "name.givenName": "G"});
-    let out = normalize_resource(ResourceKind::User, &body).unwrap();
+    let out = normalize_resource(ResourceKind::User.builtin(), &body).unwrap();
     assert_eq!(out["userName"], "u");
     assert_eq!(out["name"], json!({"givenName": "G"}));
     assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "42"}));
@@ -91,14 +117,24 @@ fn urn_and_dotted_keys_land_in_the_right_place() {
 
 #[test]
 fn missing_or_wrong_schemas_are_refused() {
-    let e = normalize_resource(ResourceKind::User, &json!({"userName": "u"})).unwrap_err();
+    let e = normalize_resource(ResourceKind::User.builtin(), &json!({"userName": "u"})).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
-    let e = normalize_resource(ResourceKind::User, &json!({"schemas": [GROUP_SCHEMA], "userName": "u"})).unwrap_err();
+    let e = normalize_resource(
+        ResourceKind::User.builtin(),
+        &json!({"schemas": [GROUP_SCHEMA], "userName": "u"}),
+    )
+    .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     let e = normalize_resource(
-        ResourceKind::User,
-        &json!({"schemas": [USER_SCHEMA, "urn:x"], "userName": "u"}),
+        ResourceKind::User.builtin(),
+        &json!({"schemas": [USER_SCHEMA, "not a urn"], "userName": "u"}),
     );
+    assert_eq!(e.unwrap_err().scim_type, Some(ScimType::InvalidValue));
+    let strict = ResourceKind::User
+        .builtin()
+        .clone()
+        .with_undeclared(crate::schema::Undeclared::Reject);
+    let e = normalize_resource(&strict, &json!({"schemas": [USER_SCHEMA, "urn:x"], "userName": "u"}));
     assert_eq!(e.unwrap_err().scim_type, Some(ScimType::InvalidValue));
 }
 
@@ -108,10 +144,14 @@ fn required_attributes_must_be_present_and_non_empty() {
         json!({"schemas": [USER_SCHEMA]}),
         json!({"schemas": [USER_SCHEMA], "userName": "  "}),
     ] {
-        let e = normalize_resource(ResourceKind::User, &body).unwrap_err();
+        let e = normalize_resource(ResourceKind::User.builtin(), &body).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     }
-    let e = normalize_resource(ResourceKind::Group, &json!({"schemas": [GROUP_SCHEMA], "members": []})).unwrap_err();
+    let e = normalize_resource(
+        ResourceKind::Group.builtin(),
+        &json!({"schemas": [GROUP_SCHEMA], "members": []}),
+    )
+    .unwrap_err();
     assert!(e.detail.contains("displayName"));
 }
 
@@ -120,7 +160,9 @@ fn two_primary_values_are_refused() {
     let body = json!({"schemas": [USER_SCHEMA], "userName": "u",
         "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "true"}]});
     assert_eq!(
-        normalize_resource(ResourceKind::User, &body).unwrap_err().scim_type,
+        normalize_resource(ResourceKind::User.builtin(), &body)
+            .unwrap_err()
+            .scim_type,
         Some(ScimType::InvalidValue)
     );
 }
@@ -134,7 +176,7 @@ fn wrong_types_are_invalid_value() {
     ] {
         let mut body = json!({"schemas": [USER_SCHEMA], "userName": "u"});
         body[attr] = v;
-        let e = normalize_resource(ResourceKind::User, &body).unwrap_err();
+        let e = normalize_resource(ResourceKind::User.builtin(), &body).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{attr}");
     }
 }
@@ -143,21 +185,21 @@ fn wrong_types_are_invalid_value() {
 fn group_members_keep_value_and_drop_client_refs() {
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops",
         "members": [{"value": "u1", "$ref": null, "display": "Jane"}, "u2"]});
-    let out = normalize_resource(ResourceKind::Group, &body).unwrap();
+    let out = normalize_resource(ResourceKind::Group.builtin(), &body).unwrap();
     assert_eq!(out["members"], json!([{"value": "u1"}, {"value": "u2"}]));
 }
 
 #[test]
 fn immutable_values_cannot_change_on_replace() {
     let old = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops"});
-    assert!(check_immutable(ResourceKind::Group, &old, &old).is_ok());
-    assert!(check_immutable(ResourceKind::User, &okta_create(), &json!({})).is_ok());
+    assert!(check_immutable(ResourceKind::Group.builtin(), &old, &old).is_ok());
+    assert!(check_immutable(ResourceKind::User.builtin(), &okta_create(), &json!({})).is_ok());
 }
 
 #[test]
 fn strip_never_returned_removes_the_password() {
-    let mut doc = normalize_resource(ResourceKind::User, &okta_create()).unwrap();
-    strip_never_returned(ResourceKind::User, &mut doc);
+    let mut doc = normalize_resource(ResourceKind::User.builtin(), &okta_create()).unwrap();
+    strip_never_returned(ResourceKind::User.builtin(), &mut doc);
     assert!(doc.get("password").is_none());
     assert_eq!(doc["userName"], "jane@example.com");
 }
@@ -165,17 +207,17 @@ fn strip_never_returned_removes_the_password() {
 #[test]
 fn stored_mode_keeps_read_only_attributes() {
     let doc = json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "u", "meta": {"resourceType": "User"}});
-    let out = normalize(ResourceKind::User, &doc, Mode::Stored).unwrap();
+    let out = normalize(ResourceKind::User.builtin(), &doc, Mode::Stored).unwrap();
     assert_eq!(out, doc);
 }
 
 #[test]
 fn an_explicit_empty_member_list_is_kept_so_put_can_empty_a_group() {
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops", "members": []});
-    let out = normalize_resource(ResourceKind::Group, &body).unwrap();
+    let out = normalize_resource(ResourceKind::Group.builtin(), &body).unwrap();
     assert_eq!(out["members"], json!([]));
     let out = normalize_resource(
-        ResourceKind::Group,
+        ResourceKind::Group.builtin(),
         &json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops"}),
     )
     .unwrap();

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use scim_proto::error::ScimError;
 use scim_proto::list::list_response;
-use scim_proto::schema::{ResourceKind, Schema, all_schemas, schema_by_id};
+use scim_proto::schema::{ResourceKind, ResourceSchemas, Schema};
 use serde_json::{Value, json};
 
 use super::Authenticated;
@@ -64,11 +64,12 @@ async fn service_provider_config(
     scim_json(StatusCode::OK, &body)
 }
 
-fn resource_type_json(base: &str, kind: ResourceKind) -> Value {
-    let extensions: Vec<Value> = kind
+fn resource_type_json(base: &str, schemas: &ResourceSchemas) -> Value {
+    let kind = schemas.kind;
+    let extensions: Vec<Value> = schemas
         .extensions()
         .iter()
-        .map(|s| json!({"schema": s.id, "required": false}))
+        .map(|e| json!({"schema": e.schema.id, "required": e.required}))
         .collect();
     let mut v = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
@@ -92,7 +93,7 @@ async fn resource_types(
     let base = state.base_url(p.id.as_str());
     let all: Vec<Value> = [ResourceKind::User, ResourceKind::Group]
         .iter()
-        .map(|k| resource_type_json(&base, *k))
+        .map(|k| resource_type_json(&base, &p.schemas(*k)))
         .collect();
     scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
 }
@@ -108,7 +109,7 @@ async fn resource_type(
         .ok_or_else(|| ScimError::new(404, None, format!("resource type '{name}' not found")))?;
     Ok(scim_json(
         StatusCode::OK,
-        &resource_type_json(&state.base_url(p.id.as_str()), kind),
+        &resource_type_json(&state.base_url(p.id.as_str()), &p.schemas(kind)),
     ))
 }
 
@@ -118,10 +119,22 @@ fn schema_json(base: &str, s: &Schema) -> Value {
     v
 }
 
-async fn schemas(State(state): State<AppState>, Extension(Authenticated(p)): Extension<Authenticated>) -> Response {
+async fn schemas(
+    State(state): State<AppState>,
+    Extension(Authenticated(p)): Extension<Authenticated>,
+) -> Result<Response, ScimFailure> {
     let base = state.base_url(p.id.as_str());
-    let all: Vec<Value> = all_schemas().iter().map(|s| schema_json(&base, s)).collect();
-    scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
+    let all: Vec<Value> = state
+        .core
+        .provider_schemas(&p)
+        .await?
+        .iter()
+        .map(|s| schema_json(&base, s))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(all.len() as u64, 1, all, None),
+    ))
 }
 
 async fn schema(
@@ -129,7 +142,11 @@ async fn schema(
     Extension(Authenticated(p)): Extension<Authenticated>,
     Path((_, uri)): Path<(String, String)>,
 ) -> Result<Response, ScimFailure> {
-    let s = schema_by_id(&uri).ok_or_else(|| ScimError::new(404, None, format!("schema '{uri}' not found")))?;
+    let all = state.core.provider_schemas(&p).await?;
+    let s = all
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(&uri))
+        .ok_or_else(|| ScimError::new(404, None, format!("schema '{uri}' not found")))?;
     Ok(scim_json(
         StatusCode::OK,
         &schema_json(&state.base_url(p.id.as_str()), s),

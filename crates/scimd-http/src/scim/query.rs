@@ -6,7 +6,7 @@ use scim_proto::filter::Filter;
 use scim_proto::list::{SortOrder, parse_count, parse_start_index};
 use scim_proto::path::AttrPath;
 use scim_proto::projection::Projection;
-use scimd_core::resource::{ListQuery, PageStart};
+use scimd_core::resource::{ListRequest, PageStart};
 use serde_json::Value;
 
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -17,7 +17,7 @@ pub const MAX_COUNT: u64 = 1000;
 
 /// A list request, parsed.
 pub struct ListParams {
-    pub query: ListQuery,
+    pub query: ListRequest,
     pub projection: Projection,
     pub start_index: u64,
     /// Cursor pagination was asked for (`cursor` present, even empty).
@@ -120,7 +120,7 @@ impl RawParams {
             None => PageStart::Index(start_index),
         };
         Ok(ListParams {
-            query: scimd_core::resource::ListQuery {
+            query: scimd_core::resource::ListRequest {
                 filter,
                 sort,
                 start,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use scim_proto::projection::Projection;
-use scim_proto::schema::ResourceKind;
+use scim_proto::schema::{ResourceKind, ResourceSchemas};
 use scimd_core::views::{location, scim_resource};
 use scimd_core::{Core, CoreError, MemberRef, ResourceRecord};
 use serde_json::{Map, Value, json};
@@ -32,14 +32,15 @@ fn refs(base: &str, list: &[MemberRef], type_of: impl Fn(&MemberRef) -> &'static
 pub async fn resources(
     core: &Core,
     base: &str,
-    kind: ResourceKind,
+    schemas: &ResourceSchemas,
     records: &[ResourceRecord],
     projection: &Projection,
 ) -> Result<Vec<Value>, CoreError> {
+    let kind = schemas.kind;
     let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
     let (attr, links): (&str, HashMap<i64, Vec<MemberRef>>) = match kind {
-        ResourceKind::Group if projection.includes(kind, "members") => ("members", core.members_of(&seqs).await?),
-        ResourceKind::User if projection.includes(kind, "groups") => ("groups", core.groups_of(&seqs).await?),
+        ResourceKind::Group if projection.includes(schemas, "members") => ("members", core.members_of(&seqs).await?),
+        ResourceKind::User if projection.includes(schemas, "groups") => ("groups", core.groups_of(&seqs).await?),
         _ => ("", HashMap::new()),
     };
     let mut out = Vec::with_capacity(records.len());
@@ -61,7 +62,7 @@ pub async fn resources(
                 o.insert("meta".into(), meta);
             }
         }
-        projection.apply(kind, &mut doc);
+        projection.apply(schemas, &mut doc);
         out.push(doc);
     }
     Ok(out)

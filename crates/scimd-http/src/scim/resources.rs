@@ -11,7 +11,7 @@ use scim_proto::list::list_response;
 use scim_proto::projection::Projection;
 use scim_proto::schema::ResourceKind;
 use scimd_core::provider::GroupPatchResponse;
-use scimd_core::{CoreError, ResourceRecord};
+use scimd_core::{CoreError, Provider, ResourceRecord};
 
 use super::Authenticated;
 use super::body::ScimJson;
@@ -77,11 +77,13 @@ fn single(status: StatusCode, base: &str, rec: &ResourceRecord, doc: serde_json:
 
 async fn render_one(
     state: &AppState,
-    base: &str,
+    p: &Provider,
     rec: &ResourceRecord,
     projection: &Projection,
 ) -> Result<serde_json::Value> {
-    let mut docs = render::resources(&state.core, base, rec.kind, std::slice::from_ref(rec), projection).await?;
+    let base = state.base_url(p.id.as_str());
+    let schemas = p.schemas(rec.kind);
+    let mut docs = render::resources(&state.core, &base, &schemas, std::slice::from_ref(rec), projection).await?;
     Ok(docs.pop().unwrap_or_default())
 }
 
@@ -113,7 +115,7 @@ async fn respond_list(
 ) -> Result<Response> {
     let base = state.base_url(p.id.as_str());
     let page = state.core.list_resources(p, kind, params.query).await?;
-    let docs = render::resources(&state.core, &base, kind, &page.items, &params.projection).await?;
+    let docs = render::resources(&state.core, &base, &p.schemas(kind), &page.items, &params.projection).await?;
     let next = if params.cursor_mode {
         page.more_after.map(encode_cursor)
     } else {
@@ -135,7 +137,7 @@ async fn create(
     let projection = RawParams::from_query(q.as_deref())?.projection()?;
     let rec = state.core.create_resource(&p, kind, &body).await?;
     let base = state.base_url(p.id.as_str());
-    let doc = render_one(&state, &base, &rec, &projection).await?;
+    let doc = render_one(&state, &p, &rec, &projection).await?;
     Ok(single(StatusCode::CREATED, &base, &rec, doc))
 }
 
@@ -162,18 +164,18 @@ async fn read(
     }
     let base = state.base_url(p.id.as_str());
     if kind == ResourceKind::Group && projection.is_default() {
-        return whole_group(&state, &base, &rec).await;
+        return whole_group(&state, &p, &base, &rec).await;
     }
-    let doc = render_one(&state, &base, &rec, &projection).await?;
+    let doc = render_one(&state, &p, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
 }
 
 /// A group read whole: its members are written as text straight from their rows.
-async fn whole_group(state: &AppState, base: &str, rec: &ResourceRecord) -> Result<Response> {
+async fn whole_group(state: &AppState, p: &Provider, base: &str, rec: &ResourceRecord) -> Result<Response> {
     let mut members = state.core.members_of(&[rec.seq]).await?;
     let list = members.remove(&rec.seq).unwrap_or_default();
     let mut doc = scimd_core::views::scim_resource(base, rec);
-    Projection::default().apply(rec.kind, &mut doc);
+    Projection::default().apply(&p.schemas(rec.kind), &mut doc);
     let body = render::group_with_members(base, &doc, &list).map_err(|e| {
         tracing::error!(error = %e, "cannot render a group");
         ScimFailure::from(ScimError::new(500, None, "internal server error"))
@@ -230,7 +232,7 @@ async fn update(
         return Ok(resp);
     }
     let base = state.base_url(p.id.as_str());
-    let doc = render_one(&state, &base, &rec, &projection).await?;
+    let doc = render_one(&state, &p, &rec, &projection).await?;
     Ok(single(StatusCode::OK, &base, &rec, doc))
 }
 

@@ -9,7 +9,7 @@ use axum::{Extension, Router};
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::list::list_response;
 use scim_proto::schema::ResourceKind;
-use scimd_core::resource::{ListQuery, PageStart};
+use scimd_core::resource::{ListRequest, PageStart};
 
 use super::Authenticated;
 use super::body::ScimJson;
@@ -42,11 +42,12 @@ async fn search_all(
     let mut docs = Vec::new();
     for kind in [ResourceKind::User, ResourceKind::Group] {
         // A filter naming an attribute one type lacks matches nothing of that type.
+        let schemas = p.schemas(kind);
         let filter = match &params.query.filter {
-            Some(f) if f.validate(kind).is_err() => continue,
+            Some(f) if f.validate(&schemas).is_err() => continue,
             other => other.clone(),
         };
-        let query = ListQuery {
+        let query = ListRequest {
             filter,
             sort: None,
             start: PageStart::Index(offset + 1),
@@ -56,7 +57,7 @@ async fn search_all(
         total += page.total;
         offset = offset.saturating_sub(page.total);
         remaining -= page.items.len() as u64;
-        docs.extend(render::resources(&state.core, &base, kind, &page.items, &params.projection).await?);
+        docs.extend(render::resources(&state.core, &base, &schemas, &page.items, &params.projection).await?);
     }
     Ok(scim_json(
         StatusCode::OK,

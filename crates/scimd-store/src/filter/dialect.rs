@@ -19,9 +19,9 @@ fn sql_str(s: &str) -> String {
 }
 
 /// SQLite's JSON path literal: `'$."name"."sub"'`.
-fn json_path(path: &[&str]) -> String {
+fn json_path<S: AsRef<str>>(path: &[S]) -> String {
     let mut p = String::from("$");
-    for key in path {
+    for key in path.iter().map(AsRef::as_ref) {
         debug_assert!(!key.contains(['"', '\\']), "schema name {key}");
         p.push_str(&format!(".\"{key}\""));
     }
@@ -45,8 +45,11 @@ impl Dialect {
 
     /// The value at `path` (object keys from the static schemas) inside the JSON `doc`, as
     /// an SQL value of `repr`; NULL when absent or JSON null.
-    pub(crate) fn extract(self, doc: &str, path: &[&str], repr: Repr) -> String {
+    pub(crate) fn extract<S: AsRef<str>>(self, doc: &str, path: &[S], repr: Repr) -> String {
         match self {
+            Dialect::Sqlite if repr == Repr::Millis => {
+                self.millis_of(&format!("json_extract({doc}, {})", json_path(path)))
+            }
             Dialect::Sqlite => format!("json_extract({doc}, {})", json_path(path)),
             Dialect::Postgres => {
                 let keys = |last_op: &str| -> String {
@@ -55,13 +58,14 @@ impl Dialect {
                         Some((last, init)) => {
                             let mut s = doc.to_owned();
                             for k in init {
-                                s.push_str(&format!(" -> {}", sql_str(k)));
+                                s.push_str(&format!(" -> {}", sql_str(k.as_ref())));
                             }
-                            format!("{s} {last_op} {}", sql_str(last))
+                            format!("{s} {last_op} {}", sql_str(last.as_ref()))
                         }
                     }
                 };
                 match repr {
+                    Repr::Millis => self.millis_of(&format!("({})", keys("->>"))),
                     Repr::Object if path.is_empty() => format!("nullif({doc}, 'null'::jsonb)"),
                     Repr::Object => format!("nullif({}, 'null'::jsonb)", keys("->")),
                     Repr::Bool => format!("({})::boolean", keys("->>")),
@@ -73,13 +77,13 @@ impl Dialect {
     }
 
     /// Is there a value (even JSON null) at `path` in `doc`?
-    pub(crate) fn present(self, doc: &str, path: &[&str]) -> String {
+    pub(crate) fn present<S: AsRef<str>>(self, doc: &str, path: &[S]) -> String {
         match self {
             Dialect::Sqlite => format!("json_type({doc}, {}) IS NOT NULL", json_path(path)),
             Dialect::Postgres => {
                 let mut s = doc.to_owned();
                 for k in path {
-                    s.push_str(&format!(" -> {}", sql_str(k)));
+                    s.push_str(&format!(" -> {}", sql_str(k.as_ref())));
                 }
                 format!("({s}) IS NOT NULL")
             }
@@ -96,7 +100,7 @@ impl Dialect {
 
     /// A FROM item with one row per element of the JSON array at `path` in `doc`, under
     /// `alias`: `alias.value` is the element, `alias.key` its position.
-    pub(crate) fn each(self, doc: &str, path: &[&str], alias: &str) -> String {
+    pub(crate) fn each<S: AsRef<str>>(self, doc: &str, path: &[S], alias: &str) -> String {
         match self {
             Dialect::Sqlite => format!("json_each({doc}, {}) AS {alias}", json_path(path)),
             Dialect::Postgres => {
@@ -114,8 +118,9 @@ impl Dialect {
     /// One element of [`Dialect::each`] as a scalar of `repr`.
     pub(crate) fn element(self, alias: &str, repr: Repr) -> String {
         match self {
+            Dialect::Sqlite if repr == Repr::Millis => self.millis_of(&format!("{alias}.value")),
             Dialect::Sqlite => format!("{alias}.value"),
-            Dialect::Postgres => self.extract(&format!("{alias}.value"), &[], repr),
+            Dialect::Postgres => self.extract::<&str>(&format!("{alias}.value"), &[], repr),
         }
     }
 
@@ -172,6 +177,16 @@ impl Dialect {
         match self {
             Dialect::Sqlite => self.or_false(&format!("substr({lhs}, length({lhs}) - length(?) + 1) = ?")),
             Dialect::Postgres => self.or_false(&format!("right({lhs}, length(?)) = ?")),
+        }
+    }
+
+    /// The epoch milliseconds (floored) of RFC 3339 text, NULL when the text is NULL: how a
+    /// dateTime kept in the JSON document compares like the `created` column. (Values were
+    /// checked to be RFC 3339 when stored.)
+    pub(crate) fn millis_of(self, text: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("CAST(floor((julianday({text}) - 2440587.5) * 86400000.0 + 0.5) AS INTEGER)"),
+            Dialect::Postgres => format!("floor(extract(epoch from ({text})::timestamptz) * 1000)::int8"),
         }
     }
 

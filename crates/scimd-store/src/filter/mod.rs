@@ -13,7 +13,7 @@ mod dialect;
 use scim_proto::error::ScimError;
 use scim_proto::filter::{CompValue, CompareOp, Filter};
 use scim_proto::path::AttrPath;
-use scim_proto::schema::{AttrType, AttributeDef, ResourceKind, Schema, resolve};
+use scim_proto::schema::{AttrType, AttributeDef, ResourceKind, ResourceSchemas, Schema};
 use scimd_core::Timestamp;
 
 pub use dialect::Dialect;
@@ -65,10 +65,22 @@ pub struct SqlFragment {
 /// A boolean SQL expression over the row alias `r` (table `resource`), 0 or 1, true exactly when
 /// `filter` matches. Unknown attributes and operators that do not fit the attribute's type are
 /// 400 invalidFilter, as `Filter::validate` judges them.
-pub fn filter_sql(dialect: Dialect, kind: ResourceKind, filter: &Filter) -> Result<SqlFragment, ScimError> {
-    filter.validate(kind)?;
+pub fn filter_sql(dialect: Dialect, schemas: &ResourceSchemas, filter: &Filter) -> Result<SqlFragment, ScimError> {
+    provider_filter_sql(dialect, None, schemas, filter)
+}
+
+/// [`filter_sql`] within one provider's resources: an equality on an indexed extension
+/// attribute becomes a lookup in `attribute_index` instead of a scan of the documents.
+pub(crate) fn provider_filter_sql(
+    dialect: Dialect,
+    provider: Option<&str>,
+    schemas: &ResourceSchemas,
+    filter: &Filter,
+) -> Result<SqlFragment, ScimError> {
+    filter.validate(schemas)?;
     let mut g = Gen::new(dialect);
-    g.filter(filter, Scope::Root(kind))?;
+    g.provider = provider.map(str::to_owned);
+    g.filter(filter, Scope::Root(schemas))?;
     Ok(g.finish())
 }
 
@@ -81,10 +93,9 @@ pub(crate) fn member_filter_sql(dialect: Dialect, filter: &Filter) -> Result<Sql
         attr: members.clone(),
         filter: Box::new(filter.clone()),
     };
-    wrapped.validate(ResourceKind::Group)?;
-    let def = resolve(ResourceKind::Group, &members)
-        .ok_or_else(|| unknown(&members))?
-        .attr;
+    let groups = ResourceKind::Group.builtin();
+    wrapped.validate(groups)?;
+    let def = groups.resolve(&members).ok_or_else(|| unknown(&members))?.attr;
     let mut g = Gen::new(dialect);
     g.filter(filter, Scope::Elem(def, &Elem::Member("x".into())))?;
     Ok(g.finish())
@@ -93,8 +104,9 @@ pub(crate) fn member_filter_sql(dialect: Dialect, filter: &Filter) -> Result<Sql
 /// An SQL expression to `ORDER BY` for `sortBy`: case-folded text unless the attribute is
 /// caseExact; a multi-valued attribute sorts by its primary (or else first) value. Unknown
 /// attributes are 400 invalidValue.
-pub(crate) fn sort_sql(dialect: Dialect, kind: ResourceKind, path: &AttrPath) -> Result<String, ScimError> {
-    let r = resolve(kind, path)
+pub(crate) fn sort_sql(dialect: Dialect, schemas: &ResourceSchemas, path: &AttrPath) -> Result<String, ScimError> {
+    let r = schemas
+        .resolve(path)
         .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{path}': no such attribute")))?;
     let sub = match r.sub {
         None if r.attr.is_complex() => Some(r.attr.sub_attribute("value").ok_or_else(|| {
@@ -108,7 +120,7 @@ pub(crate) fn sort_sql(dialect: Dialect, kind: ResourceKind, path: &AttrPath) ->
         return Ok("r.version".into());
     }
     let mut g = Gen::new(dialect);
-    let place = g.root_place(kind, r.schema, r.attr);
+    let place = g.root_place(schemas.kind, r.schema, r.attr);
     let vals = g
         .with_sub(place, sub)
         .map_err(|e| ScimError::invalid_value(format!("cannot sort by '{path}': {}", e.detail)))?;
@@ -168,7 +180,8 @@ fn repr_of(def: &AttributeDef) -> Repr {
         AttrType::Boolean => Repr::Bool,
         AttrType::Integer | AttrType::Decimal => Repr::Number,
         AttrType::Complex => Repr::Object,
-        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => Repr::Text,
+        AttrType::DateTime => Repr::Millis,
+        AttrType::String | AttrType::Reference | AttrType::Binary => Repr::Text,
     }
 }
 
@@ -176,7 +189,7 @@ fn repr_of(def: &AttributeDef) -> Repr {
 #[derive(Debug, Clone)]
 enum Elem {
     /// The JSON object at `path` (object keys) in the JSON `doc`.
-    Json { doc: String, path: Vec<&'static str> },
+    Json { doc: String, path: Vec<String> },
     /// A group's member: the resource row with this alias.
     Member(String),
     /// A user's group: the resource row with this alias.
@@ -216,9 +229,9 @@ enum Vals {
 
 #[derive(Clone, Copy)]
 enum Scope<'a> {
-    Root(ResourceKind),
+    Root(&'a ResourceSchemas),
     /// Inside `attr[...]`: paths name sub-attributes of `def`, read from the element.
-    Elem(&'static AttributeDef, &'a Elem),
+    Elem(&'a AttributeDef, &'a Elem),
 }
 
 fn comp_text(v: &CompValue) -> String {
@@ -254,6 +267,8 @@ struct Gen {
     out: String,
     params: Vec<Param>,
     aliases: u32,
+    /// The provider the rows belong to, when known: indexed lookups need it.
+    provider: Option<String>,
 }
 
 impl Gen {
@@ -263,6 +278,7 @@ impl Gen {
             out: String::new(),
             params: Vec::new(),
             aliases: 0,
+            provider: None,
         }
     }
 
@@ -333,10 +349,10 @@ impl Gen {
 
     /// Where a top-level attribute lives: indexed columns first, then the memberships, then
     /// the JSON document.
-    fn root_place(&mut self, kind: ResourceKind, schema: &Schema, attr: &'static AttributeDef) -> Place {
+    fn root_place(&mut self, kind: ResourceKind, schema: &Schema, attr: &AttributeDef) -> Place {
         if schema.is_core() {
             let col = |sql: &str, repr| Place::One(operand(sql, repr));
-            match (kind, attr.name) {
+            match (kind, attr.name.as_str()) {
                 (_, "id") => return col("r.id", Repr::Text),
                 (_, "externalId") => return col("r.external_id", Repr::Text),
                 (_, "displayName") => return col("r.display_name_folded", Repr::Folded),
@@ -360,9 +376,9 @@ impl Gen {
             }
         }
         let path = if schema.is_core() {
-            vec![attr.name]
+            vec![attr.name.clone()]
         } else {
-            vec![schema.id, attr.name]
+            vec![schema.id.clone(), attr.name.clone()]
         };
         if attr.multi_valued {
             let e = self.alias("e");
@@ -395,7 +411,7 @@ impl Gen {
         }
     }
 
-    fn with_sub(&mut self, place: Place, sub: Option<&'static AttributeDef>) -> Result<Vals, ScimError> {
+    fn with_sub(&mut self, place: Place, sub: Option<&AttributeDef>) -> Result<Vals, ScimError> {
         Ok(match (place, sub) {
             (Place::One(op), None) => Vals::One(op),
             (Place::Complex(elem), Some(sub)) => Vals::One(sub_operand(self.d, &elem, sub)?),
@@ -424,10 +440,11 @@ impl Gen {
 
     /// `emails[...]`, `members[...]`, `name[...]`: one element satisfies the whole inner filter.
     fn value_path(&mut self, scope: Scope<'_>, attr: &AttrPath, inner: &Filter) -> Result<(), ScimError> {
-        let Scope::Root(kind) = scope else {
+        let Scope::Root(schemas) = scope else {
             return Err(ScimError::invalid_filter(format!("'{attr}[...]' cannot be nested")));
         };
-        let r = resolve(kind, attr).ok_or_else(|| unknown(attr))?;
+        let kind = schemas.kind;
+        let r = schemas.resolve(attr).ok_or_else(|| unknown(attr))?;
         if let Some(id) = member_id_eq(r.attr, inner) {
             return self.membership_in(kind, r.attr, id);
         }
@@ -470,10 +487,11 @@ impl Gen {
 
     /// The values of `path` in `scope`; a comparison on a complex attribute compares its
     /// `value` (as `Filter::matches` does).
-    fn values(&mut self, scope: Scope<'_>, path: &AttrPath) -> Result<(Vals, &'static AttributeDef), ScimError> {
+    fn values<'a>(&mut self, scope: Scope<'a>, path: &AttrPath) -> Result<(Vals, &'a AttributeDef), ScimError> {
         match scope {
-            Scope::Root(kind) => {
-                let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
+            Scope::Root(schemas) => {
+                let kind = schemas.kind;
+                let r = schemas.resolve(path).ok_or_else(|| unknown(path))?;
                 let sub = match r.sub {
                     None if r.attr.is_complex() => Some(r.attr.sub_attribute("value").ok_or_else(|| {
                         ScimError::invalid_filter(format!("'{path}' is complex: compare one of its sub-attributes"))
@@ -508,8 +526,9 @@ impl Gen {
     }
 
     fn present(&mut self, scope: Scope<'_>, path: &AttrPath) -> Result<(), ScimError> {
-        if let Scope::Root(kind) = scope {
-            let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
+        if let Scope::Root(schemas) = scope {
+            let kind = schemas.kind;
+            let r = schemas.resolve(path).ok_or_else(|| unknown(path))?;
             if r.sub.is_none() {
                 match self.root_place(kind, r.schema, r.attr) {
                     Place::One(op) => self.push(&self.assigned(&op)),
@@ -529,9 +548,9 @@ impl Gen {
         }
         // With a sub-attribute (or inside brackets) `pr` asks about the sub-attribute itself.
         let vals = match scope {
-            Scope::Root(kind) => {
-                let r = resolve(kind, path).ok_or_else(|| unknown(path))?;
-                let place = self.root_place(kind, r.schema, r.attr);
+            Scope::Root(schemas) => {
+                let r = schemas.resolve(path).ok_or_else(|| unknown(path))?;
+                let place = self.root_place(schemas.kind, r.schema, r.attr);
                 self.with_sub(place, r.sub)?
             }
             Scope::Elem(..) => self.values(scope, path)?.0,
@@ -549,17 +568,40 @@ impl Gen {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<(), ScimError> {
-        if let Scope::Root(kind) = scope
+        if let Scope::Root(schemas) = scope
+            && op == CompareOp::Eq
+            && let CompValue::Str(want) = value
+            && let Some(provider) = self.provider.clone()
+            && let Some(r) = schemas.resolve(path)
+            && r.sub.is_none()
+            && r.is_extension()
+            && schemas.declared(&r.schema.id).is_some_and(|e| e.is_indexed(r.attr))
+        {
+            let attr = format!("{}:{}", r.schema.id, r.attr.name);
+            let want = if r.attr.case_exact { want.clone() } else { fold(want) };
+            self.bind(
+                "r.seq IN (SELECT ai.seq FROM attribute_index ai WHERE ai.provider_id = ? AND ai.kind = ? \
+                 AND ai.attr = ? AND ai.value = ?)",
+                [
+                    Param::Text(provider),
+                    Param::Text(schemas.kind.name().into()),
+                    Param::Text(attr),
+                    Param::Text(want),
+                ],
+            );
+            return Ok(());
+        }
+        if let Scope::Root(schemas) = scope
             && matches!(op, CompareOp::Eq | CompareOp::Ne)
             && *value != CompValue::Null
-            && let Some(r) = resolve(kind, path)
+            && let Some(r) = schemas.resolve(path)
             && is_membership(r.attr)
             && r.sub.is_none_or(|s| s.name == "value")
         {
             if op == CompareOp::Ne {
                 self.push("NOT (");
             }
-            self.membership_in(kind, r.attr, &comp_text(value))?;
+            self.membership_in(schemas.kind, r.attr, &comp_text(value))?;
             if op == CompareOp::Ne {
                 self.push(")");
             }
@@ -593,7 +635,7 @@ impl Gen {
     /// `r` is a group with this member, or a user in this group, by id: an index lookup of
     /// the id, then of the membership, whatever the number of groups.
     fn membership_in(&mut self, kind: ResourceKind, attr: &AttributeDef, id: &str) -> Result<(), ScimError> {
-        let (this, other) = match (kind, attr.name) {
+        let (this, other) = match (kind, attr.name.as_str()) {
             (ResourceKind::Group, "members") => ("group_seq", "member_seq"),
             (ResourceKind::User, "groups") => ("member_seq", "group_seq"),
             _ => {
@@ -666,7 +708,11 @@ impl Gen {
                 match o {
                     // Created and modified are NOT NULL: the comparison is never NULL, and a
                     // bare column comparison can use the index.
-                    Some(o) => self.bind(&format!("{x} {o} ?"), [Param::Int(ms)]),
+                    Some(o) if x == "r.created" || x == "r.modified" => {
+                        self.bind(&format!("{x} {o} ?"), [Param::Int(ms)])
+                    }
+                    // A dateTime from the document may be absent: never NULL, so `not` holds.
+                    Some(o) => self.bind(&self.d.or_false(&format!("{x} {o} ?")), [Param::Int(ms)]),
                     None => self.lit(false),
                 }
             }
@@ -713,7 +759,7 @@ fn sql_op(op: CompareOp) -> Option<&'static str> {
 }
 
 fn is_membership(attr: &AttributeDef) -> bool {
-    matches!(attr.name, "members" | "groups") && attr.is_complex()
+    matches!(attr.name.as_str(), "members" | "groups") && attr.is_complex()
 }
 
 /// `members[value eq "id"]`: the inside of brackets that names one member id.
@@ -734,7 +780,7 @@ fn member_id_eq<'f>(attr: &AttributeDef, inner: &'f Filter) -> Option<&'f str> {
     }
 }
 
-fn elem_sub(parent: &'static AttributeDef, path: &AttrPath) -> Result<&'static AttributeDef, ScimError> {
+fn elem_sub<'a>(parent: &'a AttributeDef, path: &AttrPath) -> Result<&'a AttributeDef, ScimError> {
     if path.uri.is_some() || path.sub.is_some() {
         return Err(unknown(path));
     }
@@ -742,15 +788,15 @@ fn elem_sub(parent: &'static AttributeDef, path: &AttrPath) -> Result<&'static A
 }
 
 /// A sub-attribute of one complex value.
-fn sub_operand(d: Dialect, elem: &Elem, sub: &'static AttributeDef) -> Result<Operand, ScimError> {
+fn sub_operand(d: Dialect, elem: &Elem, sub: &AttributeDef) -> Result<Operand, ScimError> {
     Ok(match elem {
         Elem::Json { doc, path } => {
             let mut path = path.clone();
-            path.push(sub.name);
+            path.push(sub.name.clone());
             operand(d.extract(doc, &path, repr_of(sub)), repr_of(sub))
         }
         // Ids are lower-case UUIDs: the id is its own fold.
-        Elem::Member(x) => match sub.name {
+        Elem::Member(x) => match sub.name.as_str() {
             "value" => operand(format!("{x}.id"), Repr::Folded),
             "display" => operand(
                 format!("coalesce({x}.display_name_folded, {x}.user_name_folded)"),
@@ -759,13 +805,13 @@ fn sub_operand(d: Dialect, elem: &Elem, sub: &'static AttributeDef) -> Result<Op
             "type" => operand(format!("{x}.kind"), Repr::Text),
             _ => operand("NULL", Repr::Absent),
         },
-        Elem::Group(g) => match sub.name {
+        Elem::Group(g) => match sub.name.as_str() {
             "value" => operand(format!("{g}.id"), Repr::Folded),
             "display" => operand(format!("{g}.display_name_folded"), Repr::Folded),
             "type" => operand("'direct'", Repr::Folded),
             _ => operand("NULL", Repr::Absent),
         },
-        Elem::Meta => match sub.name {
+        Elem::Meta => match sub.name.as_str() {
             "created" => operand("r.created", Repr::Millis),
             "lastModified" => operand("r.modified", Repr::Millis),
             "resourceType" => operand("r.kind", Repr::Text),

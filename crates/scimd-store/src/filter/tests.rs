@@ -370,7 +370,7 @@ impl Db {
 
     pub(super) fn insert(&mut self, kind: ResourceKind, body: &Json) {
         let n = self.rows.len();
-        let data = normalize_resource(kind, body).unwrap();
+        let data = normalize_resource(kind.builtin(), body).unwrap();
         let text = |k: &str| data.get(k).and_then(Json::as_str).map(str::to_owned);
         let user_name = if kind == ResourceKind::User {
             text("userName")
@@ -513,11 +513,11 @@ impl Db {
     /// `check` for a filter already parsed (or generated).
     pub(super) fn check_filter(&self, kind: ResourceKind, f: &Filter) -> usize {
         let text = f.to_string();
-        let frag = filter_sql(self.dialect(), kind, f).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let frag = filter_sql(self.dialect(), kind.builtin(), f).unwrap_or_else(|e| panic!("{text}: {e}"));
         let expected: Vec<i64> = self
             .rows
             .iter()
-            .filter(|r| r.kind == kind && f.matches(kind, &self.api_doc(r)).unwrap())
+            .filter(|r| r.kind == kind && f.matches(kind.builtin(), &self.api_doc(r)).unwrap())
             .map(|r| r.seq)
             .collect();
         let scope: Vec<Param> = vec!["p1".into(), kind.name().into()];
@@ -727,7 +727,7 @@ fn unknown_attributes_and_misfit_operators_are_invalid_filters() {
         (ResourceKind::User, r#"userName[value eq "x"]"#),
     ] {
         let parsed = Filter::parse(f).unwrap();
-        let e = filter_sql(Dialect::Sqlite, kind, &parsed).unwrap_err();
+        let e = filter_sql(Dialect::Sqlite, kind.builtin(), &parsed).unwrap_err();
         assert_eq!(
             (e.status, e.scim_type),
             (400, Some(ScimType::InvalidFilter)),
@@ -738,7 +738,7 @@ fn unknown_attributes_and_misfit_operators_are_invalid_filters() {
 
 fn plan(db: &Db, kind: ResourceKind, filter: &str) -> String {
     let f = Filter::parse(&db.expand(filter)).unwrap();
-    let frag = filter_sql(Dialect::Sqlite, kind, &f).unwrap();
+    let frag = filter_sql(Dialect::Sqlite, kind.builtin(), &f).unwrap();
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT r.seq FROM resource r WHERE r.provider_id = ? AND r.kind = ? AND ({})",
         frag.sql
@@ -800,7 +800,7 @@ fn equality_on_indexed_attributes_searches_an_index() {
 }
 
 fn sorted(db: &Db, kind: ResourceKind, path: &str) -> Vec<i64> {
-    let key = sort_sql(db.dialect(), kind, &AttrPath::parse(path).unwrap()).unwrap();
+    let key = sort_sql(db.dialect(), kind.builtin(), &AttrPath::parse(path).unwrap()).unwrap();
     let sql = format!(
         "SELECT r.seq, CAST(NULL AS BIGINT) FROM resource r WHERE r.kind = ? ORDER BY {key} ASC NULLS FIRST, r.seq ASC"
     );
@@ -909,7 +909,12 @@ fn check_sorting(db: Db) {
 #[test]
 fn sorting_by_an_unknown_or_complex_attribute_is_an_invalid_value() {
     for p in ["nope", "name", "meta", "meta.location", "emails.nope"] {
-        let e = sort_sql(Dialect::Sqlite, ResourceKind::User, &AttrPath::parse(p).unwrap()).unwrap_err();
+        let e = sort_sql(
+            Dialect::Sqlite,
+            ResourceKind::User.builtin(),
+            &AttrPath::parse(p).unwrap(),
+        )
+        .unwrap_err();
         assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)), "{p}: {e}");
     }
 }
@@ -961,7 +966,7 @@ fn check_member_filters(db: Db) {
             .iter()
             .filter(|m| {
                 let one = json!({"displayName": "x", "members": [m]});
-                probe.matches(ResourceKind::Group, &one).unwrap()
+                probe.matches(ResourceKind::Group.builtin(), &one).unwrap()
             })
             .map(|m| db.rows.iter().find(|r| r.id == m["value"]).unwrap().seq)
             .collect();
@@ -992,7 +997,7 @@ fn fragments_grow_linearly_with_the_filter() {
         .flat_map(|d| [(d, chain.clone()), (d, nested.clone())])
     {
         let parsed = Filter::parse(&f).unwrap();
-        let frag = filter_sql(d, ResourceKind::User, &parsed).unwrap();
+        let frag = filter_sql(d, ResourceKind::User.builtin(), &parsed).unwrap();
         assert!(
             frag.sql.len() < 40 * f.len(),
             "{} bytes of SQL for {} of filter",

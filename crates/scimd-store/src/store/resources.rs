@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::filter::{CompareOp, Filter};
 use scim_proto::patch::{MemberOp, NewMember};
-use scim_proto::schema::ResourceKind;
-use scimd_core::resource::{ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn};
+use scim_proto::schema::{ResourceKind, ResourceSchemas};
+use scimd_core::resource::{
+    Discovered, IndexEntry, Kept, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
+};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 
@@ -147,6 +149,75 @@ async fn apply_member_ops(
     Ok(())
 }
 
+/// Replace the index rows of resource `seq` for the attributes `scope` (all of them when
+/// `None`) with `entries`. A value another resource holds for a `uniqueness: server`
+/// attribute is the client's 409.
+async fn write_index(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    kind: ResourceKind,
+    seq: i64,
+    scope: Option<&[String]>,
+    entries: &[IndexEntry],
+) -> Result<(), CoreError> {
+    match scope {
+        None => {}
+        Some([]) => {}
+        Some(attrs) => {
+            for attr in attrs {
+                x.execute(
+                    "DELETE FROM attribute_index WHERE seq = ? AND attr = ?",
+                    args![seq, attr],
+                )
+                .await?;
+            }
+        }
+    }
+    for e in entries {
+        x.execute(
+            "INSERT INTO attribute_index (seq, provider_id, kind, attr, value, is_unique) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (seq, attr, value) DO NOTHING",
+            args![seq, provider.as_str(), kind.name(), &e.attr, &e.value, e.unique],
+        )
+        .await
+        .map_err(|err| match err {
+            DbError::Unique(_) => CoreError::Scim(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                format!("'{}' {:?} is already taken in this provider", e.attr, e.value),
+            )),
+            other => other.into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Remember what the provider sent that no schema declares (first sighting only).
+async fn record_kept(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    kind: ResourceKind,
+    kept: &[Kept],
+    at: Timestamp,
+) -> StoreResult<()> {
+    for k in kept {
+        x.execute(
+            "INSERT INTO discovered_attribute (provider_id, kind, uri, name, json_type, first_seen) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider_id, kind, uri, name) DO NOTHING",
+            args![
+                provider.as_str(),
+                kind.name(),
+                k.uri.as_deref().unwrap_or(""),
+                &k.name,
+                k.json_type,
+                at.0
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Result<ResourceRecord, CoreError> {
     let cols = Columns::of(new.kind, &new.data);
     let seq = x
@@ -174,6 +245,8 @@ async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Resul
     if !new.members.is_empty() {
         add_members(x, &new.provider, seq, &new.members).await?;
     }
+    write_index(x, &new.provider, new.kind, seq, None, &new.index).await?;
+    record_kept(x, &new.provider, new.kind, &new.kept, new.created).await?;
     audit::append(x, event).await?;
     Ok(created(new, seq))
 }
@@ -216,6 +289,8 @@ async fn update(
     .await
     .map_err(|e| write_error(e, kind, &cols))?;
     apply_member_ops(x, &provider, rec.seq, &change.members).await?;
+    write_index(x, &provider, kind, rec.seq, Some(&change.indexed), &change.index).await?;
+    record_kept(x, &provider, kind, &change.kept, modified).await?;
     event.attributes = change.attributes;
     audit::append(x, &event).await?;
     Ok(ResourceRecord {
@@ -334,7 +409,7 @@ impl ResourceStore for SqlStore {
 
     async fn list_resources(&self, provider: &ProviderId, kind: ResourceKind, q: ListQuery) -> Result<Page, CoreError> {
         let provider = provider.clone();
-        let point_lookup = q.filter.as_ref().is_some_and(|f| is_point_lookup(kind, f)) && q.count <= 100;
+        let point_lookup = q.filter.as_ref().is_some_and(|f| is_point_lookup(&q.schemas, f)) && q.count <= 100;
         let work = work(move |x| Box::pin(async move { list_page(x, &provider, kind, &q).await }));
         // An indexed equality (Okta's and Entra's lookups) is answered in place; anything
         // that may scan goes to the read pool.
@@ -386,23 +461,128 @@ impl ResourceStore for SqlStore {
             })
             .await
     }
+
+    async fn resources_holding(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        key: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>> {
+        let (provider, key) = (provider.clone(), key.to_owned());
+        self.db
+            .read(move |x| {
+                Box::pin(async move {
+                    let holds = x.dialect().present("r.data", &[key.as_str()]);
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM resource r WHERE r.provider_id = ? AND r.kind = ? AND r.seq > ? \
+                         AND {holds} ORDER BY r.seq LIMIT ?"
+                    );
+                    records(
+                        x.query(&sql, args![provider.as_str(), kind.name(), after_seq, limit])
+                            .await?,
+                    )
+                })
+            })
+            .await
+    }
+
+    async fn reindex(
+        &self,
+        provider: &ProviderId,
+        kind: ResourceKind,
+        seq: i64,
+        attrs: Vec<String>,
+        entries: Vec<IndexEntry>,
+    ) -> Result<(), CoreError> {
+        let provider = provider.clone();
+        self.db
+            .write(move |x| Box::pin(async move { write_index(x, &provider, kind, seq, Some(&attrs), &entries).await }))
+            .await
+    }
+
+    async fn clear_index(&self, provider: &ProviderId, kind: ResourceKind, attrs: Vec<String>) -> StoreResult<()> {
+        let provider = provider.clone();
+        self.db
+            .write(move |x| {
+                Box::pin(async move {
+                    for attr in &attrs {
+                        x.execute(
+                            "DELETE FROM attribute_index WHERE provider_id = ? AND kind = ? AND attr = ?",
+                            args![provider.as_str(), kind.name(), attr],
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn discovered(&self, provider: &ProviderId) -> StoreResult<Vec<Discovered>> {
+        let provider = provider.clone();
+        self.db
+            .read(move |x| {
+                Box::pin(async move {
+                    let rows = x
+                        .query(
+                            "SELECT kind, uri, name, json_type, first_seen FROM discovered_attribute \
+                             WHERE provider_id = ? ORDER BY kind, uri, first_seen, name",
+                            args![provider.as_str()],
+                        )
+                        .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(Discovered {
+                                kind: parse_kind(&r.text(0)?).unwrap_or(ResourceKind::User),
+                                uri: r.text(1)?,
+                                name: r.text(2)?,
+                                json_type: r.text(3)?,
+                                first_seen: Timestamp(r.int(4)?),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    async fn forget_discovered(&self, provider: &ProviderId, kind: ResourceKind, uri: &str) -> StoreResult<()> {
+        let (provider, uri) = (provider.clone(), uri.to_owned());
+        self.db
+            .write(move |x| {
+                Box::pin(async move {
+                    x.execute(
+                        "DELETE FROM discovered_attribute WHERE provider_id = ? AND kind = ? AND uri = ?",
+                        args![provider.as_str(), kind.name(), &uri],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
 }
 
 /// Is the filter an equality on an indexed attribute, possibly and-ed with anything?
-fn is_point_lookup(kind: ResourceKind, f: &Filter) -> bool {
+fn is_point_lookup(schemas: &ResourceSchemas, f: &Filter) -> bool {
     match f {
         Filter::Compare {
             path,
             op: CompareOp::Eq,
             ..
         } if path.sub.is_none() => {
-            let indexed: &[&str] = match kind {
+            let indexed: &[&str] = match schemas.kind {
                 ResourceKind::User => &["id", "userName", "externalId"],
                 ResourceKind::Group => &["id", "displayName", "externalId"],
             };
-            indexed.iter().any(|a| a.eq_ignore_ascii_case(&path.name))
+            (path.uri.is_none() && indexed.iter().any(|a| a.eq_ignore_ascii_case(&path.name)))
+                || schemas.resolve(path).is_some_and(|r| {
+                    r.is_extension() && schemas.declared(&r.schema.id).is_some_and(|e| e.is_indexed(r.attr))
+                })
         }
-        Filter::And(a, b) => is_point_lookup(kind, a) || is_point_lookup(kind, b),
+        Filter::And(a, b) => is_point_lookup(schemas, a) || is_point_lookup(schemas, b),
         _ => false,
     }
 }

@@ -35,6 +35,7 @@ fn add_input(a: ProviderAddArgs) -> ProviderInput {
         token_expiry_date: None,
         allowed_networks: Some(a.allowed_ips),
         group_patch_response: Some(a.group_patch_response),
+        undeclared: Some(a.undeclared),
     }
 }
 
@@ -54,6 +55,7 @@ fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
             (!u.allowed_ips.is_empty()).then_some(u.allowed_ips)
         },
         group_patch_response: u.group_patch_response,
+        undeclared: u.undeclared,
         ..ProviderInput::default()
     }
 }
@@ -78,6 +80,15 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
         println!("  Allowed from   {}", nets.join(", "));
     }
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
+    println!("  Undeclared     {}", p.settings.undeclared.as_str());
+    for e in &p.settings.extensions {
+        println!(
+            "  Extension      {} ({}{})",
+            e.schema.id,
+            e.resource_type.name(),
+            if e.required { ", required" } else { "" }
+        );
+    }
     println!("  Created        {}", p.created);
 }
 

@@ -76,7 +76,8 @@ fn cases(user: &str, group: &str) -> Vec<Case> {
         // Valid JSON, invalid resources.
         json_case("no schemas", "POST", "/Users", json!({"userName": "noschema"})),
         json_case("an unknown schema", "POST", "/Users", json!({"schemas": ["urn:example:Bogus"], "userName": "bogus"})),
-        json_case("an unknown extension", "POST", "/Users", json!({"schemas": [USER, "urn:example:Ext"], "userName": "ext", "urn:example:Ext": {"a": 1}})),
+        json_case("an extension that is no object", "POST", "/Users", json!({"schemas": [USER, "urn:example:Ext:2.0:User"], "userName": "ext", "urn:example:Ext:2.0:User": "a"})),
+        json_case("a schema that is no URN", "POST", "/Users", json!({"schemas": [USER, "acme"], "userName": "ext2"})),
         json_case("the Group schema on /Users", "POST", "/Users", json!({"schemas": [GROUP], "userName": "g", "displayName": "g"})),
         json_case("no userName", "POST", "/Users", json!({"schemas": [USER], "displayName": "nameless"})),
         json_case("userName null", "POST", "/Users", json!({"schemas": [USER], "userName": null})),

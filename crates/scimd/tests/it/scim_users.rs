@@ -180,7 +180,7 @@ fn patch_changes_attributes_all_or_nothing() {
         &format!("/Users/{id}"),
         Some(&patch_op(json!([
             {"op": "replace", "path": "title", "value": "Boss"},
-            {"op": "replace", "path": "nosuchattribute", "value": "x"}
+            {"op": "replace", "path": "nosuchattribute[value eq \"x\"]", "value": "x"}
         ]))),
     );
     assert_eq!(bad.status, 400, "{}", bad.body);

@@ -150,6 +150,11 @@ fn settings_fields(p: Option<&Provider>) -> Markup {
             ("no-content", "204 No Content (fast for large groups; Okta and Entra accept it)"),
             ("full", "200 with the whole group and all its members"),
         ]))
+        label for="undeclared" { "Attributes no schema declares" }
+        (select("undeclared", p.map(|p| p.settings.undeclared.as_str()), &[
+            ("keep", "Keep them as sent (and advertise them in /Schemas)"),
+            ("reject", "Refuse the request, naming them"),
+        ]))
     }
 }
 
@@ -197,6 +202,7 @@ struct ProviderForm {
     #[serde(default)]
     allowed_networks: String,
     group_patch_response: Option<String>,
+    undeclared: Option<String>,
 }
 
 impl ProviderForm {
@@ -213,6 +219,7 @@ impl ProviderForm {
             token_expiry_date: Some(self.token_expiry_date),
             allowed_networks: Some(split_list(&self.allowed_networks)),
             group_patch_response: self.group_patch_response,
+            undeclared: self.undeclared,
         }
     }
 }
