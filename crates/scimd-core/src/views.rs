@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use crate::browse::ResourceView;
 use crate::clock::Timestamp;
 use crate::grants::IssuedToken;
-use crate::provider::Provider;
+use crate::provider::{ExtensionDecl, Provider};
+use crate::resource::Discovered;
 use crate::resource::ResourceRecord;
 use crate::store::{MemberRow, StoredAuditEvent};
 use crate::token::{EXPIRY_WARNING_SECONDS, TokenRecord, latest_live_expiry};
@@ -182,6 +183,29 @@ pub fn resource_json(urls: &Urls, v: &ResourceView) -> Value {
         doc["memberCount"] = json!(v.count);
     }
     doc
+}
+
+/// A declared extension schema: its URN, the resource type, whether it is required, the
+/// indexed attributes, and the schema itself (RFC 7643 §7).
+pub fn extension_json(e: &ExtensionDecl) -> Value {
+    json!({
+        "id": e.schema.id,
+        "resourceType": e.resource_type.name(),
+        "required": e.required,
+        "index": crate::extensions::index_summary(e),
+        "schema": e.schema.to_json(),
+    })
+}
+
+/// An attribute a provider sent that no schema declares.
+pub fn discovered_json(d: &Discovered) -> Value {
+    json!({
+        "resourceType": d.kind.name(),
+        "schema": if d.uri.is_empty() { d.kind.core_schema().id.clone() } else { d.uri.clone() },
+        "name": d.name,
+        "type": d.json_type,
+        "firstSeen": d.first_seen.to_rfc3339(),
+    })
 }
 
 pub fn member_json(m: &MemberRow) -> Value {

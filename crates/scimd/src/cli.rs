@@ -224,6 +224,51 @@ pub enum ProviderCmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Extension schemas (custom attributes) of a provider's users and groups
+    #[command(subcommand)]
+    Schema(SchemaCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchemaCmd {
+    /// Declare an extension schema (RFC 7643 section 7 JSON) for the provider's users or groups
+    Add {
+        provider: String,
+        /// The schema definition: {"id": "urn:...", "attributes": [...]}
+        #[arg(long, value_name = "SCHEMA.json")]
+        file: PathBuf,
+        /// User (default) or Group
+        #[arg(long, default_value = "User")]
+        resource_type: String,
+        /// Every user (or group) must carry it
+        #[arg(long)]
+        required: bool,
+        /// Keep an index of this string attribute for fast lookups (repeatable)
+        #[arg(long = "index", value_name = "ATTR")]
+        index: Vec<String>,
+        /// Drop stored values that do not fit the schema instead of refusing (audited)
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the provider's extension schemas, and what it sent that none declares
+    List {
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an extension schema (refused while resources hold values for it, unless --force)
+    Remove {
+        provider: String,
+        urn: String,
+        /// Confirm
+        #[arg(long)]
+        yes: bool,
+        /// Also delete the values resources hold for it (each change audited)
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

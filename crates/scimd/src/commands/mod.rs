@@ -6,4 +6,5 @@ pub mod backup;
 pub mod population;
 pub mod provider;
 pub mod push;
+pub mod schema;
 pub mod token;

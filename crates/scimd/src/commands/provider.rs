@@ -82,12 +82,7 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Undeclared     {}", p.settings.undeclared.as_str());
     for e in &p.settings.extensions {
-        println!(
-            "  Extension      {} ({}{})",
-            e.schema.id,
-            e.resource_type.name(),
-            if e.required { ", required" } else { "" }
-        );
+        println!("  Extension      {}", crate::commands::schema::describe(e));
     }
     println!("  Created        {}", p.created);
 }
@@ -226,6 +221,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 .await?;
             println!("Revoked {n} token{} of '{id}'.", if n == 1 { "" } else { "s" });
         }
+        ProviderCmd::Schema(cmd) => return crate::commands::schema::run(core, cmd).await,
         ProviderCmd::Postman { id, output } => {
             let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;

@@ -107,7 +107,8 @@ fn documented_routes(server: &Server) -> Vec<(String, String)> {
             let filled = path
                 .replace("{id}", "okta")
                 .replace("{population}", "internal")
-                .replace("{token_id}", "abc");
+                .replace("{token_id}", "abc")
+                .replace("{urn}", "urn:x");
             out.push((method, filled));
         }
     }
@@ -124,6 +125,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
     names.sort();
     let expected = [
         "DELETE /admin/api/v1/providers/okta",
+        "DELETE /admin/api/v1/providers/okta/schemas/urn:x",
         "DELETE /admin/api/v1/providers/okta/tokens",
         "DELETE /admin/api/v1/providers/okta/tokens/abc",
         "GET /admin/api/v1/audit",
@@ -134,6 +136,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "GET /admin/api/v1/providers",
         "GET /admin/api/v1/providers/okta",
         "GET /admin/api/v1/providers/okta/postman",
+        "GET /admin/api/v1/providers/okta/schemas",
         "GET /admin/api/v1/providers/okta/tokens",
         "GET /admin/api/v1/users/internal",
         "GET /admin/api/v1/users/internal/okta",
@@ -143,6 +146,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "POST /admin/api/v1/providers/okta/enable",
         "POST /admin/api/v1/providers/okta/reveal",
         "POST /admin/api/v1/providers/okta/rotate",
+        "POST /admin/api/v1/providers/okta/schemas",
         "POST /admin/api/v1/providers/okta/tokens",
     ];
     assert_eq!(names, expected);

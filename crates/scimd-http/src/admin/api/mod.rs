@@ -16,6 +16,7 @@ use super::auth;
 use super::failure::api_error;
 use crate::AppState;
 use providers::{
+    schemas_declare, schemas_list, schemas_remove,
     providers_create, providers_delete, providers_disable, providers_enable, providers_list, providers_postman,
     providers_reveal, providers_rotate, providers_show, providers_update, tokens_issue, tokens_list, tokens_revoke,
     tokens_revoke_all,
@@ -202,6 +203,33 @@ fn table() -> Vec<Route> {
         },
         r(
             Method::GET,
+            "/providers/{id}/schemas",
+            "The provider's extension schemas, and the attributes it sent that none declares",
+            get(schemas_list),
+        ),
+        Route {
+            body: Some("ExtensionInput"),
+            status: 201,
+            query: &[("force", "true: drop stored values that do not fit instead of refusing (audited)")],
+            ..r(
+                Method::POST,
+                "/providers/{id}/schemas",
+                "Declare an extension schema (RFC 7643 section 7) for the provider's users or groups",
+                post(schemas_declare),
+            )
+        },
+        Route {
+            status: 204,
+            query: &[("force", "true: also delete the values resources hold for it (each change audited)")],
+            ..r(
+                Method::DELETE,
+                "/providers/{id}/schemas/{urn}",
+                "Remove an extension schema (refused with 409 while resources hold values for it)",
+                delete(schemas_remove),
+            )
+        },
+        r(
+            Method::GET,
             "/providers/{id}/postman",
             "The provider's Postman collection v2.1 (holds the secret; audited)",
             get(providers_postman),
@@ -324,7 +352,15 @@ pub fn openapi_document() -> Value {
                     "tags": list("tags"),
                     "token_ttl": {"type": "string", "description": "token lifetime, e.g. 365d"},
                     "token_expiry_date": {"type": "string", "format": "date", "description": "or the date tokens issued today expire"},
-                    "allowed_networks": list("CIDR networks allowed to request tokens and push; empty: any")
+                    "allowed_networks": list("CIDR networks allowed to request tokens and push; empty: any"),
+                    "group_patch_response": {"type": "string", "enum": ["no-content", "full"], "description": "the answer to a group PATCH without attributes: 204, or 200 with the whole group"},
+                    "undeclared": {"type": "string", "enum": ["keep", "reject"], "description": "attributes no schema declares: kept as sent, or refused"}
+                }},
+                "ExtensionInput": {"type": "object", "additionalProperties": false, "required": ["schema"], "properties": {
+                    "schema": {"type": "object", "description": "an RFC 7643 section 7 schema: id (a URN), name, description, attributes"},
+                    "resourceType": {"type": "string", "enum": ["User", "Group"], "description": "default User"},
+                    "required": {"type": "boolean", "description": "every resource of the type must carry it"},
+                    "index": list("string attributes to index for fast equality lookups")
                 }}
             }
         }

@@ -1,10 +1,13 @@
 //! The admin API's provider routes: registration, settings, the secret, activation
 //! tokens and the Postman collection.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use scimd_core::extensions::ExtensionInput;
+use scimd_core::views::{discovered_json, extension_json};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiResult, Body, ok};
@@ -152,4 +155,63 @@ pub(super) async fn providers_postman(
     Path(id): Path<String>,
 ) -> ApiResult {
     Ok(super::super::postman_download(&state, &id, &t.actor()).await?)
+}
+
+pub(super) async fn schemas_list(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let p = state.core.provider(&id).await?;
+    let discovered = state.core.discovered(&p).await?;
+    ok(json!({
+        "extensions": p.settings.extensions.iter().map(extension_json).collect::<Vec<_>>(),
+        "discovered": discovered.iter().map(discovered_json).collect::<Vec<_>>(),
+        "undeclared": p.settings.undeclared.as_str(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ExtensionBody {
+    schema: Value,
+    resource_type: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    index: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ForceParam {
+    #[serde(default)]
+    force: bool,
+}
+
+pub(super) async fn schemas_declare(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path(id): Path<String>,
+    Query(q): Query<ForceParam>,
+    Body(b): Body<ExtensionBody>,
+) -> ApiResult {
+    let input = ExtensionInput {
+        schema: b.schema,
+        resource_type: b.resource_type,
+        required: b.required,
+        index: b.index,
+        force: q.force,
+    };
+    let (p, report) = state.core.declare_extension(&id, input, &t.actor()).await?;
+    let mut v = p.settings.extensions.last().map(extension_json).unwrap_or_default();
+    v["checked"] = json!(report.checked);
+    v["cleaned"] = json!(report.cleaned);
+    v["indexed"] = json!(report.indexed);
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+pub(super) async fn schemas_remove(
+    State(state): State<AppState>,
+    Extension(ApiAdmin(t)): Extension<ApiAdmin>,
+    Path((id, urn)): Path<(String, String)>,
+    Query(q): Query<ForceParam>,
+) -> ApiResult {
+    state.core.remove_extension(&id, &urn, q.force, &t.actor()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
