@@ -63,7 +63,10 @@ fn patches(c: &mut Criterion) {
             let ops = parse_patch(black_box(&okta_group)).unwrap_or_default();
             let (doc_ops, members) = split_members(ops).unwrap_or_default();
             let mut doc = group.clone();
-            (apply_patch(ResourceKind::Group.builtin(), &mut doc, &doc_ops), members.len())
+            (
+                apply_patch(ResourceKind::Group.builtin(), &mut doc, &doc_ops),
+                members.len(),
+            )
         })
     });
 }

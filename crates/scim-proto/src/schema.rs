@@ -181,6 +181,16 @@ impl Schema {
         self.id == USER_SCHEMA || self.id == GROUP_SCHEMA
     }
 
+    /// How messages name attribute `name` of this schema: bare in the core schema, with the
+    /// schema URN in an extension (as clients map it: `urn:...:2.0:User:costCenter`).
+    pub fn attribute_name(&self, name: &str) -> String {
+        if self.is_core() {
+            name.to_owned()
+        } else {
+            format!("{}:{name}", self.id)
+        }
+    }
+
     /// Is this the URN of a schema scimd defines itself (core or enterprise), which no
     /// provider may declare again?
     pub fn is_builtin_id(uri: &str) -> bool {

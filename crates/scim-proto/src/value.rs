@@ -125,7 +125,7 @@ fn listed_schemas(obj: &Map<String, Value>) -> Vec<&str> {
 }
 
 /// The detail of a refusal to keep undeclared attributes.
-fn refuse_undeclared(names: &[String]) -> ScimError {
+pub(crate) fn refuse_undeclared(names: &[String]) -> ScimError {
     ScimError::invalid_value(format!(
         "undeclared attribute{} {}: declare {} with `scimd provider schema add` (an RFC 7643 §7 schema), \
          or set the provider to keep undeclared attributes",
@@ -164,7 +164,9 @@ pub(crate) fn normalize(schemas: &ResourceSchemas, body: &Value, mode: Mode) -> 
                 Value::Object(attrs) => {
                     for (name, v) in attrs {
                         match exts[i].attribute(name) {
-                            Some(attr) => put(attr, None, v, &mut ext_vals[i], mode)?,
+                            Some(attr) => {
+                                put(attr, None, v, &mut ext_vals[i], mode).map_err(|e| qualified(e, &exts[i].id))?
+                            }
                             None => {
                                 undeclared.push(format!("{}:{name}", exts[i].id));
                                 ext_vals[i].insert(name.clone(), v.clone());
@@ -187,7 +189,10 @@ pub(crate) fn normalize(schemas: &ResourceSchemas, body: &Value, mode: Mode) -> 
                 Some(i) => &mut ext_vals[i],
                 None => &mut core_vals,
             };
-            put(r.attr, r.sub, v, target, mode)?;
+            put(r.attr, r.sub, v, target, mode).map_err(|e| match r.schema.id == core.id {
+                true => e,
+                false => qualified(e, &r.schema.id),
+            })?;
             continue;
         }
         if v.is_null() {
@@ -375,6 +380,14 @@ fn put(
     Ok(())
 }
 
+/// An error about an extension attribute names it with its schema URN, as clients map it.
+fn qualified(mut e: ScimError, uri: &str) -> ScimError {
+    if let Some(rest) = e.detail.strip_prefix("attribute '") {
+        e.detail = format!("attribute '{uri}:{rest}");
+    }
+    e
+}
+
 fn invalid(def: &AttributeDef, what: &str) -> ScimError {
     ScimError::invalid_value(format!("attribute '{}' must be {what}", def.name))
 }
@@ -556,7 +569,7 @@ fn check_required(schemas: &ResourceSchemas, doc: &Value) -> Result<(), ScimErro
             if missing && (schema.is_core() || container(doc, schema).is_some()) {
                 return Err(ScimError::invalid_value(format!(
                     "attribute '{}' is required",
-                    def.name
+                    schema.attribute_name(&def.name)
                 )));
             }
         }
@@ -574,7 +587,10 @@ pub fn check_immutable(schemas: &ResourceSchemas, old: &Value, new: &Value) -> R
             let (before, after) = (get(old, def), get(new, def));
             if def.mutability == Mutability::Immutable {
                 if before.as_ref().is_some_and(|b| !is_unassigned(b)) && before != after {
-                    return Err(ScimError::mutability(format!("attribute '{}' is immutable", def.name)));
+                    return Err(ScimError::mutability(format!(
+                        "attribute '{}' is immutable",
+                        schema.attribute_name(&def.name)
+                    )));
                 }
                 continue;
             }
@@ -597,7 +613,8 @@ pub fn check_immutable(schemas: &ResourceSchemas, old: &Value, new: &Value) -> R
                 if b.is_some_and(|b| !is_unassigned(b)) && b != a {
                     return Err(ScimError::mutability(format!(
                         "attribute '{}.{}' is immutable",
-                        def.name, sub.name
+                        schema.attribute_name(&def.name),
+                        sub.name
                     )));
                 }
             }

@@ -12,6 +12,7 @@ use crate::path::AttrPath;
 use crate::schema::{AttributeDef, Mutability, Resolved, ResourceSchemas, Undeclared, is_schema_urn};
 use crate::value::{
     Kept, Mode, check_primary, coerce, container, container_mut, is_extension_key, kept_attributes, normalize,
+    refuse_undeclared,
 };
 
 /// Apply `ops` in order, all-or-nothing: the work happens on a copy that replaces `doc` only
@@ -60,23 +61,19 @@ pub fn apply_patch(
         }
     }
     let result = normalize(schemas, &work, Mode::Stored)?;
+    let changed = changed_attributes(schemas, doc, &result);
     if schemas.undeclared == Undeclared::Reject {
-        let before: Vec<String> = kept_attributes(schemas, doc).iter().map(Kept::qualified).collect();
-        let added: Vec<String> = kept_attributes(schemas, &result)
+        // What was kept before the provider turned to `reject` may stay, or be removed; it
+        // may not be set.
+        let set: Vec<String> = kept_attributes(schemas, &result)
             .iter()
             .map(Kept::qualified)
-            .filter(|n| !before.contains(n))
+            .filter(|n| changed.contains(n))
             .collect();
-        if !added.is_empty() {
-            return Err(ScimError::invalid_value(format!(
-                "undeclared attribute{} {}: declare {} with `scimd provider schema add`",
-                if added.len() == 1 { "" } else { "s" },
-                added.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
-                if added.len() == 1 { "it" } else { "them" },
-            )));
+        if !set.is_empty() {
+            return Err(refuse_undeclared(&set));
         }
     }
-    let changed = changed_attributes(schemas, doc, &result);
     *doc = result;
     Ok(changed)
 }
@@ -298,9 +295,12 @@ fn apply_path(
     }
 }
 
-fn immutable_guard(def: &AttributeDef, old: Option<&Value>, new: Option<&Value>) -> Result<(), ScimError> {
-    if def.mutability == Mutability::Immutable && old.is_some_and(|o| !o.is_null()) && old != new {
-        return Err(ScimError::mutability(format!("attribute '{}' is immutable", def.name)));
+fn immutable_guard(r: &Resolved, old: Option<&Value>, new: Option<&Value>) -> Result<(), ScimError> {
+    if r.attr.mutability == Mutability::Immutable && old.is_some_and(|o| !o.is_null()) && old != new {
+        return Err(ScimError::mutability(format!(
+            "attribute '{}' is immutable",
+            r.schema.attribute_name(&r.attr.name)
+        )));
     }
     Ok(())
 }
@@ -316,7 +316,7 @@ fn set(work: &mut Value, op: PatchOpKind, r: Resolved, value: Option<&Value>) ->
         None => set_whole(op, attr, existing.clone(), value)?,
         Some(sub) => set_sub(op, attr, sub, existing.clone(), value)?,
     };
-    immutable_guard(attr, existing.as_ref(), updated.as_ref())?;
+    immutable_guard(&r, existing.as_ref(), updated.as_ref())?;
     if let Some(v) = updated {
         obj.insert(attr.name.clone(), v);
     }

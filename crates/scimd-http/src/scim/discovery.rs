@@ -9,6 +9,7 @@ use axum::{Extension, Router};
 use scim_proto::error::ScimError;
 use scim_proto::list::list_response;
 use scim_proto::schema::{ResourceKind, ResourceSchemas, Schema};
+use scimd_core::resource::Discovered;
 use serde_json::{Value, json};
 
 use super::Authenticated;
@@ -64,13 +65,22 @@ async fn service_provider_config(
     scim_json(StatusCode::OK, &body)
 }
 
-fn resource_type_json(base: &str, schemas: &ResourceSchemas) -> Value {
+/// A resource type with its extensions: built-in and declared ones, then those the provider
+/// sent without declaring them (kept as sent, so resources list them in `schemas`).
+fn resource_type_json(base: &str, schemas: &ResourceSchemas, discovered: &[Discovered]) -> Value {
     let kind = schemas.kind;
-    let extensions: Vec<Value> = schemas
+    let mut extensions: Vec<Value> = schemas
         .extensions()
         .iter()
         .map(|e| json!({"schema": e.schema.id, "required": e.required}))
         .collect();
+    let mut seen: Vec<&str> = Vec::new();
+    for d in discovered.iter().filter(|d| d.kind == kind && !d.uri.is_empty()) {
+        if schemas.declared(&d.uri).is_none() && !seen.iter().any(|u| u.eq_ignore_ascii_case(&d.uri)) {
+            seen.push(&d.uri);
+            extensions.push(json!({"schema": d.uri, "required": false}));
+        }
+    }
     let mut v = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind.name(),
@@ -89,13 +99,17 @@ fn resource_type_json(base: &str, schemas: &ResourceSchemas) -> Value {
 async fn resource_types(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-) -> Response {
+) -> Result<Response, ScimFailure> {
     let base = state.base_url(p.id.as_str());
+    let discovered = state.core.discovered(&p).await?;
     let all: Vec<Value> = [ResourceKind::User, ResourceKind::Group]
         .iter()
-        .map(|k| resource_type_json(&base, &p.schemas(*k)))
+        .map(|k| resource_type_json(&base, &p.schemas(*k), &discovered))
         .collect();
-    scim_json(StatusCode::OK, &list_response(all.len() as u64, 1, all, None))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(all.len() as u64, 1, all, None),
+    ))
 }
 
 async fn resource_type(
@@ -107,9 +121,10 @@ async fn resource_type(
         .into_iter()
         .find(|k| k.name().eq_ignore_ascii_case(&name))
         .ok_or_else(|| ScimError::new(404, None, format!("resource type '{name}' not found")))?;
+    let discovered = state.core.discovered(&p).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &resource_type_json(&state.base_url(p.id.as_str()), &p.schemas(kind)),
+        &resource_type_json(&state.base_url(p.id.as_str()), &p.schemas(kind), &discovered),
     ))
 }
 

@@ -185,7 +185,7 @@ impl Dialect {
     /// checked to be RFC 3339 when stored.)
     pub(crate) fn millis_of(self, text: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("CAST(floor((julianday({text}) - 2440587.5) * 86400000.0 + 0.5) AS INTEGER)"),
+            Dialect::Sqlite => format!("CAST(round((julianday({text}) - 2440587.5) * 86400000.0) AS INTEGER)"),
             Dialect::Postgres => format!("floor(extract(epoch from ({text})::timestamptz) * 1000)::int8"),
         }
     }

@@ -102,12 +102,16 @@ pub(crate) fn member_filter_sql(dialect: Dialect, filter: &Filter) -> Result<Sql
 }
 
 /// An SQL expression to `ORDER BY` for `sortBy`: case-folded text unless the attribute is
-/// caseExact; a multi-valued attribute sorts by its primary (or else first) value. Unknown
-/// attributes are 400 invalidValue.
+/// caseExact; a multi-valued attribute sorts by its primary (or else first) value. An attribute
+/// no schema declares is 400 invalidFilter, as in a filter; one that cannot be ordered (a
+/// complex attribute without `value`) is 400 invalidValue.
 pub(crate) fn sort_sql(dialect: Dialect, schemas: &ResourceSchemas, path: &AttrPath) -> Result<String, ScimError> {
-    let r = schemas
-        .resolve(path)
-        .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by '{path}': no such attribute")))?;
+    let r = schemas.resolve(path).ok_or_else(|| {
+        ScimError::invalid_filter(format!(
+            "cannot sort by '{path}': no schema declares it (an extension attribute kept as sent is \
+             declared with `scimd provider schema add`)"
+        ))
+    })?;
     let sub = match r.sub {
         None if r.attr.is_complex() => Some(r.attr.sub_attribute("value").ok_or_else(|| {
             ScimError::invalid_value(format!("cannot sort by '{path}': name one of its sub-attributes"))

@@ -369,8 +369,14 @@ impl Db {
     }
 
     pub(super) fn insert(&mut self, kind: ResourceKind, body: &Json) {
+        self.insert_in(kind.builtin(), body);
+    }
+
+    /// `insert` of a resource checked against `schemas` (a provider's extensions).
+    fn insert_in(&mut self, schemas: &ResourceSchemas, body: &Json) {
+        let kind = schemas.kind;
         let n = self.rows.len();
-        let data = normalize_resource(kind.builtin(), body).unwrap();
+        let data = normalize_resource(schemas, body).unwrap();
         let text = |k: &str| data.get(k).and_then(Json::as_str).map(str::to_owned);
         let user_name = if kind == ResourceKind::User {
             text("userName")
@@ -489,7 +495,9 @@ impl Db {
         let c7 = self.rows[7].created;
         let plus2 = Timestamp(c7 + 7_200_000).to_rfc3339().replace('Z', "+02:00");
         let sub = Timestamp(c7).to_rfc3339().replace('Z', "5Z");
+        let hired9 = BASE_MS + 9 * 3_600_000 * 29;
         s.replace("{created7}", &Timestamp(c7).to_rfc3339())
+            .replace("{acmehired9}", &Timestamp(hired9).to_rfc3339())
             .replace("{created7+02}", &plus2)
             .replace("{created7sub}", &sub)
     }
@@ -504,20 +512,25 @@ impl Db {
 
     /// Checks the filter both as a WHERE condition and as a 0/1 value in the select list;
     /// returns how many rows matched.
-    fn check(&self, kind: ResourceKind, filter: &str) -> usize {
+    fn check(&self, schemas: &ResourceSchemas, filter: &str) -> usize {
         let text = self.expand(filter);
         let f = Filter::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        self.check_filter(kind, &f)
+        self.check_filter_in(schemas, &f)
     }
 
     /// `check` for a filter already parsed (or generated).
     pub(super) fn check_filter(&self, kind: ResourceKind, f: &Filter) -> usize {
+        self.check_filter_in(kind.builtin(), f)
+    }
+
+    fn check_filter_in(&self, schemas: &ResourceSchemas, f: &Filter) -> usize {
+        let kind = schemas.kind;
         let text = f.to_string();
-        let frag = filter_sql(self.dialect(), kind.builtin(), f).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let frag = filter_sql(self.dialect(), schemas, f).unwrap_or_else(|e| panic!("{text}: {e}"));
         let expected: Vec<i64> = self
             .rows
             .iter()
-            .filter(|r| r.kind == kind && f.matches(kind.builtin(), &self.api_doc(r)).unwrap())
+            .filter(|r| r.kind == kind && f.matches(schemas, &self.api_doc(r)).unwrap())
             .map(|r| r.seq)
             .collect();
         let scope: Vec<Param> = vec!["p1".into(), kind.name().into()];
@@ -553,11 +566,15 @@ impl Db {
 
 /// Each filter is also checked negated: `not` is where SQL's NULLs would show.
 fn check_all(db: &Db, kind: ResourceKind, filters: &[&str]) {
-    let total = db.rows.iter().filter(|r| r.kind == kind).count();
+    check_all_in(db, kind.builtin(), filters);
+}
+
+fn check_all_in(db: &Db, schemas: &ResourceSchemas, filters: &[&str]) {
+    let total = db.rows.iter().filter(|r| r.kind == schemas.kind).count();
     let mut interesting = 0;
     for f in filters {
-        let n = db.check(kind, f);
-        let m = db.check(kind, &format!("not ({f})"));
+        let n = db.check(schemas, f);
+        let m = db.check(schemas, &format!("not ({f})"));
         assert_eq!(n + m, total, "{f} and its negation must split the rows");
         if n > 0 && m > 0 {
             interesting += 1;
@@ -708,6 +725,167 @@ fn group_filters_select_what_matches_accepts() {
                 r#"meta.resourceType eq "Group" and displayName ne "empty""#,
             ],
         );
+    }
+}
+
+const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
+/// Users with a provider's declared extension: every attribute type, multi-valued strings and
+/// complex values, and undeclared attributes kept next to them.
+fn acme_schemas() -> ResourceSchemas {
+    let schema = Schema::parse_extension(&json!({
+        "id": ACME, "name": "Acme",
+        "attributes": [
+            {"name": "costCenter", "type": "string"},
+            {"name": "code", "type": "string", "caseExact": true},
+            {"name": "level", "type": "integer"},
+            {"name": "score", "type": "decimal"},
+            {"name": "hired", "type": "dateTime"},
+            {"name": "remote", "type": "boolean"},
+            {"name": "tags", "type": "string", "multiValued": true},
+            {"name": "sites", "type": "complex", "multiValued": true, "subAttributes": [
+                {"name": "value", "type": "string"}, {"name": "type", "type": "string"},
+                {"name": "floor", "type": "integer"}]},
+            {"name": "desk", "type": "complex", "subAttributes": [
+                {"name": "building", "type": "string"}, {"name": "number", "type": "integer"}]}
+        ]
+    }))
+    .unwrap();
+    let ext = scim_proto::schema::Extension {
+        schema: std::sync::Arc::new(schema),
+        required: false,
+        indexed: vec!["costCenter".into()],
+    };
+    ResourceSchemas::new(ResourceKind::User, vec![ext])
+}
+
+fn acme_body(i: usize) -> Json {
+    let mut acme = serde_json::Map::new();
+    if i % 5 != 4 {
+        acme.insert(
+            "costCenter".into(),
+            json!(format!("{}-{}", ["cc", "CC", "Ops"][i % 3], i % 4)),
+        );
+    }
+    if i % 2 == 0 {
+        acme.insert("code".into(), json!(["ab", "AB", "Ab"][i % 3]));
+    }
+    if i % 3 != 1 {
+        acme.insert("level".into(), json!(i as i64 - 5));
+    }
+    if i % 4 != 3 {
+        acme.insert("score".into(), json!(i as f64 / 4.0 - 1.5));
+    }
+    if i % 6 != 5 {
+        // Offsets and fractions: compared as instants, not as text.
+        let t = BASE_MS + i as i64 * 3_600_000 * 29 + (i as i64 % 3) * 250;
+        let mut text = Timestamp(t).to_rfc3339();
+        if i % 4 == 1 {
+            text = Timestamp(t + 7_200_000).to_rfc3339().replace('Z', "+02:00");
+        }
+        acme.insert("hired".into(), json!(text));
+    }
+    match i % 3 {
+        0 => {
+            acme.insert("remote".into(), json!(true));
+        }
+        1 => {
+            acme.insert("remote".into(), json!(false));
+        }
+        _ => {}
+    }
+    if i % 2 == 1 {
+        acme.insert("tags".into(), json!(["vpn", format!("t{}", i % 5)]));
+    }
+    if i % 3 != 2 {
+        let (city, kind) = (["Paris", "Berlin", "Lyon"][i % 3], ["office", "home"][i % 2]);
+        acme.insert(
+            "sites".into(),
+            json!([{"value": city, "type": kind, "floor": i % 4}, {"value": "Remote", "type": "home"}]),
+        );
+    }
+    if i % 4 == 0 {
+        let building = ["B1", "b2"][i % 8 / 4];
+        acme.insert("desk".into(), json!({"building": building, "number": i}));
+    }
+    let mut b = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ACME],
+        "userName": format!("user{i}@example.com"),
+        "badgeNumber": format!("B-{i}"),
+    });
+    if !acme.is_empty() {
+        b[ACME] = Json::Object(acme);
+    }
+    b
+}
+
+#[test]
+fn extension_filters_select_what_matches_accepts() {
+    let schemas = acme_schemas();
+    for d in dialects() {
+        let mut db = Db::empty(d);
+        for i in 0..24 {
+            db.insert_in(&schemas, &acme_body(i));
+        }
+        check_all_in(
+            &db,
+            &schemas,
+            &[
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter eq "CC-1""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter co "c-""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter sw "ops""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter ew "-2""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter pr"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter gt "cc-1""#,
+                r#"costCenter eq "ops-0""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:code eq "AB""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:code sw "a""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:level gt 3"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:level le -2"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:level eq 0"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:level ne 1"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:score ge 1.25"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:score lt 0"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:hired gt "2024-01-10T00:00:00Z""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:hired le "2024-01-13T10:00:00.250+02:00""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:hired eq "{acmehired9}""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:hired pr"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:remote eq true"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:remote eq false"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:tags eq "vpn" and urn:ietf:params:scim:schemas:extension:acme:2.0:User:tags co "3""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:tags sw "T""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:sites[value eq "Paris"]"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:sites[type eq "office" and floor ge 2]"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:sites.value eq "lyon""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:sites.floor lt 1"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:sites pr"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:desk.building eq "B2""#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:desk.number gt 4"#,
+                r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:desk pr or userName sw "user1""#,
+            ],
+        );
+    }
+}
+
+#[test]
+fn undeclared_attributes_cannot_be_filtered_and_say_how_to_declare_them() {
+    let schemas = acme_schemas();
+    for f in [
+        r#"badgeNumber eq "B-1""#,
+        r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:nope eq "x""#,
+        r#"urn:ietf:params:scim:schemas:extension:other:2.0:User:x pr"#,
+        r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:remote gt true"#,
+        r#"urn:ietf:params:scim:schemas:extension:acme:2.0:User:desk co "x""#,
+    ] {
+        let e = filter_sql(Dialect::Sqlite, &schemas, &Filter::parse(f).unwrap()).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(ScimType::InvalidFilter)),
+            "{f}: {e}"
+        );
+        if !f.contains(" gt ") && !f.contains(" co ") {
+            assert!(e.detail.contains("scimd provider schema add"), "{f}: {e}");
+        }
     }
 }
 
@@ -907,15 +1085,25 @@ fn check_sorting(db: Db) {
 }
 
 #[test]
-fn sorting_by_an_unknown_or_complex_attribute_is_an_invalid_value() {
-    for p in ["nope", "name", "meta", "meta.location", "emails.nope"] {
+fn sorting_by_an_undeclared_attribute_is_an_invalid_filter_and_by_a_complex_one_an_invalid_value() {
+    for (p, want) in [
+        ("nope", ScimType::InvalidFilter),
+        ("emails.nope", ScimType::InvalidFilter),
+        ("badgeNumber", ScimType::InvalidFilter),
+        ("name", ScimType::InvalidValue),
+        ("meta", ScimType::InvalidValue),
+        ("meta.location", ScimType::InvalidValue),
+    ] {
         let e = sort_sql(
             Dialect::Sqlite,
             ResourceKind::User.builtin(),
             &AttrPath::parse(p).unwrap(),
         )
         .unwrap_err();
-        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)), "{p}: {e}");
+        assert_eq!((e.status, e.scim_type), (400, Some(want)), "{p}: {e}");
+        if want == ScimType::InvalidFilter {
+            assert!(e.detail.contains("scimd provider schema add"), "{p}: {e}");
+        }
     }
 }
 

@@ -122,7 +122,12 @@ pub async fn run(core: &Core, cmd: SchemaCmd) -> anyhow::Result<()> {
                     } else {
                         format!("{}:{}", d.uri, d.name)
                     };
-                    println!("  {:<5} {name} ({}, first seen {})", d.kind.name(), d.json_type, d.first_seen);
+                    println!(
+                        "  {:<5} {name} ({}, first seen {})",
+                        d.kind.name(),
+                        d.json_type,
+                        d.first_seen
+                    );
                 }
             }
         }
@@ -133,7 +138,9 @@ pub async fn run(core: &Core, cmd: SchemaCmd) -> anyhow::Result<()> {
             force,
         } => {
             if !yes {
-                bail!("removing '{urn}' from '{provider}' stops its attributes being typed and filtered; repeat with --yes to confirm");
+                bail!(
+                    "removing '{urn}' from '{provider}' stops its attributes being typed and filtered; repeat with --yes to confirm"
+                );
             }
             let n = core.remove_extension(&provider, &urn, force, &who).await?;
             println!(

@@ -16,10 +16,9 @@ use super::auth;
 use super::failure::api_error;
 use crate::AppState;
 use providers::{
-    schemas_declare, schemas_list, schemas_remove,
     providers_create, providers_delete, providers_disable, providers_enable, providers_list, providers_postman,
-    providers_reveal, providers_rotate, providers_show, providers_update, tokens_issue, tokens_list, tokens_revoke,
-    tokens_revoke_all,
+    providers_reveal, providers_rotate, providers_show, providers_update, schemas_declare, schemas_list,
+    schemas_remove, tokens_issue, tokens_list, tokens_revoke, tokens_revoke_all,
 };
 use resources::{audit_list, group_members, groups_list, groups_show, users_list, users_show};
 
@@ -210,7 +209,10 @@ fn table() -> Vec<Route> {
         Route {
             body: Some("ExtensionInput"),
             status: 201,
-            query: &[("force", "true: drop stored values that do not fit instead of refusing (audited)")],
+            query: &[(
+                "force",
+                "true: drop stored values that do not fit instead of refusing (audited)",
+            )],
             ..r(
                 Method::POST,
                 "/providers/{id}/schemas",
@@ -220,7 +222,10 @@ fn table() -> Vec<Route> {
         },
         Route {
             status: 204,
-            query: &[("force", "true: also delete the values resources hold for it (each change audited)")],
+            query: &[(
+                "force",
+                "true: also delete the values resources hold for it (each change audited)",
+            )],
             ..r(
                 Method::DELETE,
                 "/providers/{id}/schemas/{urn}",
