@@ -446,11 +446,7 @@ impl Resolved<'_> {
 
     /// The top-level name used in audit records: canonical, URN-qualified for extensions.
     pub fn qualified_name(&self) -> String {
-        if self.is_extension() {
-            format!("{}:{}", self.schema.id, self.attr.name)
-        } else {
-            self.attr.name.to_string()
-        }
+        self.schema.attribute_name(&self.attr.name)
     }
 }
 

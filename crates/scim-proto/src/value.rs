@@ -380,6 +380,41 @@ fn put(
     Ok(())
 }
 
+/// The attributes whose values differ between two documents, by the names the audit log
+/// records: top-level, URN-qualified in extensions, undeclared ones as they were sent. Against
+/// an empty document, every attribute `after` holds.
+pub fn changed_attributes(schemas: &ResourceSchemas, before: &Value, after: &Value) -> Vec<String> {
+    let mut changed: Vec<String> = Vec::new();
+    // Undeclared attributes too, by their (URN-qualified) names.
+    let kept = |doc| kept_attributes(schemas, doc);
+    for k in kept(before).into_iter().chain(kept(after)) {
+        let name = k.qualified();
+        let get = |doc: &Value| match &k.uri {
+            None => doc.get(&k.name).cloned(),
+            Some(uri) => doc.get(uri).and_then(|e| e.get(&k.name)).cloned(),
+        };
+        if get(before) != get(after) && !changed.contains(&name) {
+            changed.push(name);
+        }
+    }
+    for schema in schemas.all() {
+        for attr in schema.all_attributes().filter(|a| a.name != "schemas") {
+            let get = |doc| container(doc, schema).and_then(|c| get_ci(c, &attr.name));
+            if get(before) != get(after) {
+                changed.push(
+                    Resolved {
+                        schema,
+                        attr,
+                        sub: None,
+                    }
+                    .qualified_name(),
+                );
+            }
+        }
+    }
+    changed
+}
+
 /// An error about an extension attribute names it with its schema URN, as clients map it.
 fn qualified(mut e: ScimError, uri: &str) -> ScimError {
     if let Some(rest) = e.detail.strip_prefix("attribute '") {

@@ -115,8 +115,8 @@ impl Core {
         let mut next = p.clone();
         next.settings.extensions.push(decl.clone());
         let schemas = next.schemas(kind);
-        let started = self.now();
         let report = self.check_stored(&p, &schemas, &decl, input.force, actor).await?;
+        let started = self.now();
         let mut indexed = self.fill_index(&p, &schemas, &decl, None).await?;
         p.settings.extensions.push(decl.clone());
         p.modified = self.now();
@@ -206,7 +206,7 @@ impl Core {
         if !force {
             let named: Vec<String> = bad.iter().take(NAMED).map(|(id, why)| format!("{id}: {why}")).collect();
             return Err(invalid(format!(
-                "{} stored {}{} do not fit '{urn}' ({}{}); fix them, or declare with --force to drop the values that do not fit",
+                "{} stored {}{} do not fit '{urn}' ({}{}); fix them, or declare it with force (CLI --force, API ?force=true) to drop the values that do not fit",
                 bad.len(),
                 noun(decl.resource_type),
                 if bad.len() == 1 { "" } else { "s" },
@@ -338,7 +338,7 @@ impl Core {
         let holding = self.holding(&p, &decl).await?;
         if !holding.is_empty() && !force {
             return Err(CoreError::Conflict(format!(
-                "{} {}{} of '{provider_id}' hold values for '{}': remove with --force to delete those values too",
+                "{} {}{} of '{provider_id}' hold values for '{}': remove it with force (CLI --force, API ?force=true) to delete those values too",
                 holding.len(),
                 noun(kind),
                 if holding.len() == 1 { "" } else { "s" },

@@ -7,11 +7,11 @@ use super::PatchPath;
 use super::{PatchOpKind, PatchOperation};
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, Filter, matches_element, validate_element};
-use crate::json::{get_ci, key_ci, remove_ci};
+use crate::json::{key_ci, remove_ci};
 use crate::path::AttrPath;
 use crate::schema::{AttributeDef, Mutability, Resolved, ResourceSchemas, Undeclared, is_schema_urn};
 use crate::value::{
-    Kept, Mode, check_primary, coerce, container, container_mut, is_extension_key, kept_attributes, normalize,
+    Kept, Mode, changed_attributes, check_primary, coerce, container_mut, is_extension_key, kept_attributes, normalize,
     refuse_undeclared,
 };
 
@@ -76,38 +76,6 @@ pub fn apply_patch(
     }
     *doc = result;
     Ok(changed)
-}
-
-fn changed_attributes(schemas: &ResourceSchemas, before: &Value, after: &Value) -> Vec<String> {
-    let mut changed: Vec<String> = Vec::new();
-    // Undeclared attributes too, by their (URN-qualified) names.
-    let kept = |doc| kept_attributes(schemas, doc);
-    for k in kept(before).into_iter().chain(kept(after)) {
-        let name = k.qualified();
-        let get = |doc: &Value| match &k.uri {
-            None => doc.get(&k.name).cloned(),
-            Some(uri) => doc.get(uri).and_then(|e| e.get(&k.name)).cloned(),
-        };
-        if get(before) != get(after) && !changed.contains(&name) {
-            changed.push(name);
-        }
-    }
-    for schema in schemas.all() {
-        for attr in schema.all_attributes().filter(|a| a.name != "schemas") {
-            let get = |doc| container(doc, schema).and_then(|c| get_ci(c, &attr.name));
-            if get(before) != get(after) {
-                changed.push(
-                    Resolved {
-                        schema,
-                        attr,
-                        sub: None,
-                    }
-                    .qualified_name(),
-                );
-            }
-        }
-    }
-    changed
 }
 
 /// Path-less add/replace: each key is an attribute (any case, dotted, URN-qualified) or an

@@ -223,3 +223,44 @@ fn an_explicit_empty_member_list_is_kept_so_put_can_empty_a_group() {
     .unwrap();
     assert!(out.get("members").is_none());
 }
+
+#[test]
+fn changed_attributes_name_what_differs_qualified_in_extensions() {
+    let schema = crate::schema::Schema::parse_extension(&json!({"id": ACME,
+        "attributes": [{"name": "costCenter", "type": "string"}, {"name": "level", "type": "integer"}]}))
+    .unwrap();
+    let ext = crate::schema::Extension {
+        schema: std::sync::Arc::new(schema),
+        required: false,
+        indexed: Vec::new(),
+    };
+    let schemas = ResourceSchemas::new(ResourceKind::User, vec![ext]);
+    let old = json!({"schemas": [USER_SCHEMA, ACME], "userName": "a", "title": "t",
+        ACME: {"costCenter": "CC-1", "level": 2}, "badge": "B-1"});
+    let new = json!({"schemas": [USER_SCHEMA], "userName": "a", "nickName": "n",
+        ACME: {"costCenter": "CC-2", "level": 2}, "badge": "B-2"});
+    let mut changed = changed_attributes(&schemas, &old, &new);
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            "badge".to_owned(),
+            "nickName".to_owned(),
+            "title".to_owned(),
+            format!("{ACME}:costCenter"),
+        ]
+    );
+    // Against nothing: every attribute the document holds, values never.
+    let mut all = changed_attributes(&schemas, &Value::Null, &old);
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "badge".to_owned(),
+            "title".to_owned(),
+            format!("{ACME}:costCenter"),
+            format!("{ACME}:level"),
+            "userName".to_owned(),
+        ]
+    );
+}

@@ -6,13 +6,13 @@ use std::process::{Command, Stdio};
 
 use crate::support::{Reply, Server, call_unredirected as call, db_args};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 fn server_with_admin() -> Server {
     with_admin(Server::start())
 }
 
-fn with_admin(s: Server) -> Server {
+pub(crate) fn with_admin(s: Server) -> Server {
     let out = add_admin(&s, "alice", PASSWORD);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     s
@@ -53,7 +53,7 @@ fn cookie_value(header: &str) -> String {
 }
 
 /// The value of the first hidden `csrf` field of a page.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -61,7 +61,7 @@ fn csrf_of(page: &str) -> String {
         .to_owned()
 }
 
-fn form(url: &str, cookie: &str, body: &str) -> Reply {
+pub(crate) fn form(url: &str, cookie: &str, body: &str) -> Reply {
     call(
         "POST",
         url,
@@ -94,7 +94,7 @@ fn sign_in(s: &Server, password: &str) -> Result<String, Reply> {
 }
 
 /// A signed-in administrator's cookie header value.
-fn session(s: &Server) -> String {
+pub(crate) fn session(s: &Server) -> String {
     format!(
         "scimd_session={}",
         cookie_value(&sign_in(s, PASSWORD).unwrap_or_default())
@@ -102,7 +102,7 @@ fn session(s: &Server) -> String {
 }
 
 /// A console page, as the signed-in administrator sees it.
-fn get_page(s: &Server, cookie: &str, path: &str) -> Reply {
+pub(crate) fn get_page(s: &Server, cookie: &str, path: &str) -> Reply {
     call("GET", &format!("{}{path}", s.url), &[("Cookie", cookie)], None)
 }
 

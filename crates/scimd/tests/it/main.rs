@@ -20,6 +20,7 @@ mod scim_auth;
 mod scim_bulk;
 mod scim_clients;
 mod scim_discovery;
+mod scim_extensions;
 mod scim_groups;
 mod scim_paging;
 mod scim_query;

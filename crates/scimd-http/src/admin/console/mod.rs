@@ -3,6 +3,7 @@
 
 mod audit;
 mod provider_page;
+mod provider_schemas;
 mod providers;
 mod resources;
 

@@ -1,5 +1,6 @@
 //! A provider's details page: its four values (the secret masked behind an audited eye
-//! button), activation tokens, and the actions on it (rotate, Postman, enable, disable).
+//! button), activation tokens, custom attributes, and the actions on it (rotate, Postman,
+//! enable, disable).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -10,6 +11,7 @@ use scimd_core::grants::IssuedToken;
 use serde_json::json;
 
 use super::PROVIDERS as CRUMB;
+use super::provider_schemas::{self, SchemaForm};
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/providers/{id}/postman", post(providers_postman))
         .route("/admin/providers/{id}/enable", post(providers_enable))
         .route("/admin/providers/{id}/disable", post(providers_disable))
+        .merge(provider_schemas::routes())
 }
 
 /// A value shown once on the details page.
@@ -36,11 +39,14 @@ pub(super) enum Once {
     Secret(String),
     Rotated(String),
     Issued(Box<IssuedToken>),
+    /// An extension schema the form sent, refused for this reason.
+    SchemaRefused(Box<SchemaForm>, String),
 }
 
 pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Page {
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
+    let discovered = state.core.discovered(&p).await?;
     let now = state.core.now();
     let status = TokenStatus::of(&tokens, now);
     let csrf = &admin.session.csrf;
@@ -89,6 +95,7 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                 dt { "Token lifetime" } dd { (human_duration(p.token_ttl_seconds)) }
                 dt { "Allowed networks" } dd { (networks) }
                 dt { "Group PATCH answer" } dd { (p.settings.group_patch_response.as_str()) }
+                dt { "Undeclared attributes" } dd #undeclared { (p.settings.undeclared.as_str()) }
                 dt { "Created" } dd { (p.created.to_rfc3339()) }
             }
             (copy_field("base-url", "Base URL", &state.base_url(p.id.as_str())))
@@ -151,6 +158,10 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                 } }
             }
         }
+        (provider_schemas::section(&p, &discovered, csrf, match &once {
+            Once::SchemaRefused(form, why) => Some((&**form, why.as_str())),
+            _ => None,
+        }))
         section.card.actions {
             h2 { "Actions" }
             (post_button(&format!("{base}/postman"), csrf, "Download Postman collection", ""))

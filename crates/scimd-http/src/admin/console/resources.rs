@@ -6,7 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Extension, Router};
 use scim_proto::schema::ResourceKind;
-use scimd_core::{Population, PopulationQuery, ResourceRecord};
+use scim_proto::value::kept_attributes;
+use scimd_core::{Population, PopulationQuery, Provider, ResourceRecord};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -203,6 +204,8 @@ async fn show(
         .then(|| members.last().map(|m| format!("{base}/{}?after={}", r.id, m.seq)))
         .flatten();
     let first = (after > 0).then(|| format!("{base}/{}", r.id));
+    let provider = state.core.provider(r.provider.as_str()).await?;
+    let (custom, undeclared) = custom_attributes(&provider, kind, &r.data);
     let h = html! {
         section.card {
             dl.facts {
@@ -217,6 +220,23 @@ async fn show(
             }
             h2 { "Attributes" }
             pre.json { (serde_json::to_string_pretty(&r.data).unwrap_or_default()) }
+        }
+        @if !custom.is_empty() {
+            section.card {
+                h2 { "Custom attributes" }
+                (attribute_table("custom", &custom))
+            }
+        }
+        @if !undeclared.is_empty() {
+            section.card {
+                h2 { "Undeclared" }
+                p {
+                    "Sent by the provider but declared by no schema, so kept as sent. Declare them on the "
+                    a href=(format!("/admin/providers/{}#custom-attributes", r.provider)) { "provider's page" }
+                    " to type, filter and index them."
+                }
+                (attribute_table("undeclared", &undeclared))
+            }
         }
         @match kind {
             ResourceKind::User => section.card {
@@ -259,6 +279,51 @@ async fn show(
         }
     };
     render(&admin, &name, sec, &[(title, base), (name.as_str(), "")], h)
+}
+
+/// The values of the provider's declared extension attributes, and the attributes no schema
+/// declares, each as (URN-qualified name, value).
+/// Attribute values by URN-qualified name.
+type Named = Vec<(String, Value)>;
+
+fn custom_attributes(p: &Provider, kind: ResourceKind, data: &Value) -> (Named, Named) {
+    let schemas = p.schemas(kind);
+    let mut custom = Vec::new();
+    for e in p.settings.extensions.iter().filter(|e| e.resource_type == kind) {
+        let Some(values) = data.get(&e.schema.id) else { continue };
+        for a in &e.schema.attributes {
+            if let Some(v) = values.get(&a.name) {
+                custom.push((format!("{}:{}", e.schema.id, a.name), v.clone()));
+            }
+        }
+    }
+    let undeclared = kept_attributes(&schemas, data)
+        .into_iter()
+        .map(|k| {
+            let v = match &k.uri {
+                Some(uri) => data.get(uri).and_then(|e| e.get(&k.name)),
+                None => data.get(&k.name),
+            };
+            (k.qualified(), v.cloned().unwrap_or(Value::Null))
+        })
+        .collect();
+    (custom, undeclared)
+}
+
+fn attribute_table(id: &str, rows: &Named) -> maud::Markup {
+    html! {
+        div.table { table id=(id) {
+            thead { tr { th { "Attribute" } th { "Value" } } }
+            tbody {
+                @for (name, v) in rows {
+                    tr {
+                        td.mono { (name) }
+                        td.mono { @match v { Value::String(s) => (s), other => (other.to_string()) } }
+                    }
+                }
+            }
+        } }
+    }
 }
 
 async fn users_show(

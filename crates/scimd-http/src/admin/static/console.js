@@ -79,3 +79,14 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// A file input with data-fill loads the chosen file's text into that field (an extension
+// schema uploaded rather than pasted); nothing leaves the browser until the form is sent.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!input.matches || !input.matches("input[type=file][data-fill]")) return;
+  const target = document.getElementById(input.dataset.fill);
+  const file = input.files && input.files[0];
+  if (!target || !file) return;
+  file.text().then((text) => { target.value = text; });
+});
