@@ -35,10 +35,31 @@ fn copy_key(from: &Path, to: &Path) {
 #[test]
 fn a_backup_taken_under_load_restores_to_a_server_that_answers_the_same() {
     let s = Scim::start("internal");
+    // Custom attributes: a declared extension with an index, and attributes kept as sent.
+    let acme = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let schema = json!({"id": acme, "attributes": [{"name": "costCenter", "type": "string"}]});
+    let schema_file = crate::support::temp_file(s.server.path(), "acme.json", &schema.to_string());
+    let path = schema_file.to_str().unwrap_or_default();
+    ok(&s.server.cli(&[
+        "provider",
+        "schema",
+        "add",
+        "okta",
+        "--file",
+        path,
+        "--index",
+        "costCenter",
+    ]));
     let (vendor_base, vendor_token) = s.another("Vendor", "third-party");
     let mut ids = Vec::new();
     for i in 0..20 {
         ids.push(str_of(&s.user(&format!("user{i}@example.com")), "id").to_owned());
+    }
+    for (i, id) in ids.iter().enumerate().take(5) {
+        let ops = json!([{"op": "add", "path": format!("{acme}:costCenter"), "value": format!("CC-{i}")},
+                         {"op": "add", "path": "badgeNumber", "value": format!("B-{i}")}]);
+        let r = s.call("PATCH", &format!("/Users/{id}"), Some(&crate::support::patch_op(ops)));
+        assert_eq!(r.status, 200, "{}", r.body);
     }
     let members: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
     let group = s.group("Engineering", &members);
@@ -121,11 +142,32 @@ fn a_backup_taken_under_load_restores_to_a_server_that_answers_the_same() {
         let after = portable(&get_bearer(&format!("{base_r}/{kind}/{id}"), &s.token), &r.url);
         assert_eq!(before, after, "the same answer for {kind}/{id}");
     }
-    let filter = "/Users?filter=userName%20sw%20%22user%22&sortBy=userName&count=100";
-    assert_eq!(
-        portable(&s.get(filter), &s.server.url),
-        portable(&get_bearer(&format!("{base_r}{filter}"), &s.token), &r.url)
+    let indexed = format!(
+        "/Users?filter={}",
+        crate::support::enc(&format!(r#"{acme}:costCenter eq "cc-3""#))
     );
+    for query in [
+        "/Users?filter=userName%20sw%20%22user%22&sortBy=userName&count=100",
+        indexed.as_str(),
+        "/Schemas",
+        "/ResourceTypes",
+    ] {
+        let before = portable(&s.get(query), &s.server.url);
+        assert_eq!(
+            before,
+            portable(&get_bearer(&format!("{base_r}{query}"), &s.token), &r.url),
+            "{query}"
+        );
+        if query == indexed {
+            assert_eq!(before["totalResults"], 1, "{before}");
+        }
+        if query == "/Schemas" {
+            assert!(
+                before.to_string().contains("badgeNumber"),
+                "kept attributes are advertised: {before}"
+            );
+        }
+    }
     assert_eq!(
         get_bearer(
             &format!("{}/Users", vendor_base.replace(&s.server.url, &r.url)),
