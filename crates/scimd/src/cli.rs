@@ -420,6 +420,10 @@ pub struct PushArgs {
     /// The source's format [default: from the file extension]
     #[arg(long, value_enum)]
     pub format: Option<SourceFormat>,
+    /// Read an LDIF attribute or CSV column (any case) as an extension attribute, e.g.
+    /// departmentNumber=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department (repeatable)
+    #[arg(long = "map", value_name = "FIELD=URN:ATTR")]
+    pub map: Vec<scimd_client::push::FieldMap>,
     /// The SCIM Base URL (or scim_base_url from --from)
     #[arg(long, env = "SCIMD_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,

@@ -29,47 +29,94 @@ pub fn parallel<T: Sync>(jobs: usize, items: &[T], f: impl Fn(&T) + Sync) {
     });
 }
 
+/// A new user's document: every attribute the source gives, extension attributes in their
+/// schemas' objects with the URNs listed in `schemas` (RFC 7643 §3.3).
 pub fn user_body(u: &SourceUser) -> Value {
-    let mut v = json!({"schemas": [USER_SCHEMA], "userName": u.attrs.user_name});
-    let mut name = Map::new();
-    for (k, val) in [("givenName", &u.attrs.given_name), ("familyName", &u.attrs.family_name)] {
-        if let Some(val) = val {
-            name.insert(k.into(), json!(val));
-        }
+    let mut doc = Map::new();
+    doc.insert("schemas".into(), json!([USER_SCHEMA]));
+    for (attr, v) in u.attrs.present() {
+        let v = wire(&attr, v);
+        set_attr(&mut doc, &attr, Some(v));
     }
-    if !name.is_empty() {
-        v["name"] = Value::Object(name);
-    }
-    for (k, val) in [
-        ("externalId", &u.attrs.external_id),
-        ("displayName", &u.attrs.display_name),
-        ("title", &u.attrs.title),
-    ] {
-        if let Some(val) = val {
-            v[k] = json!(val);
-        }
-    }
-    if let Some(e) = &u.attrs.email {
-        v["emails"] = work_email(e);
-    }
-    v["active"] = json!(u.attrs.active);
-    v
+    Value::Object(doc)
 }
 
-fn work_email(e: &str) -> Value {
-    json!([{"value": e, "type": "work", "primary": true}])
+/// A value as it is sent: an email as the one primary work address, the rest as they are.
+fn wire(attr: &Attr, v: Value) -> Value {
+    match attr {
+        Attr::Email => json!([{"value": v, "type": "work", "primary": true}]),
+        _ => v,
+    }
 }
 
 fn attr_value(c: &Change) -> Option<Value> {
-    let to = c.to.as_deref()?;
-    Some(match c.attr {
-        Attr::Active => json!(to == "true"),
-        Attr::Email => work_email(to),
-        _ => json!(to),
-    })
+    c.to.clone().map(|v| wire(&c.attr, v))
 }
 
-/// PATCH operations (RFC 7644 §3.5.2) for a user's changes.
+/// The key of `map` that is `key` without regard to case, as SCIM compares attribute names
+/// and URNs (RFC 7643 §2.1): a server may spell them otherwise than the source.
+fn key_in(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned()
+}
+
+/// Set (or, with `None`, remove) `key` of `map`, where the server has it under its own spelling.
+fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    match (key_in(map, key), value) {
+        (Some(k), Some(v)) => {
+            map.insert(k, v);
+        }
+        (Some(k), None) => {
+            map.remove(&k);
+        }
+        (None, Some(v)) => {
+            map.insert(key.into(), v);
+        }
+        (None, None) => {}
+    }
+}
+
+/// Put `attr`'s value into a User document, or take it out (`None`): `name.*` inside `name`,
+/// an extension attribute inside its schema's object, whose URN `schemas` lists exactly while
+/// the object holds something (RFC 7643 §3.3). An emptied object goes.
+fn set_attr(doc: &mut Map<String, Value>, attr: &Attr, value: Option<Value>) {
+    let (container, key) = match attr {
+        Attr::GivenName => ("name", "givenName"),
+        Attr::FamilyName => ("name", "familyName"),
+        Attr::Ext(e) => (e.urn(), e.name()),
+        other => return put(doc, other.path(), value),
+    };
+    let slot = key_in(doc, container);
+    if slot.is_none() && value.is_none() {
+        return;
+    }
+    let slot = slot.unwrap_or_else(|| container.to_owned());
+    let Some(inner) = doc.entry(slot.clone()).or_insert_with(|| json!({})).as_object_mut() else {
+        return;
+    };
+    put(inner, key, value);
+    let holds = !inner.is_empty();
+    if !holds {
+        doc.remove(&slot);
+    }
+    if let Attr::Ext(e) = attr {
+        list_schema(doc, e.urn(), holds);
+    }
+}
+
+fn list_schema(doc: &mut Map<String, Value>, urn: &str, listed: bool) {
+    let Some(schemas) = doc.entry("schemas").or_insert_with(|| json!([])).as_array_mut() else {
+        return;
+    };
+    let is_urn = |s: &Value| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn));
+    if !listed {
+        schemas.retain(|s| !is_urn(s));
+    } else if !schemas.iter().any(is_urn) {
+        schemas.push(json!(urn));
+    }
+}
+
+/// PATCH operations (RFC 7644 §3.5.2) for a user's changes; an extension attribute by its
+/// URN-qualified path.
 pub fn user_patch_ops(changes: &[Change]) -> Vec<Value> {
     changes
         .iter()
@@ -89,30 +136,7 @@ pub fn user_put_body(raw: &Value, changes: &[Change]) -> Value {
     obj.remove("meta");
     obj.remove("groups");
     for c in changes {
-        let v = attr_value(c);
-        let (container, key) = match c.attr {
-            Attr::GivenName => (Some("name"), "givenName"),
-            Attr::FamilyName => (Some("name"), "familyName"),
-            other => (None, other.path()),
-        };
-        let target = match container {
-            Some(n) => {
-                let entry = obj.entry(n).or_insert_with(|| json!({}));
-                match entry.as_object_mut() {
-                    Some(m) => m,
-                    None => continue,
-                }
-            }
-            None => &mut *obj,
-        };
-        match v {
-            Some(v) => {
-                target.insert(key.into(), v);
-            }
-            None => {
-                target.remove(key);
-            }
-        }
+        set_attr(obj, &c.attr, attr_value(c));
     }
     doc
 }
@@ -379,8 +403,8 @@ impl Exec<'_> {
             UserTask::Deactivate(n) => {
                 let ch = [Change {
                     attr: Attr::Active,
-                    from: Some("true".into()),
-                    to: Some("false".into()),
+                    from: Some(json!(true)),
+                    to: Some(json!(false)),
                 }];
                 match self.user_update(&n.id, &ch) {
                     Ok(()) => self.counters.add(U_DEACTIVATED, 1),
@@ -598,7 +622,7 @@ impl Exec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::source::UserAttrs;
+    use crate::push::source::{ExtAttr, UserAttrs};
 
     fn named(i: usize) -> Named {
         Named {
@@ -634,18 +658,18 @@ mod tests {
         let changes = [
             Change {
                 attr: Attr::Title,
-                from: Some("a".into()),
+                from: Some(json!("a")),
                 to: None,
             },
             Change {
                 attr: Attr::GivenName,
                 from: None,
-                to: Some("Jo".into()),
+                to: Some(json!("Jo")),
             },
             Change {
                 attr: Attr::Active,
-                from: Some("true".into()),
-                to: Some("false".into()),
+                from: Some(json!(true)),
+                to: Some(json!(false)),
             },
         ];
         assert_eq!(
@@ -660,6 +684,69 @@ mod tests {
         assert_eq!(
             user_put_body(&raw, &changes),
             json!({"id": "1", "userName": "a", "x": 1, "name": {"givenName": "Jo"}, "active": false})
+        );
+    }
+
+    #[test]
+    fn extension_attributes_travel_in_their_schema_objects() {
+        const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let attr = |p: &str| Attr::Ext(ExtAttr::parse(p).unwrap());
+        let (cost, level) = (format!("{ACME}:costCenter"), format!("{ACME}:level"));
+        let number = format!("{ENTERPRISE}:employeeNumber");
+        let mut u = SourceUser {
+            attrs: UserAttrs {
+                user_name: "a@x".into(),
+                active: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for (p, v) in [(&cost, json!("CC-1")), (&level, json!(3))] {
+            if let Attr::Ext(e) = attr(p) {
+                u.attrs.ext.insert(e, v);
+            }
+        }
+        assert_eq!(
+            user_body(&u),
+            json!({"schemas": [USER_SCHEMA, ACME], "userName": "a@x", "active": true,
+                   ACME: {"costCenter": "CC-1", "level": 3}})
+        );
+
+        let changes = [
+            Change {
+                attr: attr(&cost),
+                from: Some(json!("CC-1")),
+                to: None,
+            },
+            Change {
+                attr: attr(&number),
+                from: None,
+                to: Some(json!("E-1")),
+            },
+        ];
+        assert_eq!(
+            user_patch_ops(&changes),
+            [
+                json!({"op": "remove", "path": cost}),
+                json!({"op": "replace", "path": number, "value": "E-1"}),
+            ]
+        );
+        // The server's own spelling of the URN is kept; its emptied object and URN go.
+        let server_acme = ACME.to_uppercase();
+        let raw = json!({"schemas": [USER_SCHEMA, server_acme], "id": "1", "userName": "a@x",
+                         server_acme.clone(): {"COSTCENTER": "CC-1"}});
+        assert_eq!(
+            user_put_body(&raw, &changes),
+            json!({"schemas": [USER_SCHEMA, ENTERPRISE], "id": "1", "userName": "a@x",
+                   ENTERPRISE: {"employeeNumber": "E-1"}})
+        );
+        let kept = json!({"schemas": [USER_SCHEMA, server_acme], "id": "1", "userName": "a@x",
+                          server_acme.clone(): {"COSTCENTER": "CC-1", "level": 3}});
+        assert_eq!(
+            user_put_body(&kept, &changes[..1]),
+            json!({"schemas": [USER_SCHEMA, server_acme], "id": "1", "userName": "a@x",
+                   server_acme: {"level": 3}})
         );
     }
 

@@ -1,12 +1,14 @@
 //! LDIF content records (RFC 2849) into a [`Directory`]: folded lines, comments, base64
 //! (`::`) values, attribute options; `inetOrgPerson` entries become users and
 //! `groupOfNames` / `groupOfUniqueNames` entries groups (members by DN, RFC 4519 §2.17, §2.40).
+//! Other attributes become extension attributes only through `--map` ([`FieldMap`]).
 
 use std::collections::HashMap;
 
 use base64::Engine;
+use serde_json::Value;
 
-use super::source::{Builder, Directory, Origin, Problem, SourceUser, UserAttrs, blank_to_none};
+use super::source::{Attr, Builder, Directory, FieldMap, Origin, Problem, SourceUser, UserAttrs, blank_to_none};
 
 /// One entry: its DN, the line it starts on, and its attributes (names lower-cased, options
 /// such as `;lang-en` dropped) in file order.
@@ -170,7 +172,9 @@ fn strip_uid(v: &str) -> &str {
     }
 }
 
-pub fn parse(file: &str, text: &str) -> Result<Directory, String> {
+/// The users and groups of an LDIF file; `maps` read more attributes of people as extension
+/// attributes (the first value of a multi-valued one).
+pub fn parse(file: &str, text: &str, maps: &[FieldMap]) -> Result<Directory, String> {
     let (entries, problems) = entries(file, text);
     let mut b = Builder::default();
     b.dir.problems = problems;
@@ -198,6 +202,10 @@ pub fn parse(file: &str, text: &str) -> Result<Directory, String> {
                     email: e.get("mail").and_then(blank_to_none),
                     title: e.get("title").and_then(blank_to_none),
                     active: !locked,
+                    ext: maps
+                        .iter()
+                        .filter_map(|m| Some((m.to.clone(), Value::String(e.get(&m.field).and_then(blank_to_none)?))))
+                        .collect(),
                 },
                 origin,
             };
@@ -248,7 +256,25 @@ pub fn parse(file: &str, text: &str) -> Result<Directory, String> {
         g.members = members;
     }
     let mut dir = b.finish();
-    dir.managed.extend(super::source::Attr::PROFILE);
+    dir.managed.extend(Attr::PROFILE);
+    // Mapped attributes are stated like the profile ones: an entry without one clears it.
+    // That no entry at all has it is more likely a misspelt --map: say so before it clears.
+    for m in maps {
+        dir.managed.insert(Attr::Ext(m.to.clone()));
+        if !dir.users.iter().any(|u| u.attrs.ext.contains_key(&m.to)) {
+            dir.warnings.push(Problem {
+                origin: Origin {
+                    file: file.into(),
+                    line: 0,
+                },
+                message: format!(
+                    "--map {}: no user entry has this attribute, so every user's {} is removed",
+                    m.field,
+                    m.to.path()
+                ),
+            });
+        }
+    }
     Ok(dir)
 }
 
@@ -295,7 +321,7 @@ bad line\n";
 
     #[test]
     fn ldif_folds_decodes_and_maps_people_and_groups() {
-        let d = parse("d.ldif", LDIF).unwrap();
+        let d = parse("d.ldif", LDIF, &[]).unwrap();
         assert_eq!(d.users.len(), 2);
         let jane = &d.users[0];
         assert_eq!(jane.attrs.user_name, "jane");
@@ -311,6 +337,49 @@ bad line\n";
         let at: Vec<String> = d.problems.iter().map(|p| p.to_string()).collect();
         assert!(at[0].starts_with("d.ldif:34: changetype 'delete'"), "{at:?}");
         assert!(at[1].starts_with("d.ldif:38:"), "{at:?}");
+    }
+
+    #[test]
+    fn mapped_ldap_attributes_become_extension_attributes() {
+        let ldif = "dn: uid=jane,dc=x\n\
+objectClass: inetOrgPerson\n\
+uid: jane\n\
+departmentNumber: 42\n\
+departmentNumber: 43\n\
+costCenter;x-hr: CC-1\n\
+\n\
+dn: uid=bob,dc=x\n\
+objectClass: inetOrgPerson\n\
+uid: bob\n";
+        const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let maps: Vec<FieldMap> = [
+            format!("DepartmentNumber={ENTERPRISE}:department"),
+            format!("CostCenter={ACME}:costCenter"),
+            format!("costCentre={ACME}:misspelt"),
+        ]
+        .iter()
+        .map(|m| m.parse().unwrap())
+        .collect();
+        let d = parse("m.ldif", ldif, &maps).unwrap();
+        let jane: Vec<(&str, &str)> = d.users[0]
+            .attrs
+            .ext
+            .iter()
+            .map(|(k, v)| (k.path(), v.as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            jane,
+            [
+                (format!("{ACME}:costCenter").as_str(), "CC-1"),
+                (format!("{ENTERPRISE}:department").as_str(), "42")
+            ]
+        );
+        assert!(d.users[1].attrs.ext.is_empty());
+        assert!(maps.iter().all(|m| d.managed.contains(&Attr::Ext(m.to.clone()))));
+        let warned: Vec<String> = d.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].contains("--map costcentre: no user entry"), "{warned:?}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::scim::{Capabilities, Client, ClientError, RequestCounts};
 pub use plan::{Missing, Options, Plan};
 pub use progress::ProgressMode;
-pub use source::Directory;
+pub use source::{Directory, FieldMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
@@ -318,14 +318,20 @@ impl Format {
     }
 }
 
-/// Read a source file. I/O errors and unreadable files are `Err`; bad records are problems.
-pub fn read(path: &Path, format: Format) -> Result<Directory, String> {
+/// Read a source file, `maps` naming the CSV columns and LDIF attributes that are extension
+/// attributes. I/O errors and unreadable files are `Err`; bad records are problems.
+pub fn read(path: &Path, format: Format, maps: &[FieldMap]) -> Result<Directory, String> {
+    if format == Format::Json && !maps.is_empty() {
+        return Err(
+            "--map is for CSV columns and LDIF attributes; JSON names extension attributes by their URN".into(),
+        );
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
     let file = path.display().to_string();
     match format {
-        Format::Csv => source::parse_csv(&file, &text),
+        Format::Csv => source::parse_csv(&file, &text, maps),
         Format::Json => source::parse_json(&file, &text),
-        Format::Ldif => ldif::parse(&file, &text),
+        Format::Ldif => ldif::parse(&file, &text, maps),
     }
 }

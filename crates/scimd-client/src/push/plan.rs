@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::source::{Attr, Directory, SourceUser, UserAttrs, text};
+use super::source::{Attr, Directory, SourceUser, UserAttrs, as_text, text};
 
 /// A user as the server has it (the attributes a push compares).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -97,11 +97,13 @@ impl Default for Options {
     }
 }
 
+/// One attribute that differs: the server's value and the source's, as JSON (`to` typed as
+/// the source gives it, which is what is sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub attr: Attr,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,11 +184,7 @@ impl Plan {
     /// One line per change, for `--dry-run`.
     pub fn describe(&self) -> String {
         let mut s = String::new();
-        let show = |v: &Option<String>| {
-            v.as_deref()
-                .map(|v| format!("{v:?}"))
-                .unwrap_or_else(|| "(none)".into())
-        };
+        let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "(none)".into(), Value::to_string);
         for u in &self.creates {
             let _ = writeln!(s, "create user {}", u.attrs.user_name);
         }
@@ -225,14 +223,19 @@ impl Plan {
     }
 }
 
-/// What differs between a source user and the server's, for the attributes the source manages.
+/// What differs between a source user and the server's, for the attributes the source
+/// manages. Values compare as text ([`as_text`]): a CSV's `"42"` is a server's `42`.
 pub fn user_changes(src: &SourceUser, srv: &ServerUser, dir: &Directory) -> Vec<Change> {
     dir.managed
         .iter()
         .filter(|a| **a != Attr::ExternalId || src.attrs.external_id.is_some())
-        .filter_map(|&attr| {
+        .filter_map(|attr| {
             let (to, from) = (src.attrs.value(attr), srv.attrs.value(attr));
-            (to != from).then_some(Change { attr, from, to })
+            (to.as_ref().map(as_text) != from.as_ref().map(as_text)).then(|| Change {
+                attr: attr.clone(),
+                from,
+                to,
+            })
         })
         .collect()
 }
@@ -438,6 +441,7 @@ mod tests {
              a@x,a@x,Eng,Ops\n\
              b@x,b@x,Boss,Ops\n\
              c@x,c@x,,\n",
+            &[],
         )
         .unwrap()
     }
@@ -476,7 +480,7 @@ mod tests {
         // userName matches case-insensitively; its case and the title are what differ.
         let p = plan(&source(), &server, Options::default());
         assert_eq!(p.updates.len(), 1);
-        let attrs: Vec<Attr> = p.updates[0].changes.iter().map(|c| c.attr).collect();
+        let attrs: Vec<Attr> = p.updates[0].changes.iter().map(|c| c.attr.clone()).collect();
         assert_eq!(attrs, [Attr::UserName, Attr::Title]);
         assert!(
             p.describe()
@@ -548,7 +552,7 @@ mod tests {
             groups: vec![],
         };
         let p = plan(&dir, &server, Options::default());
-        assert_eq!(p.updates[0].changes[0].to.as_deref(), Some("a@x"));
+        assert_eq!(p.updates[0].changes[0].to, Some(serde_json::json!("a@x")));
         assert_eq!(p.creates.len(), 2);
 
         let p = plan(
@@ -575,6 +579,57 @@ mod tests {
         let p = plan(&dir, &ServerState::default(), Options::default());
         assert_eq!(p.group_creates[1].members, ["a@x"]);
         assert!(p.problems[0].contains("nobody@x"));
+    }
+
+    #[test]
+    fn extension_attributes_compare_as_text_and_are_named_by_path() {
+        const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let dir = parse_csv(
+            "s.csv",
+            &format!("userName,{ACME}:costCenter,{ACME}:level\na@x,CC-2,3\nb@x,CC-1,\n"),
+            &[],
+        )
+        .unwrap();
+        // The server spells the URN its own way, holds numbers as numbers, and has an
+        // attribute the source does not name.
+        let server_acme = ACME.replace("acme", "ACME");
+        let srv = |id: &str, name: &str, cost: &str, level: u32| {
+            ServerUser::from_json(&serde_json::json!({"id": id, "userName": name,
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", server_acme],
+                server_acme.clone(): {"costCenter": cost, "level": level, "badge": "B"}}))
+            .unwrap()
+        };
+        let server = ServerState {
+            users: vec![srv("1", "a@x", "CC-1", 3), srv("2", "b@x", "CC-1", 5)],
+            groups: vec![],
+        };
+        let p = plan(&dir, &server, Options::default());
+        let changed: Vec<(&str, Vec<&str>)> = p
+            .updates
+            .iter()
+            .map(|u| (u.user_name.as_str(), u.changes.iter().map(|c| c.attr.path()).collect()))
+            .collect();
+        let (cost, level) = (format!("{ACME}:costCenter"), format!("{ACME}:level"));
+        assert_eq!(changed, [("a@x", vec![cost.as_str()]), ("b@x", vec![level.as_str()])]);
+        let text = p.describe();
+        assert!(
+            text.contains(&format!("update user a@x: {cost} \"CC-1\" -> \"CC-2\"\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("update user b@x: {level} 5 -> (none)\n")),
+            "{text}"
+        );
+
+        let same = ServerState {
+            users: vec![srv("1", "a@x", "CC-2", 3)],
+            groups: vec![],
+        };
+        let one = Directory {
+            users: dir.users[..1].to_vec(),
+            ..dir.clone()
+        };
+        assert_eq!(plan(&one, &same, Options::default()).writes(), 0);
     }
 
     #[test]

@@ -3,13 +3,19 @@
 //! (RFC 2849, in the `ldif` module). A bad row becomes a [`Problem`] with its file and line;
 //! the row is left out and the caller decides whether that is fatal (`--strict`).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
 
 use serde_json::Value;
 
-/// The user attributes a push manages besides `userName` and `active`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use crate::scim::USER_SCHEMA;
+
+/// The user attributes a push compares: the core ones it knows by name, and any extension
+/// attribute by its URN-qualified path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Attr {
     UserName,
     ExternalId,
@@ -19,6 +25,7 @@ pub enum Attr {
     Email,
     Title,
     Active,
+    Ext(ExtAttr),
 }
 
 impl Attr {
@@ -32,8 +39,20 @@ impl Attr {
         Attr::Title,
     ];
 
-    /// The SCIM attribute path (RFC 7644 §3.10).
-    pub fn path(self) -> &'static str {
+    /// Every core attribute, in the order a new user's document lists them.
+    pub const CORE: [Attr; 8] = [
+        Attr::UserName,
+        Attr::ExternalId,
+        Attr::GivenName,
+        Attr::FamilyName,
+        Attr::DisplayName,
+        Attr::Email,
+        Attr::Title,
+        Attr::Active,
+    ];
+
+    /// The SCIM attribute path (RFC 7644 §3.10); URN-qualified for an extension attribute.
+    pub fn path(&self) -> &str {
         match self {
             Attr::UserName => "userName",
             Attr::ExternalId => "externalId",
@@ -43,8 +62,138 @@ impl Attr {
             Attr::Email => "emails",
             Attr::Title => "title",
             Attr::Active => "active",
+            Attr::Ext(e) => e.path(),
         }
     }
+}
+
+/// An attribute of an extension schema (RFC 7643 §3.3): its values live in an object keyed by
+/// the schema's URN. Kept as the source spells it (that is what is sent) but compared without
+/// regard to case, since SCIM names and URNs are case-insensitive (RFC 7643 §2.1) and a
+/// server may spell them otherwise.
+#[derive(Debug, Clone)]
+pub struct ExtAttr {
+    /// `urn:…:attrName`.
+    path: String,
+    /// Where `attrName` starts in `path`.
+    name_at: usize,
+}
+
+impl ExtAttr {
+    /// The attribute `name` of the schema `urn`: a URN (`urn:…`) other than the core User
+    /// schema's, and an RFC 7643 §2.1 ATTRNAME (a letter, then letters, digits, `-`, `_`).
+    pub fn new(urn: &str, name: &str) -> Result<ExtAttr, String> {
+        let urn_ok = is_urn(urn) && urn.len() > 4 && !urn.contains(char::is_whitespace);
+        if !urn_ok {
+            return Err(format!("'{urn}' is not a schema URN (urn:…)"));
+        }
+        if urn.eq_ignore_ascii_case(USER_SCHEMA) {
+            return Err(format!(
+                "'{name}' is a core attribute: name it without the URN of the core User schema"
+            ));
+        }
+        let mut chars = name.chars();
+        let name_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "'{name}' is not an attribute name (a letter, then letters, digits, '-' or '_')"
+            ));
+        }
+        Ok(ExtAttr {
+            path: format!("{urn}:{name}"),
+            name_at: urn.len() + 1,
+        })
+    }
+
+    /// `urn:…:attrName`, split at the last `:` (URNs hold colons, attribute names never do).
+    pub fn parse(path: &str) -> Result<ExtAttr, String> {
+        let (urn, name) = path
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{path}' is not URN:ATTRIBUTE"))?;
+        ExtAttr::new(urn, name)
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn urn(&self) -> &str {
+        &self.path[..self.name_at - 1]
+    }
+
+    pub fn name(&self) -> &str {
+        &self.path[self.name_at..]
+    }
+
+    fn folded(&self) -> impl Iterator<Item = u8> + '_ {
+        self.path.bytes().map(|b| b.to_ascii_lowercase())
+    }
+}
+
+impl PartialEq for ExtAttr {
+    fn eq(&self, other: &Self) -> bool {
+        self.path.eq_ignore_ascii_case(&other.path)
+    }
+}
+
+impl Eq for ExtAttr {}
+
+impl Ord for ExtAttr {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.folded().cmp(other.folded())
+    }
+}
+
+impl PartialOrd for ExtAttr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for ExtAttr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.folded().for_each(|b| state.write_u8(b));
+    }
+}
+
+/// `--map FIELD=URN:ATTR`: a source field read as an extension attribute. LDAP attribute
+/// names cannot hold the `:` of a URN, so LDIF needs it; it also renames a CSV column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldMap {
+    /// The LDIF attribute or CSV column, ASCII lower-cased: both are matched without case.
+    pub field: String,
+    pub to: ExtAttr,
+}
+
+impl FromStr for FieldMap {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<FieldMap, String> {
+        let (field, to) = s
+            .split_once('=')
+            .ok_or_else(|| format!("'{s}' is not FIELD=URN:ATTRIBUTE"))?;
+        let field = field.trim();
+        if field.is_empty() {
+            return Err(format!("'{s}' names no field before '='"));
+        }
+        Ok(FieldMap {
+            field: field.to_ascii_lowercase(),
+            to: ExtAttr::parse(to.trim())?,
+        })
+    }
+}
+
+/// Does `s` start like a URN (RFC 8141: the `urn` scheme, any case)?
+fn is_urn(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+/// The extension attribute `field` is mapped to, if any.
+fn mapped<'a>(maps: &'a [FieldMap], field: &str) -> Option<&'a ExtAttr> {
+    maps.iter()
+        .find(|m| m.field.eq_ignore_ascii_case(field.trim()))
+        .map(|m| &m.to)
 }
 
 /// Where a record came from.
@@ -84,6 +233,9 @@ pub struct UserAttrs {
     pub email: Option<String>,
     pub title: Option<String>,
     pub active: bool,
+    /// Extension attributes with a single simple value (string, number, boolean), typed as
+    /// read: a JSON number stays a number, a CSV or LDIF value is a string.
+    pub ext: BTreeMap<ExtAttr, Value>,
 }
 
 /// A user of the source, and where it was read.
@@ -118,21 +270,77 @@ impl UserAttrs {
             email,
             title: text(v, "title"),
             active,
+            ext: extension_entries(v)
+                .into_iter()
+                .filter_map(|(urn, name, x)| Some((ExtAttr::new(urn, name).ok()?, simple(x)?)))
+                .collect(),
         }
     }
 
-    /// The value of `attr` (`active` as "true"/"false").
-    pub fn value(&self, attr: Attr) -> Option<String> {
+    /// The value of `attr` as JSON: a string, `active` a boolean, an extension attribute as read.
+    pub fn value(&self, attr: &Attr) -> Option<Value> {
+        let s = |v: &Option<String>| v.clone().map(Value::String);
         match attr {
-            Attr::UserName => Some(self.user_name.clone()),
-            Attr::ExternalId => self.external_id.clone(),
-            Attr::GivenName => self.given_name.clone(),
-            Attr::FamilyName => self.family_name.clone(),
-            Attr::DisplayName => self.display_name.clone(),
-            Attr::Email => self.email.clone(),
-            Attr::Title => self.title.clone(),
-            Attr::Active => Some(self.active.to_string()),
+            Attr::UserName => Some(Value::String(self.user_name.clone())),
+            Attr::ExternalId => s(&self.external_id),
+            Attr::GivenName => s(&self.given_name),
+            Attr::FamilyName => s(&self.family_name),
+            Attr::DisplayName => s(&self.display_name),
+            Attr::Email => s(&self.email),
+            Attr::Title => s(&self.title),
+            Attr::Active => Some(Value::Bool(self.active)),
+            Attr::Ext(e) => self.ext.get(e).cloned(),
         }
+    }
+
+    /// Every attribute that has a value, core ones first, with that value.
+    pub fn present(&self) -> impl Iterator<Item = (Attr, Value)> + '_ {
+        Attr::CORE
+            .into_iter()
+            .chain(self.ext.keys().cloned().map(Attr::Ext))
+            .filter_map(|a| Some((a.clone(), self.value(&a)?)))
+    }
+}
+
+/// Every extension attribute of a SCIM resource, as `(urn, name, value)`: the members of each
+/// object under a URN other than the core User schema's (RFC 7643 §3.3), and URN-qualified
+/// keys at the top level (`"urn:…:User:costCenter": "CC-1"`), which some sources write.
+/// Values of any shape: the caller decides what it can use.
+fn extension_entries(v: &Value) -> Vec<(&str, &str, &Value)> {
+    let mut out = Vec::new();
+    for (key, val) in v.as_object().into_iter().flatten() {
+        if !is_urn(key) || key.eq_ignore_ascii_case(USER_SCHEMA) {
+            continue;
+        }
+        match val.as_object() {
+            Some(attrs) => out.extend(attrs.iter().map(|(name, x)| (key.as_str(), name.as_str(), x))),
+            None => out.extend(
+                key.rsplit_once(':')
+                    .filter(|(urn, _)| !urn.eq_ignore_ascii_case(USER_SCHEMA))
+                    .map(|(urn, name)| (urn, name, val)),
+            ),
+        }
+    }
+    out
+}
+
+/// A single simple value as a push keeps it: a string trimmed (absent when blank), a number
+/// or a boolean as is; `None` for null, objects and arrays.
+fn simple(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(s) => blank_to_none(s).map(Value::String),
+        Value::Number(_) | Value::Bool(_) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// A value as the text a push compares: a string as is, a number as JSON prints it, a
+/// boolean `true`/`false`. A CSV's `"42"` and a server's `42` are then the same value, which
+/// they are once the server has read the string as its declared integer type.
+pub fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -311,19 +519,29 @@ pub fn csv_records(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     Ok(out)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Col {
     Attr(Attr),
     Groups,
 }
 
-fn column(name: &str) -> Option<Col> {
+/// What a header names: a `--map`ped column, an extension attribute by its URN-qualified path,
+/// or a core attribute by one of its aliases (`None`: unknown, ignored with a warning). A
+/// header starting with `urn:` that is no attribute path is an error rather than a warning:
+/// ignored, it would leave the attribute it was meant for unmanaged without a word.
+fn column(name: &str, maps: &[FieldMap]) -> Result<Option<Col>, String> {
+    if let Some(to) = mapped(maps, name) {
+        return Ok(Some(Col::Attr(Attr::Ext(to.clone()))));
+    }
+    if is_urn(name.trim()) {
+        return ExtAttr::parse(name.trim()).map(|e| Some(Col::Attr(Attr::Ext(e))));
+    }
     let n: String = name
         .chars()
         .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
         .collect::<String>()
         .to_lowercase();
-    Some(match n.as_str() {
+    Ok(Some(match n.as_str() {
         "username" | "login" => Col::Attr(Attr::UserName),
         "externalid" => Col::Attr(Attr::ExternalId),
         "givenname" | "firstname" | "namegivenname" => Col::Attr(Attr::GivenName),
@@ -333,37 +551,52 @@ fn column(name: &str) -> Option<Col> {
         "title" => Col::Attr(Attr::Title),
         "active" => Col::Attr(Attr::Active),
         "groups" => Col::Groups,
-        _ => return None,
-    })
+        _ => return Ok(None),
+    }))
 }
 
 /// CSV with a header row; see docs/push.md for the columns. `groups` lists group names
-/// separated by `;`.
-pub fn parse_csv(file: &str, text: &str) -> Result<Directory, String> {
+/// separated by `;`; `maps` read other columns as extension attributes.
+pub fn parse_csv(file: &str, text: &str, maps: &[FieldMap]) -> Result<Directory, String> {
     let records = csv_records(text).map_err(|(line, e)| format!("{file}:{line}: {e}"))?;
     let mut rows = records.into_iter();
     let (_, header) = rows
         .next()
         .ok_or_else(|| format!("{file}: empty file, no header row"))?;
-    let cols: Vec<Option<Col>> = header.iter().map(|h| column(h)).collect();
+    let cols = header
+        .iter()
+        .map(|h| column(h, maps).map_err(|e| format!("{file}:1: column '{h}': {e}")))
+        .collect::<Result<Vec<Option<Col>>, String>>()?;
     if !cols.contains(&Some(Col::Attr(Attr::UserName))) {
         return Err(format!("{file}:1: the header has no userName column"));
     }
     let mut b = Builder::default();
+    let header_warning = |message: String| Problem {
+        origin: Origin {
+            file: file.into(),
+            line: 1,
+        },
+        message,
+    };
     for (i, c) in cols.iter().enumerate() {
         match c {
             Some(Col::Attr(a)) if !matches!(a, Attr::ExternalId) => {
-                b.dir.managed.insert(*a);
+                b.dir.managed.insert(a.clone());
             }
-            None => b.dir.warnings.push(Problem {
-                origin: Origin {
-                    file: file.into(),
-                    line: 1,
-                },
-                message: format!("unknown column '{}' ignored", header[i]),
-            }),
+            None => b
+                .dir
+                .warnings
+                .push(header_warning(format!("unknown column '{}' ignored", header[i]))),
             _ => {}
         }
+    }
+    for m in maps
+        .iter()
+        .filter(|m| !header.iter().any(|h| m.field.eq_ignore_ascii_case(h.trim())))
+    {
+        b.dir
+            .warnings
+            .push(header_warning(format!("--map {}: no such column", m.field)));
     }
     for (line, fields) in rows {
         let origin = Origin {
@@ -393,6 +626,11 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Directory, String> {
                 Some(Col::Attr(Attr::DisplayName)) => u.attrs.display_name = blank_to_none(value),
                 Some(Col::Attr(Attr::Email)) => u.attrs.email = blank_to_none(value),
                 Some(Col::Attr(Attr::Title)) => u.attrs.title = blank_to_none(value),
+                Some(Col::Attr(Attr::Ext(e))) => {
+                    if let Some(v) = blank_to_none(value) {
+                        u.attrs.ext.insert(e.clone(), Value::String(v));
+                    }
+                }
                 Some(Col::Attr(Attr::Active)) => match parse_bool(value) {
                     Some(a) => u.attrs.active = a,
                     None => bad = Some(format!("active '{value}' is not true or false")),
@@ -492,6 +730,28 @@ fn json_user(v: &Value, origin: Origin) -> Result<SourceUser, String> {
     })
 }
 
+/// The extension attributes a JSON user names, each then managed for the whole file (like a
+/// CSV column: a user without it, or with null or blank, has it removed). An object or array
+/// value, or a bad name, cannot be compared as one value: that attribute is left alone,
+/// noted in `unusable` with the first place it was seen, to be said once, not once a user.
+fn note_extensions(v: &Value, origin: &Origin, managed: &mut BTreeSet<Attr>, unusable: &mut BTreeMap<String, Problem>) {
+    for (urn, name, x) in extension_entries(v) {
+        let why = match ExtAttr::new(urn, name) {
+            Ok(a) if !matches!(x, Value::Object(_) | Value::Array(_)) => {
+                managed.insert(Attr::Ext(a));
+                continue;
+            }
+            Ok(_) => "holds an object or array; only single simple values are pushed, so it is left alone".to_owned(),
+            Err(e) => e,
+        };
+        let path = format!("{urn}:{name}");
+        unusable.entry(path.to_lowercase()).or_insert_with(|| Problem {
+            origin: origin.clone(),
+            message: format!("{path}: {why}"),
+        });
+    }
+}
+
 /// JSON: `{"Users": [...], "Groups": [...]}`, a ListResponse (`Resources`) or a top-level
 /// array of users and groups. Group members name a user of the file by its `id`,
 /// `externalId` or `userName` (`value`, else `display`), or a user already on the server by
@@ -518,6 +778,7 @@ pub fn parse_json(file: &str, text: &str) -> Result<Directory, String> {
     let mut b = Builder::default();
     let mut aliases: HashMap<String, String> = HashMap::new();
     let mut groups = Vec::new();
+    let mut unusable = BTreeMap::new();
     for (v, line, is_user) in items {
         let origin = Origin {
             file: file.into(),
@@ -529,6 +790,7 @@ pub fn parse_json(file: &str, text: &str) -> Result<Directory, String> {
             groups.push((v, origin));
             continue;
         }
+        note_extensions(&v, &origin, &mut b.dir.managed, &mut unusable);
         match json_user(&v, origin.clone()) {
             Ok(u) => {
                 let name = u.attrs.user_name.clone();
@@ -567,11 +829,14 @@ pub fn parse_json(file: &str, text: &str) -> Result<Directory, String> {
     }
     let mut dir = b.finish();
     dir.managed.extend(Attr::PROFILE);
+    dir.warnings.extend(unusable.into_values());
     Ok(dir)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -594,7 +859,7 @@ mod tests {
                     JANE@x.com,J,D,j@x.com,,,\n\
                     short,row\n\
                     ann@x.com,Ann,Lee,,false,Ops,\n";
-        let d = parse_csv("u.csv", text).unwrap();
+        let d = parse_csv("u.csv", text, &[]).unwrap();
         assert_eq!(d.users.len(), 2);
         assert_eq!(d.users[0].attrs.family_name.as_deref(), Some("Doe"));
         assert_eq!(d.users[0].attrs.title.as_deref(), Some("CTO"));
@@ -607,9 +872,142 @@ mod tests {
         assert!(d.managed.contains(&Attr::Title) && !d.managed.contains(&Attr::DisplayName));
     }
 
+    const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    fn ext(path: &str) -> ExtAttr {
+        ExtAttr::parse(path).unwrap()
+    }
+
+    #[test]
+    fn extension_paths_split_at_the_last_colon_and_compare_without_case() {
+        let a = ext(&format!("{ENTERPRISE}:employeeNumber"));
+        assert_eq!((a.urn(), a.name()), (ENTERPRISE, "employeeNumber"));
+        assert_eq!(a, ext(&format!("{}:EMPLOYEENUMBER", ENTERPRISE.to_uppercase())));
+        assert!(ext(&format!("{ACME}:costCenter")) < a, "ordered by the folded path");
+        let bad = |p: &str| ExtAttr::parse(p).unwrap_err();
+        assert!(bad("urn:x:y:cost center").contains("not an attribute name"));
+        assert!(bad("urn:x:y:1st").contains("not an attribute name"));
+        assert!(bad("urn:title").contains("not a schema URN"));
+        assert!(bad(&format!("{USER_SCHEMA}:title")).contains("core attribute"));
+        let m: FieldMap = format!(" Dept = {ACME}:department").parse().unwrap();
+        assert_eq!((m.field.as_str(), m.to.name()), ("dept", "department"));
+        assert!("dept".parse::<FieldMap>().is_err());
+        assert!(format!("={ACME}:x").parse::<FieldMap>().is_err());
+    }
+
+    #[test]
+    fn csv_urn_columns_and_mapped_columns_are_managed_extension_attributes() {
+        let text = format!(
+            "userName,{ACME}:costCenter,{}:employeeNumber,Dept,title\n\
+             a@x,CC-1,42,Ops,\n\
+             b@x, ,,,\n",
+            ENTERPRISE.to_uppercase()
+        );
+        let maps = [
+            format!("dept={ACME}:department").parse().unwrap(),
+            format!("nothere={ACME}:x").parse().unwrap(),
+        ];
+        let d = parse_csv("u.csv", &text, &maps).unwrap();
+        let a = &d.users[0].attrs;
+        assert_eq!(
+            a.ext.get(&ext(&format!("{ACME}:costCenter"))),
+            Some(&Value::from("CC-1"))
+        );
+        assert_eq!(
+            a.ext.get(&ext(&format!("{ENTERPRISE}:employeeNumber"))),
+            Some(&Value::from("42")),
+            "a CSV value is a string; the server reads it as the declared type"
+        );
+        assert_eq!(
+            a.ext.get(&ext(&format!("{ACME}:department"))),
+            Some(&Value::from("Ops"))
+        );
+        assert!(d.users[1].attrs.ext.is_empty(), "blank cells are no value");
+        for p in ["costCenter", "department"] {
+            assert!(d.managed.contains(&Attr::Ext(ext(&format!("{ACME}:{p}")))), "{p}");
+        }
+        assert!(
+            d.managed
+                .contains(&Attr::Ext(ext(&format!("{ENTERPRISE}:employeeNumber"))))
+        );
+        assert!(!d.managed.contains(&Attr::Ext(ext(&format!("{ACME}:x")))));
+        let warned: Vec<String> = d.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warned, ["u.csv:1: --map nothere: no such column"]);
+    }
+
+    #[test]
+    fn a_bad_urn_column_is_refused_by_name() {
+        for (column, why) in [
+            ("urn:x:y:cost center", "not an attribute name"),
+            ("urn:costCenter", "not a schema URN"),
+            ("urn:ietf:params:scim:schemas:core:2.0:User:title", "core attribute"),
+        ] {
+            let err = parse_csv("u.csv", &format!("userName,{column}\na@x,1\n"), &[]).unwrap_err();
+            assert!(err.starts_with(&format!("u.csv:1: column '{column}': ")), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn json_extension_objects_and_urn_keys_keep_their_types() {
+        let text = format!(
+            r#"{{"Users": [
+  {{"schemas": ["{USER_SCHEMA}", "{ACME}"], "userName": "a@x",
+    "{ACME}": {{"costCenter": " CC-1 ", "level": 3, "remote": true,
+               "sites": [{{"value": "x"}}]}},
+    "{ENTERPRISE}:employeeNumber": "E-7"}},
+  {{"userName": "b@x", "{ACME}": {{"costCenter": null, "sites": {{"value": "y"}}}},
+    "urn:x:y:1bad": "v"}}
+]}}"#
+        );
+        let d = parse_json("d.json", &text).unwrap();
+        let a = &d.users[0].attrs;
+        let got: Vec<(&str, &Value)> = a.ext.iter().map(|(k, v)| (k.name(), v)).collect();
+        assert_eq!(
+            got,
+            [
+                ("costCenter", &json!("CC-1")),
+                ("level", &json!(3)),
+                ("remote", &json!(true)),
+                ("employeeNumber", &json!("E-7"))
+            ]
+        );
+        assert!(d.users[1].attrs.ext.is_empty());
+        let managed: Vec<&str> = d
+            .managed
+            .iter()
+            .map(Attr::path)
+            .filter(|p| p.starts_with("urn:"))
+            .collect();
+        assert_eq!(
+            managed,
+            [
+                format!("{ACME}:costCenter"),
+                format!("{ACME}:level"),
+                format!("{ACME}:remote"),
+                format!("{ENTERPRISE}:employeeNumber")
+            ]
+        );
+        let warned: Vec<String> = d.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warned.len(), 2, "one warning per attribute, not per user: {warned:?}");
+        assert!(
+            warned[0].starts_with(&format!("d.json:2: {ACME}:sites: holds an object or array")),
+            "{warned:?}"
+        );
+        assert!(
+            warned[1].starts_with("d.json:6: urn:x:y:1bad: '1bad' is not"),
+            "{warned:?}"
+        );
+        assert_eq!(
+            [json!(3), json!(true), json!("x"), json!(2.5)].map(|v| as_text(&v)),
+            ["3", "true", "x", "2.5"]
+        );
+    }
+
     #[test]
     fn a_csv_without_a_user_name_column_is_refused() {
-        assert!(parse_csv("u.csv", "email\na@x\n").unwrap_err().contains("u.csv:1"));
+        assert!(parse_csv("u.csv", "email\na@x\n", &[]).unwrap_err().contains("u.csv:1"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn run(args: PushArgs) -> anyhow::Result<()> {
             )
         })?,
     };
-    let dir = push::read(&args.source, format).map_err(|e| anyhow!(e))?;
+    let dir = push::read(&args.source, format, &args.map).map_err(|e| anyhow!(e))?;
 
     let (vars, ca) = args.grant.sources()?;
     let base_url = pick(&args.base_url, &vars, "scim_base_url", "base url")?;

@@ -11,7 +11,7 @@ use std::process::Command;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::support::{BIN, Scim, str_of, temp_file};
+use crate::support::{BIN, Scim, enc, ids, str_of, temp_file};
 
 const USERS: usize = 5000;
 const BIG_GROUP: usize = 2000;
@@ -230,6 +230,21 @@ fn push(s: &Scim, source: &Path, extra: &[&str]) -> Value {
     summary
 }
 
+/// `scimd push --dry-run` against the server: the plan it prints.
+fn plan_text(s: &Scim, source: &Path, extra: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["push", "--dry-run", "--quiet", "--source"])
+        .arg(source)
+        .args(["--base-url", &s.base, "--token", &s.token])
+        .args(extra)
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scimd push: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
 fn all(s: &Scim, endpoint: &str, query: &str) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
@@ -393,13 +408,7 @@ fn absent_users_are_deactivated_or_deleted_only_when_asked_and_bad_rows_are_repo
     assert!(String::from_utf8_lossy(&strict.stderr).contains("small.csv:30"));
 
     std::fs::write(&path, fewer.csv()).unwrap();
-    let plan = Command::new(BIN)
-        .args(["push", "--dry-run", "--deactivate-missing", "--quiet", "--source"])
-        .arg(&path)
-        .args(["--base-url", &s.base, "--token", &s.token])
-        .output()
-        .unwrap();
-    let plan = String::from_utf8_lossy(&plan.stdout);
+    let plan = plan_text(&s, &path, &["--deactivate-missing"]);
     assert!(plan.contains(&format!("deactivate user {}", gone[0])), "{plan}");
     assert!(plan.contains(&format!("deactivate user {}", gone[1])), "{plan}");
     assert!(plan.contains("dry run: nothing was written"), "{plan}");
@@ -434,4 +443,177 @@ fn absent_users_are_deactivated_or_deleted_only_when_asked_and_bad_rows_are_repo
     let del = push(&s, &path, &["--delete-missing", "--users-only"]);
     assert_eq!(del["users"]["deleted"], 2, "{del:#}");
     assert_eq!(s.get("/Users?count=0").json()["totalResults"], 28);
+}
+
+const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// A server whose provider declares the Acme extension (a string `costCenter`, indexed, and
+/// an integer `level`), declared before its first SCIM request.
+fn with_acme() -> Scim {
+    let s = Scim::start("internal");
+    let schema = json!({"id": ACME, "name": "Acme", "attributes": [
+        {"name": "costCenter", "type": "string"}, {"name": "level", "type": "integer"}]});
+    let file = temp_file(s.server.path(), "acme.json", &schema.to_string());
+    let file = format!("--file={}", file.display());
+    let out = s
+        .server
+        .cli(&["provider", "schema", "add", "okta", &file, "--index=costCenter"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// The server's users by userName.
+fn users_by_name(s: &Scim) -> BTreeMap<String, Value> {
+    all(s, "Users", "excludedAttributes=groups")
+        .into_iter()
+        .map(|u| (str_of(&u, "userName").to_owned(), u))
+        .collect()
+}
+
+fn acme_csv(rows: &[(&str, &str, &str)]) -> String {
+    let mut out = format!("userName,email,{ACME}:costCenter,{ACME}:level\n");
+    for (user, cost, level) in rows {
+        let _ = writeln!(out, "{user},{user},{cost},{level}");
+    }
+    out
+}
+
+#[test]
+fn csv_extension_columns_are_written_typed_then_only_their_changes() {
+    let s = with_acme();
+    let mut rows = vec![
+        ("ann@example.com", "CC-100", "1"),
+        ("ben@example.com", "CC-101", "2"),
+        ("cat@example.com", "", ""),
+    ];
+    let path = temp_file(s.server.path(), "acme.csv", &acme_csv(&rows));
+    let first = push(&s, &path, &["--no-bulk"]);
+    assert_eq!(first["users"]["created"], 3, "{first:#}");
+    let users = users_by_name(&s);
+    let ann = &users["ann@example.com"];
+    assert_eq!(ann[ACME], json!({"costCenter": "CC-100", "level": 1}), "{ann:#}");
+    assert!(
+        ann["schemas"].as_array().is_some_and(|s| s.contains(&json!(ACME))),
+        "{ann:#}"
+    );
+    assert_eq!(
+        users["ben@example.com"][ACME]["level"], 2,
+        "the string cell became an integer"
+    );
+    assert!(
+        users["cat@example.com"].get(ACME).is_none(),
+        "{:#}",
+        users["cat@example.com"]
+    );
+    let found = s.get(&format!(
+        "/Users?filter={}",
+        enc(&format!("{ACME}:costCenter eq \"CC-101\""))
+    ));
+    assert_eq!(ids(&found.json()), [str_of(&users["ben@example.com"], "id")]);
+
+    // One cell changes: the plan names that attribute alone, and one PATCH lands it.
+    rows[1].2 = "5";
+    std::fs::write(&path, acme_csv(&rows)).unwrap_or_else(|e| panic!("write: {e}"));
+    let plan = plan_text(&s, &path, &[]);
+    let updates: Vec<&str> = plan.lines().filter(|l| l.starts_with("update user")).collect();
+    assert_eq!(
+        updates,
+        [format!("update user ben@example.com: {ACME}:level 2 -> \"5\"")],
+        "{plan}"
+    );
+    let second = push(&s, &path, &[]);
+    assert_eq!(
+        (second["users"]["updated"].clone(), second["users"]["unchanged"].clone()),
+        (json!(1), json!(2)),
+        "{second:#}"
+    );
+    assert_eq!(counts(&second), (0, 0, 1, 0), "{second:#}");
+    assert_eq!(
+        users_by_name(&s)["ben@example.com"][ACME],
+        json!({"costCenter": "CC-101", "level": 5})
+    );
+
+    let third = push(&s, &path, &[]);
+    assert_eq!(third["changed"], false, "{third:#}");
+    assert_eq!(counts(&third), (0, 0, 0, 0), "{third:#}");
+
+    // A cell emptied is a removal; through PUT the server's document goes back without it.
+    rows[0].1 = "";
+    std::fs::write(&path, acme_csv(&rows)).unwrap_or_else(|e| panic!("write: {e}"));
+    let removed = push(&s, &path, &["--update", "put"]);
+    assert_eq!(counts(&removed), (0, 1, 0, 0), "{removed:#}");
+    assert_eq!(users_by_name(&s)["ann@example.com"][ACME], json!({"level": 1}));
+    assert_eq!(push(&s, &path, &[])["changed"], false);
+
+    // A CSV without the columns leaves the values alone.
+    let plain = temp_file(s.server.path(), "plain.csv", "userName\nann@example.com\n");
+    let left = push(&s, &plain, &[]);
+    assert_eq!(left["changed"], false, "{left:#}");
+    assert_eq!(users_by_name(&s)["ben@example.com"][ACME]["costCenter"], "CC-101");
+}
+
+#[test]
+fn json_extension_objects_and_urn_keys_are_pushed_with_their_types() {
+    let s = with_acme();
+    let doc = |level: u32| {
+        json!({"Users": [
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ACME],
+             "userName": "dee@example.com", ACME: {"costCenter": "CC-7", "level": level},
+             format!("{ENTERPRISE}:employeeNumber"): "E-1"},
+            {"userName": "eve@example.com", ACME: {"costCenter": "CC-8"}}
+        ]})
+        .to_string()
+    };
+    let path = temp_file(s.server.path(), "acme.json", &doc(3));
+    let first = push(&s, &path, &["--no-bulk"]);
+    assert_eq!(first["users"]["created"], 2, "{first:#}");
+    let users = users_by_name(&s);
+    let dee = &users["dee@example.com"];
+    assert_eq!(dee[ACME], json!({"costCenter": "CC-7", "level": 3}), "{dee:#}");
+    assert_eq!(dee[ENTERPRISE]["employeeNumber"], "E-1", "{dee:#}");
+    assert_eq!(users["eve@example.com"][ACME], json!({"costCenter": "CC-8"}));
+    assert_eq!(push(&s, &path, &[])["changed"], false);
+
+    std::fs::write(&path, doc(4)).unwrap_or_else(|e| panic!("write: {e}"));
+    let plan = plan_text(&s, &path, &[]);
+    assert!(
+        plan.contains(&format!("update user dee@example.com: {ACME}:level 3 -> 4\n")),
+        "{plan}"
+    );
+    let changed = push(&s, &path, &[]);
+    assert_eq!(changed["users"]["updated"], 1, "{changed:#}");
+    assert_eq!(users_by_name(&s)["dee@example.com"][ACME]["level"], 4);
+    assert_eq!(push(&s, &path, &[])["changed"], false);
+}
+
+#[test]
+fn ldif_attributes_named_by_map_are_pushed_as_extension_attributes() {
+    let s = with_acme();
+    let ldif = |cost: &str| {
+        format!(
+            "dn: uid=fay,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: fay@example.com\n\
+             sn: Fay\ncostCenter: {cost}\nemployeeNumber: 77\n"
+        )
+    };
+    let path = temp_file(s.server.path(), "acme.ldif", &ldif("CC-9"));
+    let cost_map = format!("costcenter={ACME}:costCenter");
+    let number_map = format!("EmployeeNumber={ENTERPRISE}:employeeNumber");
+    let maps = ["--map", cost_map.as_str(), "--map", number_map.as_str()];
+    assert_eq!(push(&s, &path, &maps)["users"]["created"], 1);
+    let fay = &users_by_name(&s)["fay@example.com"];
+    assert_eq!(fay[ACME]["costCenter"], "CC-9", "{fay:#}");
+    assert_eq!(fay[ENTERPRISE]["employeeNumber"], "77", "{fay:#}");
+    assert_eq!(push(&s, &path, &maps)["changed"], false);
+
+    std::fs::write(&path, ldif("CC-10")).unwrap_or_else(|e| panic!("write: {e}"));
+    let plan = plan_text(&s, &path, &maps);
+    assert!(
+        plan.contains(&format!(
+            "update user fay@example.com: {ACME}:costCenter \"CC-9\" -> \"CC-10\"\n"
+        )),
+        "{plan}"
+    );
+    assert_eq!(push(&s, &path, &maps)["users"]["updated"], 1);
+    assert_eq!(users_by_name(&s)["fay@example.com"][ACME]["costCenter"], "CC-10");
 }
