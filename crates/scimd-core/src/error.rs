@@ -12,6 +12,11 @@ pub enum StoreError {
     Stale,
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The database cannot be reached (connections refused or lost, the pool starved): a
+    /// passing condition. Callers answer 503 with `Retry-After`, never a verdict such as
+    /// "invalid token".
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, thiserror::Error)]

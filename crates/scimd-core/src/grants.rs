@@ -21,6 +21,8 @@ pub enum AuthFailure {
     InvalidToken,
     /// A valid token used from outside the provider's allowed networks.
     NetworkNotAllowed,
+    /// The token could not be checked (the database failed): no verdict on the token.
+    Unavailable,
 }
 
 /// How often a token's `last used` time is written: reads must not turn into writes.
@@ -150,7 +152,7 @@ impl Core {
                 let generation = self.tokens.generation();
                 let found = self.store.token_by_hash(&hash).await.map_err(|e| {
                     tracing::error!(error = %e, "token lookup failed");
-                    AuthFailure::InvalidToken
+                    AuthFailure::Unavailable
                 })?;
                 let Some((rec, provider)) = found else {
                     return Err(AuthFailure::InvalidToken);

@@ -6,7 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scim_proto::error::{ScimError, ScimType};
-use scimd_core::CoreError;
+use scimd_core::{CoreError, StoreError};
 use serde_json::json;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -42,6 +42,9 @@ impl Problem {
     }
 }
 
+/// Seconds a client is asked to wait when the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER: i64 = 5;
+
 /// The one table.
 pub fn problem(e: &CoreError) -> Problem {
     match e {
@@ -68,6 +71,17 @@ pub fn problem(e: &CoreError) -> Problem {
                 format!("too many failed attempts; try again in {secs} s"),
             )
         },
+        CoreError::Store(StoreError::Unavailable(why)) => {
+            tracing::warn!(error = %why, "database unavailable");
+            Problem {
+                retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+                ..Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "the database is unavailable; retry in a few seconds",
+                )
+            }
+        }
         CoreError::Store(e) => {
             tracing::error!(error = %e, "storage failure");
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal server error")
@@ -223,6 +237,17 @@ impl From<CoreError> for OAuthError {
                     format!("too many failed attempts; retry after {secs} s"),
                 )
             },
+            CoreError::Store(StoreError::Unavailable(why)) => {
+                tracing::warn!(error = %why, "database unavailable at the token endpoint");
+                OAuthError {
+                    retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+                    ..OAuthError::with_status(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the database is unavailable; retry in a few seconds",
+                    )
+                }
+            }
             other => {
                 tracing::error!(error = %other, "token endpoint failure");
                 OAuthError::with_status(

@@ -124,6 +124,15 @@ async fn authenticate(
                 )
                 .into_response()
         }
+        // A token that could not be checked is no verdict on it: an identity provider told
+        // 401 raises an alert and may stop provisioning until a person re-enters it.
+        Err(AuthFailure::Unavailable) => ScimFailure::from(ScimError::new(
+            503,
+            None,
+            "the database is unavailable; retry in a few seconds",
+        ))
+        .with_header(header::RETRY_AFTER, &crate::error::UNAVAILABLE_RETRY_AFTER.to_string())
+        .into_response(),
         Err(AuthFailure::NetworkNotAllowed) => {
             ScimFailure::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer)))
                 .into_response()

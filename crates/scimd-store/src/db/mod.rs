@@ -274,6 +274,8 @@ pub(crate) enum DbError {
     /// A unique index or constraint was violated; the text names it (PostgreSQL: the
     /// constraint; SQLite: the message, which names the columns).
     Unique(String),
+    /// The database could not be reached or dropped the connection.
+    Unavailable(String),
     /// Anything else, described with the server's message.
     Other(String),
 }
@@ -289,6 +291,7 @@ impl From<DbError> for StoreError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unique(what) => StoreError::Backend(format!("unique constraint violated: {what}")),
+            DbError::Unavailable(msg) => StoreError::Unavailable(msg),
             DbError::Other(msg) => StoreError::Backend(msg),
         }
     }

@@ -59,11 +59,26 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// A lost or refused connection, or a server shutting down or refusing connections
+/// (SQLSTATE class 08, 57P01-57P03, 53300): the database is unavailable, not the request wrong.
+fn unreachable(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        None => e.is_closed() || StdError::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
 fn db_error(e: tokio_postgres::Error) -> DbError {
     if let Some(db) = e.as_db_error()
         && *db.code() == SqlState::UNIQUE_VIOLATION
     {
         return DbError::Unique(db.constraint().unwrap_or("").to_owned());
+    }
+    if unreachable(&e) {
+        return DbError::Unavailable(describe(&e));
     }
     DbError::Other(describe(&e))
 }
@@ -302,7 +317,7 @@ impl PgDb {
                 deadpool_postgres::PoolError::Backend(e) => format!("cannot connect to PostgreSQL: {}", describe(e)),
                 other => format!("cannot connect to PostgreSQL: {other}"),
             };
-            StoreError::Backend(why)
+            StoreError::Unavailable(why)
         })?;
         Ok(PgConn {
             client: Some(client),

@@ -1,0 +1,88 @@
+//! Faults answered honestly: a database that cannot be reached is a passing condition
+//! (503 with Retry-After), never a verdict on the client's credentials.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{Scim, basic, get_bearer, pg_admin, post_form, read, str_of};
+
+/// Run one statement on the PostgreSQL server as the tests' administrator.
+fn admin_sql(admin: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
+}
+
+#[test]
+fn a_database_outage_answers_503_with_retry_after_and_never_401() {
+    let Some(admin) = pg_admin() else {
+        return; // needs a PostgreSQL server to take away: runs under .ci/postgres
+    };
+    let s = Scim::start("internal");
+    let provider = s.server.add_provider("Entra", "internal", &[]);
+    let user = s.user("ada@example.com");
+    let url = format!("{}/Users/{}", s.base, str_of(&user, "id"));
+    assert_eq!(get_bearer(&url, &s.token).status, 200);
+    let name = read(&s.server.path().join("postgres-database"));
+    let out = s.server.cli(&["admin", "token", "create", "automation"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin_token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+    // The database goes away: no new connections, the open ones cut.
+    admin_sql(
+        &admin,
+        &format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+    // Longer than the token cache lives (2 s): later requests must look the token up.
+    let until = Instant::now() + Duration::from_millis(3_000);
+    let mut answers = 0;
+    while Instant::now() < until {
+        let r = get_bearer(&url, &s.token);
+        assert_eq!(r.status, 503, "during the outage: {} {}", r.status, r.body);
+        assert_eq!(r.header("retry-after"), Some("5"), "{}", r.body);
+        assert_eq!(r.json()["status"], "503", "a SCIM Error: {}", r.body);
+        answers += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(answers >= 10, "{answers}");
+    let t = post_form(
+        &format!("{}/oauth2/token", s.server.url),
+        &[("grant_type", "client_credentials")],
+        Some(&basic(
+            str_of(&provider, "client_id"),
+            str_of(&provider, "client_secret"),
+        )),
+    );
+    assert_eq!(t.status, 503, "{}", t.body);
+    assert_eq!(t.json()["error"], "temporarily_unavailable", "{}", t.body);
+    assert_eq!(t.header("retry-after"), Some("5"));
+    // Administrators are not signed out either.
+    let a = get_bearer(&format!("{}/admin/api/v1/providers", s.server.url), &admin_token);
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.header("retry-after"), Some("5"), "{}", a.body);
+
+    // Back: the same token works again, and nothing was lost.
+    admin_sql(&admin, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let back = loop {
+        let r = get_bearer(&url, &s.token);
+        if r.status != 503 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.json()["userName"], json!("ada@example.com"));
+}
