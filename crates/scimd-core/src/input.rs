@@ -137,7 +137,7 @@ impl ProviderInput {
             settings: ProviderSettings {
                 group_patch_response,
                 undeclared,
-                extensions: Vec::new(),
+                ..ProviderSettings::default()
             },
         })
     }

@@ -201,6 +201,10 @@ pub struct ProviderSettings {
     /// administrator.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<ExtensionDecl>,
+    /// The client secret was sealed with a key file that is gone (`serve --accept-new-key`):
+    /// it cannot be revealed or checked until it is rotated.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret_lost: bool,
 }
 
 /// `--undeclared keep|reject`.

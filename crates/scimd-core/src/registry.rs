@@ -102,10 +102,25 @@ impl Core {
         let secret = crypto::random_alphanumeric(CLIENT_SECRET_LEN);
         p.secret_sealed = self.secrets.seal(secret.as_bytes(), p.id.as_str().as_bytes());
         p.secret_hash = crypto::sha256(secret.as_bytes());
+        p.settings.secret_lost = false;
         p.modified = self.clock.now();
         let event = self.provider_event(actor, "provider.secret.rotate", &p);
         self.store.update_provider(&p, &event).await?;
         Ok(secret)
+    }
+
+    /// After a new key replaced a lost one: mark every provider's secret as lost (audited),
+    /// so that the console and `provider list` say to rotate it. Returns how many.
+    pub async fn mark_secrets_lost(&self, actor: &Actor) -> Result<usize, CoreError> {
+        let all = self.store.providers().await?;
+        for mut p in all.iter().cloned() {
+            p.settings.secret_lost = true;
+            p.modified = self.clock.now();
+            let event = self.provider_event(actor, "provider.secret.lost", &p);
+            self.store.update_provider(&p, &event).await?;
+        }
+        self.tokens.clear();
+        Ok(all.len())
     }
 
     pub async fn set_enabled(&self, id: &str, enabled: bool, actor: &Actor) -> Result<Provider, CoreError> {

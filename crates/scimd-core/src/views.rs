@@ -122,6 +122,7 @@ pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, se
         "allowed_networks": p.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "group_patch_response": p.settings.group_patch_response.as_str(),
         "undeclared": p.settings.undeclared.as_str(),
+        "secret_lost": p.settings.secret_lost,
         "extensions": p.settings.extensions.iter().map(|e| json!({
             "schema": e.schema.id,
             "resourceType": e.resource_type.name(),

@@ -157,6 +157,10 @@ pub struct ServeArgs {
     /// On SIGTERM or SIGINT, how long requests in flight may take to finish [default: 30s]
     #[arg(long, env = "SCIMD_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
+    /// The key file is missing but the database holds sealed client secrets: start anyway
+    /// with a new key, and mark every provider's secret as lost (rotate each one)
+    #[arg(long)]
+    pub accept_new_key: bool,
     /// Proxies whose X-Forwarded-For is believed, comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
     #[arg(long, env = "SCIMD_TRUSTED_PROXIES", value_name = "CIDR,...")]
     pub trusted_proxies: Option<String>,

@@ -43,6 +43,9 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub db_timeout: std::time::Duration,
     pub key_file: PathBuf,
+    /// `serve --accept-new-key`: a missing key file may be replaced although sealed secrets
+    /// exist.
+    pub accept_new_key: bool,
     /// As configured; `None` means "derive from the listen address".
     pub public_url: Option<String>,
     pub listen: String,
@@ -149,6 +152,7 @@ impl Settings {
                 .clone()
                 .or(file.key_file)
                 .unwrap_or_else(|| DEFAULT_KEY_FILE.into()),
+            accept_new_key: serve.is_some_and(|s| s.accept_new_key),
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             listen,
             connections,

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use scimd_core::{Core, SecretBox, SystemClock};
+use scimd_core::{Actor, Core, SecretBox, SystemClock};
 
 use cli::{Cli, Command};
 use config::Settings;
@@ -130,8 +130,34 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
     let store = scimd_store::open(&settings.database, options)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A missing key file is made anew only when nothing was sealed with the old one: a new
+    // key would make every client secret unreadable in silence.
+    let key_missing = !settings.key_file.exists();
+    let sealed = if key_missing {
+        store.providers().await.map_err(|e| anyhow::anyhow!("{e}"))?.len()
+    } else {
+        0
+    };
+    if sealed > 0 && !settings.accept_new_key {
+        anyhow::bail!(
+            "the key file {} is missing, but the database holds {sealed} sealed client secret{}: \
+             put the key file back, or start once with `scimd serve --accept-new-key` to make a new key \
+             (every provider's secret is then marked lost and must be rotated)",
+            settings.key_file.display(),
+            if sealed == 1 { "" } else { "s" }
+        );
+    }
     let key = config::load_or_create_key(&settings.key_file)?;
-    Ok(Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key))))
+    let core = Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key)));
+    if sealed > 0 {
+        let n = core.mark_secrets_lost(&Actor::System).await?;
+        tracing::warn!(
+            key_file = %settings.key_file.display(),
+            providers = n,
+            "started with a new key: every provider's client secret is lost; rotate each one"
+        );
+    }
+    Ok(core)
 }
 
 #[cfg(test)]

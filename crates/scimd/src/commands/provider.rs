@@ -81,6 +81,12 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     }
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Undeclared     {}", p.settings.undeclared.as_str());
+    if p.settings.secret_lost {
+        println!(
+            "  ! The client secret was lost with the old key file: rotate it (scimd provider rotate-secret {})",
+            p.id
+        );
+    }
     for e in &p.settings.extensions {
         println!("  Extension      {}", crate::commands::schema::describe(e));
     }
@@ -140,6 +146,12 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                     p.created.to_rfc3339(),
                     p.name
                 );
+                if p.settings.secret_lost {
+                    println!(
+                        "  ! its client secret was lost with the old key file: scimd provider rotate-secret {}",
+                        p.id
+                    );
+                }
             }
         }
         ProviderCmd::Show { id, reveal, json } => {

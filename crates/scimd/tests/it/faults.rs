@@ -1,11 +1,13 @@
 //! Faults answered honestly: a database that cannot be reached is a passing condition
 //! (503 with Retry-After), never a verdict on the client's credentials.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Scim, basic, get_bearer, pg_admin, post_form, read, str_of};
+use crate::support::{BIN, Scim, basic, cli_in, db_args, get_bearer, pg_admin, post_form, read, str_of};
 
 /// Run one statement on the PostgreSQL server as the tests' administrator.
 fn admin_sql(admin: &str, sql: &str) {
@@ -85,4 +87,60 @@ fn a_database_outage_answers_503_with_retry_after_and_never_401() {
     };
     assert_eq!(back.status, 200, "{}", back.body);
     assert_eq!(back.json()["userName"], json!("ada@example.com"));
+}
+
+#[test]
+fn a_lost_key_file_is_not_replaced_in_silence() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path();
+    let cli = |args: &[&str]| cli_in(path, "http://localhost:8080", args);
+    let added = cli(&["provider", "add", "--name", "Okta", "--population", "internal"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    std::fs::remove_file(path.join("scimd.key")).unwrap_or_else(|e| panic!("{e}"));
+
+    // Neither the server nor a command makes a new key while secrets are sealed.
+    let serve = Command::new(BIN)
+        .args(db_args(path))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success(), "serve started without its key: {err}");
+    assert!(
+        err.contains("scimd.key is missing")
+            && err.contains("1 sealed client secret")
+            && err.contains("--accept-new-key"),
+        "{err}"
+    );
+    let listed = cli(&["provider", "list"]);
+    assert!(!listed.status.success());
+    assert!(!path.join("scimd.key").exists(), "no key was made");
+
+    // Told explicitly: a new key, and the provider marked until its secret is rotated.
+    let mut child = Command::new(BIN)
+        .args(db_args(path))
+        .args(["serve", "--listen", "127.0.0.1:0", "--accept-new-key"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let started = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "serve --accept-new-key did not start");
+    assert!(path.join("scimd.key").exists());
+    let shown = cli(&["provider", "show", "okta", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap_or_default();
+    assert_eq!(json["secret_lost"], true, "{json}");
+    let listed = String::from_utf8_lossy(&cli(&["provider", "list"]).stdout).into_owned();
+    assert!(listed.contains("rotate-secret okta"), "{listed}");
+    let rotated = cli(&["provider", "rotate-secret", "okta"]);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let shown = cli(&["provider", "show", "okta", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap_or_default();
+    assert_eq!(json["secret_lost"], false, "{json}");
 }

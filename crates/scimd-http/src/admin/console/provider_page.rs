@@ -73,6 +73,13 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                  provisioning stops silently when it expires."
             }
         }
+        @if p.settings.secret_lost {
+            p.warning role="alert" #secret-lost {
+                "This provider's client secret was sealed with a key file that is gone (scimd started with \
+                 --accept-new-key). It cannot be revealed or used: rotate the secret and give the new one to \
+                 the identity provider."
+            }
+        }
         @if !p.enabled {
             p.warning { "This provider is disabled: its tokens and token requests are refused." }
         }
