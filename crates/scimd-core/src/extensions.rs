@@ -11,7 +11,7 @@ use scim_proto::schema::{AttrType, Extension, ResourceKind, ResourceSchemas, Sch
 use scim_proto::value::normalize_stored;
 use serde_json::Value;
 
-use crate::audit::{Actor, AuditEvent};
+use crate::audit::Actor;
 use crate::error::CoreError;
 use crate::provider::{ExtensionDecl, Provider, parse_resource_type};
 use crate::resource::{Change, Discovered, ResourceKey, ResourceRecord, index_entries, indexed_attributes};
@@ -233,7 +233,7 @@ impl Core {
         let urn = decl.schema.id.clone();
         let schemas = schemas.clone();
         let kind = decl.resource_type;
-        let update = Box::new(move |old: &ResourceRecord| {
+        self.edit_document(p, kind, id, "extension.drop", actor, move |old| {
             let mut data = old.data.clone();
             let mut dropped = Vec::new();
             if let Some(ext) = data.get_mut(&urn).and_then(Value::as_object_mut) {
@@ -249,19 +249,34 @@ impl Core {
                     }
                 }
             }
+            (data, dropped)
+        })
+        .await
+    }
+
+    /// An administrator's edit of one resource's document (the index and memberships stay
+    /// as they are), audited as `{user|group}.{verb}` with the attribute names it returns.
+    async fn edit_document(
+        &self,
+        p: &Provider,
+        kind: ResourceKind,
+        id: &str,
+        verb: &str,
+        actor: &Actor,
+        edit: impl FnOnce(&ResourceRecord) -> (Value, Vec<String>) + Send + 'static,
+    ) -> Result<(), CoreError> {
+        let update = Box::new(move |old: &ResourceRecord| {
+            let (data, attributes) = edit(old);
             Ok(Change {
                 index: Vec::new(),
                 indexed: Vec::new(),
                 kept: Vec::new(),
                 data,
                 members: Vec::new(),
-                attributes: dropped,
+                attributes,
             })
         });
-        let event = AuditEvent::new(self.now(), actor, &format!("{}.extension.drop", noun(kind)))
-            .provider(p.id.as_str())
-            .resource(format!("{}/{id}", kind.name()))
-            .population(p.population);
+        let event = self.resource_event_by(actor, p, kind, verb, id);
         self.store()
             .update_resource(ResourceKey::new(&p.id, kind, id), None, self.now(), update, event)
             .await?;
@@ -347,7 +362,7 @@ impl Core {
         }
         for id in &holding {
             let urn = decl.schema.id.clone();
-            let update = Box::new(move |old: &ResourceRecord| {
+            self.edit_document(&p, kind, id, "extension.remove", actor, move |old| {
                 let mut data = old.data.clone();
                 if let Some(o) = data.as_object_mut() {
                     o.shift_remove(&urn);
@@ -355,22 +370,9 @@ impl Core {
                         list.retain(|u| u.as_str() != Some(urn.as_str()));
                     }
                 }
-                Ok(Change {
-                    index: Vec::new(),
-                    indexed: Vec::new(),
-                    kept: Vec::new(),
-                    data,
-                    members: Vec::new(),
-                    attributes: vec![urn.clone()],
-                })
-            });
-            let event = AuditEvent::new(self.now(), actor, &format!("{}.extension.remove", noun(kind)))
-                .provider(p.id.as_str())
-                .resource(format!("{}/{id}", kind.name()))
-                .population(p.population);
-            self.store()
-                .update_resource(ResourceKey::new(&p.id, kind, id), None, self.now(), update, event)
-                .await?;
+                (data, vec![urn])
+            })
+            .await?;
         }
         let only = ResourceSchemas::new(
             kind,

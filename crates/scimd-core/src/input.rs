@@ -7,15 +7,22 @@ use serde::Deserialize;
 use crate::clock::Timestamp;
 use crate::error::CoreError;
 use crate::net::Cidr;
-use crate::provider::{
-    DEFAULT_TOKEN_TTL_SECONDS, GroupPatchResponse, NewProvider, Population, ProviderSettings, UndeclaredPolicy,
-    parse_duration,
-};
+use crate::provider::{DEFAULT_TOKEN_TTL_SECONDS, NewProvider, Population, ProviderSettings, parse_duration};
 use crate::registry::ProviderUpdate;
 use crate::store::AuditQuery;
 
 fn invalid(msg: impl Into<String>) -> CoreError {
     CoreError::Invalid(msg.into())
+}
+
+/// One of a setting's named values (`no-content`, `keep`, ...); blank means not given.
+fn choice<T: std::str::FromStr<Err = String>>(given: Option<&str>) -> Result<Option<T>, CoreError> {
+    given
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .transpose()
+        .map_err(invalid)
 }
 
 fn clean(list: &[String]) -> Vec<String> {
@@ -97,26 +104,6 @@ impl ProviderInput {
             .map_err(invalid)
     }
 
-    fn group_patch_response(&self) -> Result<Option<GroupPatchResponse>, CoreError> {
-        self.group_patch_response
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .transpose()
-            .map_err(invalid)
-    }
-
-    fn undeclared(&self) -> Result<Option<UndeclaredPolicy>, CoreError> {
-        self.undeclared
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .transpose()
-            .map_err(invalid)
-    }
-
     pub fn into_new(self, now: Timestamp) -> Result<NewProvider, CoreError> {
         let population: Population = self
             .population
@@ -124,8 +111,8 @@ impl ProviderInput {
             .ok_or_else(|| invalid("choose a population: internal or third-party"))?
             .parse()
             .map_err(invalid)?;
-        let group_patch_response = self.group_patch_response()?.unwrap_or_default();
-        let undeclared = self.undeclared()?.unwrap_or_default();
+        let group_patch_response = choice(self.group_patch_response.as_deref())?.unwrap_or_default();
+        let undeclared = choice(self.undeclared.as_deref())?.unwrap_or_default();
         Ok(NewProvider {
             token_ttl_seconds: self.ttl(now)?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
             allowed_networks: self.networks()?.unwrap_or_default(),
@@ -151,8 +138,8 @@ impl ProviderInput {
         let update = ProviderUpdate {
             token_ttl_seconds: self.ttl(now)?,
             allowed_networks: self.networks()?,
-            group_patch_response: self.group_patch_response()?,
-            undeclared: self.undeclared()?,
+            group_patch_response: choice(self.group_patch_response.as_deref())?,
+            undeclared: choice(self.undeclared.as_deref())?,
             name: self.name,
             description: self.description.map(|d| d.trim().to_owned()),
             tags: self.tags.as_deref().map(clean),

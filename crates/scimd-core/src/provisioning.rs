@@ -44,14 +44,22 @@ fn take_members(doc: &mut Value) -> Result<Option<Vec<NewMember>>, ScimError> {
 /// Top-level attribute names whose values differ between two documents.
 impl Core {
     fn resource_event(&self, provider: &Provider, kind: ResourceKind, verb: &str, id: &str) -> AuditEvent {
-        AuditEvent::new(
-            self.now(),
-            &Actor::Provider(provider.id.to_string()),
-            &format!("{}.{verb}", noun(kind)),
-        )
-        .provider(provider.id.as_str())
-        .resource(format!("{}/{id}", kind.name()))
-        .population(provider.population)
+        self.resource_event_by(&Actor::Provider(provider.id.to_string()), provider, kind, verb, id)
+    }
+
+    /// The audit event of a change to one of `provider`'s resources, made by `actor`.
+    pub(crate) fn resource_event_by(
+        &self,
+        actor: &Actor,
+        provider: &Provider,
+        kind: ResourceKind,
+        verb: &str,
+        id: &str,
+    ) -> AuditEvent {
+        AuditEvent::new(self.now(), actor, &format!("{}.{verb}", noun(kind)))
+            .provider(provider.id.as_str())
+            .resource(format!("{}/{id}", kind.name()))
+            .population(provider.population)
     }
 
     pub async fn create_resource(
