@@ -4,9 +4,9 @@
 
 use scim_proto::error::{ScimError, ScimType};
 use scim_proto::patch::{MemberOp, NewMember, apply_patch, parse_members, parse_patch, split_members};
-use scim_proto::schema::ResourceKind;
+use scim_proto::schema::{ResourceKind, ResourceSchemas};
 use scim_proto::value::{
-    changed_attributes, check_immutable, kept_attributes, normalize_resource, strip_never_returned,
+    Kept, changed_attributes, check_immutable, kept_attributes, normalize_resource, strip_never_returned,
 };
 use serde_json::Value;
 
@@ -42,6 +42,16 @@ fn take_members(doc: &mut Value) -> Result<Option<Vec<NewMember>>, ScimError> {
 }
 
 /// Top-level attribute names whose values differ between two documents.
+/// The undeclared attributes `new` holds that `old` did not: only those can be news to the
+/// provider's discovered attributes, so an update does not rewrite what is already recorded.
+fn newly_kept(schemas: &ResourceSchemas, old: &Value, new: &Value) -> Vec<Kept> {
+    let before = kept_attributes(schemas, old);
+    kept_attributes(schemas, new)
+        .into_iter()
+        .filter(|k| !before.iter().any(|b| b.uri == k.uri && b.name == k.name))
+        .collect()
+}
+
 impl Core {
     fn resource_event(&self, provider: &Provider, kind: ResourceKind, verb: &str, id: &str) -> AuditEvent {
         self.resource_event_by(&Actor::Provider(provider.id.to_string()), provider, kind, verb, id)
@@ -150,7 +160,7 @@ impl Core {
             Ok(Change {
                 index: index_entries(&schemas, &data),
                 indexed: indexed_attributes(&schemas),
-                kept: kept_attributes(&schemas, &data),
+                kept: newly_kept(&schemas, &old.data, &data),
                 data,
                 members,
                 attributes,
@@ -189,7 +199,7 @@ impl Core {
             Ok(Change {
                 index: index_entries(&schemas, &data),
                 indexed: indexed_attributes(&schemas),
-                kept: kept_attributes(&schemas, &data),
+                kept: newly_kept(&schemas, &old.data, &data),
                 data,
                 members: member_ops,
                 attributes,
