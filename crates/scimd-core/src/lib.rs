@@ -9,6 +9,7 @@ pub mod browse;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod extensions;
 pub mod grants;
 pub mod input;

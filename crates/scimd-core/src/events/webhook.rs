@@ -1,0 +1,1 @@
+//! Standard Webhooks: the body of a change event and its signature headers.
