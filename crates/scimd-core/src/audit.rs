@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::events::ChangeEvent;
 use crate::provider::Population;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +42,10 @@ pub struct AuditEvent {
     pub population: Option<Population>,
     /// Names of changed attributes, never their values.
     pub attributes: Vec<String>,
+    /// The change events this change appends to its provider's stream, in the same
+    /// transaction (positions are the store's to assign). Not part of the audit record.
+    #[serde(skip)]
+    pub changes: Vec<ChangeEvent>,
 }
 
 impl AuditEvent {
@@ -53,6 +58,7 @@ impl AuditEvent {
             resource: None,
             population: None,
             attributes: Vec::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -73,6 +79,13 @@ impl AuditEvent {
 
     pub fn attributes(mut self, names: Vec<String>) -> Self {
         self.attributes = names;
+        self
+    }
+
+    /// Append `change` to the provider's event stream with this record.
+    pub fn with_change(mut self, change: impl FnOnce(&AuditEvent) -> ChangeEvent) -> Self {
+        let change = change(&self);
+        self.changes.push(change);
         self
     }
 }

@@ -280,6 +280,7 @@ impl Core {
         self.store()
             .update_resource(ResourceKey::new(&p.id, kind, id), None, self.now(), update, event)
             .await?;
+        self.announce();
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
+use crate::events;
 use crate::limiter;
 use crate::provider::{ClientId, Provider};
 use crate::service::Core;
@@ -127,9 +128,11 @@ impl Core {
             )
             .provider(provider.id.as_str())
             .resource(format!("Token/{}", rec.id))
-            .population(provider.population);
+            .population(provider.population)
+            .with_change(|e| events::token_revoked(e, Some(&rec.id)));
             self.store.revoke_token_by_hash(&hash, self.clock.now(), &event).await?;
             self.tokens.clear();
+            self.announce();
         }
         Ok(())
     }

@@ -227,3 +227,48 @@ mod tests {
         assert!(both.into_update(now).is_err());
     }
 }
+
+/// A subscription as an administrator asks for it (CLI flags, an admin API body, a console
+/// form). Without a URL, a `set` subscription is polled (RFC 8936).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionInput {
+    pub format: Option<String>,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub providers: Vec<String>,
+    pub population: Option<String>,
+    /// Webhook type names (`user.created`, ...), for either format; all when empty.
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub payload: Option<String>,
+}
+
+impl SubscriptionInput {
+    pub fn into_new(self) -> Result<crate::events::service::NewSubscription, CoreError> {
+        use crate::events::subscription::Format;
+        let format: Format =
+            choice(self.format.as_deref())?.ok_or_else(|| invalid("a subscription needs a format: webhook or set"))?;
+        let url = self.url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+        let population = match self.population.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                p.parse::<Population>()
+                    .map_err(|_| invalid(format!("unknown population '{p}' (internal or third-party)")))?,
+            ),
+            None => None,
+        };
+        let events = clean(&self.events)
+            .iter()
+            .map(|e| e.parse())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(invalid)?;
+        Ok(crate::events::service::NewSubscription {
+            format,
+            url,
+            providers: clean(&self.providers),
+            population,
+            events,
+            payload: choice(self.payload.as_deref())?.unwrap_or(crate::events::Payload::Full),
+        })
+    }
+}

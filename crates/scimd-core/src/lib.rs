@@ -35,7 +35,7 @@ pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
 pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
 pub use store::{
-    AdminStore, AuditLink, AuditQuery, MemberRow, PoolStats, PopulationPage, PopulationQuery, ProviderStore,
-    ResourceStore, Store, StoredAuditEvent,
+    AdminStore, AuditLink, AuditQuery, EventStore, MemberRow, PoolStats, PopulationPage, PopulationQuery,
+    ProviderStore, ResourceStore, Store, StoredAuditEvent,
 };
 pub use token::{AccessToken, TokenRecord};

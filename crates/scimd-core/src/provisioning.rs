@@ -105,7 +105,9 @@ impl Core {
             index,
             kept,
         };
-        self.store().create_resource(new, event).await
+        let rec = self.store().create_resource(new, event).await?;
+        self.announce();
+        Ok(rec)
     }
 
     pub async fn get_resource(
@@ -220,9 +222,12 @@ impl Core {
     ) -> Result<ResourceRecord, CoreError> {
         let event = self.resource_event(provider, kind, verb, id);
         let key = ResourceKey::new(&provider.id, kind, id);
-        self.store()
+        let rec = self
+            .store()
             .update_resource(key, if_match, self.now(), update, event)
-            .await
+            .await?;
+        self.announce();
+        Ok(rec)
     }
 
     pub async fn delete_resource(
@@ -235,7 +240,9 @@ impl Core {
         let event = self.resource_event(provider, kind, "delete", id);
         self.store()
             .delete_resource(ResourceKey::new(&provider.id, kind, id), if_match, event)
-            .await
+            .await?;
+        self.announce();
+        Ok(())
     }
 
     pub async fn list_resources(

@@ -5,6 +5,7 @@
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::{CoreError, StoreError};
+use crate::events;
 use crate::provider::{
     CLIENT_SECRET_LEN, ClientId, GroupPatchResponse, NewProvider, Provider, ProviderId, UndeclaredPolicy,
 };
@@ -128,9 +129,13 @@ impl Core {
         p.enabled = enabled;
         p.modified = self.clock.now();
         let action = if enabled { "provider.enable" } else { "provider.disable" };
-        let event = self.provider_event(actor, action, &p);
+        let event = self
+            .provider_event(actor, action, &p)
+            .attributes(vec!["enabled".into()])
+            .with_change(|e| events::provider_changed(e, p.id.as_str(), false));
         self.store.update_provider(&p, &event).await?;
         self.tokens.clear();
+        self.announce();
         Ok(p)
     }
 
@@ -178,17 +183,24 @@ impl Core {
             changed.push("undeclared".to_owned());
         }
         p.modified = self.clock.now();
-        let event = self.provider_event(actor, "provider.update", &p).attributes(changed);
+        let event = self
+            .provider_event(actor, "provider.update", &p)
+            .attributes(changed)
+            .with_change(|e| events::provider_changed(e, p.id.as_str(), false));
         self.store.update_provider(&p, &event).await?;
         self.tokens.clear();
+        self.announce();
         Ok(p)
     }
 
     pub async fn delete_provider(&self, id: &str, actor: &Actor) -> Result<(), CoreError> {
         let p = self.provider(id).await?;
-        let event = self.provider_event(actor, "provider.delete", &p);
+        let event = self
+            .provider_event(actor, "provider.delete", &p)
+            .with_change(|e| events::provider_changed(e, p.id.as_str(), true));
         let deleted = self.store.delete_provider(&p.id, &event).await?;
         self.tokens.clear();
+        self.announce();
         if deleted {
             Ok(())
         } else {
@@ -208,11 +220,13 @@ impl Core {
         if let Some(t) = token_id {
             event = event.resource(format!("Token/{t}"));
         }
+        event = event.with_change(|e| events::token_revoked(e, token_id));
         let n = self
             .store
             .revoke_tokens(&p.id, token_id, self.clock.now(), &event)
             .await?;
         self.tokens.clear();
+        self.announce();
         match (token_id, n) {
             (Some(t), 0) => Err(CoreError::NotFound(format!("live token '{t}' of provider '{id}'"))),
             _ => Ok(n),

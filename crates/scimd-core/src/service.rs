@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::SecretBox;
 use crate::error::CoreError;
+use crate::events::service::EventsState;
 use crate::limiter::FailureLimiter;
 use crate::resource::MemberRef;
 use crate::store::{PoolStats, Store};
@@ -21,6 +22,7 @@ pub struct Core {
     pub(crate) secrets: SecretBox,
     pub(crate) tokens: TokenCache,
     pub(crate) failures: FailureLimiter,
+    pub(crate) events: EventsState,
 }
 
 impl Core {
@@ -31,6 +33,7 @@ impl Core {
             secrets,
             tokens: TokenCache::default(),
             failures: FailureLimiter::default(),
+            events: EventsState::new(),
         }
     }
 

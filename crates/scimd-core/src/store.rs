@@ -10,6 +10,8 @@ use crate::admin::{AdminRecord, ApiTokenRecord, SessionRecord};
 use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
+use crate::events::ChangeEvent;
+use crate::events::subscription::{Attempt, Cursor, DeadLetter, EventQuery, Progress, SigningKeyRecord, Subscription};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
 use crate::resource::{
     Discovered, IndexEntry, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
@@ -135,9 +137,74 @@ pub struct PoolStats {
 }
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
-pub trait Store: ProviderStore + ResourceStore + AdminStore + Send + Sync + 'static {}
+pub trait Store: ProviderStore + ResourceStore + AdminStore + EventStore + Send + Sync + 'static {}
 
-impl<T: ProviderStore + ResourceStore + AdminStore + Send + Sync + 'static> Store for T {}
+impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + Send + Sync + 'static> Store for T {}
+
+/// The change streams (appended by the other stores, with each change), subscriptions and
+/// their progress, and the keys that sign Security Event Tokens.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// A page of events with their storage order (`seq`).
+    async fn events(&self, query: &EventQuery) -> StoreResult<Vec<(i64, ChangeEvent)>>;
+    /// The events with these ids (those still kept).
+    async fn events_by_id(&self, ids: &[String]) -> StoreResult<Vec<ChangeEvent>>;
+    /// Each provider's newest position and the time of that event.
+    async fn stream_heads(&self) -> StoreResult<Vec<(String, i64, Timestamp)>>;
+    /// The next events after each of the subscription's cursors (a provider without one
+    /// starts at its first event), at most `per_provider` of each provider whose cursor is
+    /// not waiting to retry at `now`, with the cursors they follow.
+    async fn pending(
+        &self,
+        subscription: &Subscription,
+        now: Timestamp,
+        per_provider: u32,
+    ) -> StoreResult<Vec<(Cursor, Vec<ChangeEvent>)>>;
+
+    /// Store a new subscription; it starts at the head of every existing stream.
+    async fn create_subscription(&self, s: &Subscription, event: &AuditEvent) -> StoreResult<()>;
+    async fn subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
+    async fn subscriptions(&self) -> StoreResult<Vec<Subscription>>;
+    /// Replace what an administrator may change (state, secrets, poll token); `false` when
+    /// it is gone.
+    async fn update_subscription(&self, s: &Subscription, event: &AuditEvent) -> StoreResult<bool>;
+    async fn delete_subscription(&self, id: &str, event: &AuditEvent) -> StoreResult<bool>;
+    async fn cursors(&self, subscription: &str) -> StoreResult<Vec<Cursor>>;
+    /// Deliver again from `position` (inclusive): of one provider, or of every provider.
+    async fn rewind(
+        &self,
+        subscription: &str,
+        provider: Option<&str>,
+        position: i64,
+        event: &AuditEvent,
+    ) -> StoreResult<u64>;
+    /// Record a round of delivery; `false` (and nothing written) when `holder` no longer
+    /// holds the subscription's lease. A cursor moves only from the position it had when
+    /// the round read it, so a replay asked for meanwhile is not undone.
+    async fn record_progress(&self, subscription: &str, holder: Option<&str>, progress: Progress) -> StoreResult<bool>;
+    /// Take or renew the subscription's delivery lease until `until`, when it is free,
+    /// expired at `now` or already `holder`'s.
+    async fn take_lease(&self, subscription: &str, holder: &str, now: Timestamp, until: Timestamp)
+    -> StoreResult<bool>;
+    /// The newest attempts, newest first.
+    async fn attempts(&self, subscription: &str, limit: u32) -> StoreResult<Vec<Attempt>>;
+    async fn dead_letters(&self, subscription: &str) -> StoreResult<Vec<DeadLetter>>;
+    /// Take dead letters back into delivery: rewind to the oldest of them per provider and
+    /// forget them. Returns how many.
+    async fn retry_dead_letters(&self, subscription: &str, event: &AuditEvent) -> StoreResult<u64>;
+    /// Delete events stored before `before`, except those a subscription covering their
+    /// provider has not delivered, unless they are older than `hold_limit`. Returns how many.
+    async fn prune_events(&self, before: Timestamp, hold_limit: Timestamp) -> StoreResult<u64>;
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Add `key` as the newest; the keys before it retire at `retire_at`.
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_at: Timestamp,
+        event: &AuditEvent,
+    ) -> StoreResult<()>;
+}
 
 /// Administrators, their sessions and API tokens, and the reads the console and the admin
 /// API make across providers.

@@ -269,6 +269,77 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// A subscription as administrators see it (secrets never), with how far behind it is.
+pub fn subscription_json(
+    urls: &Urls,
+    s: &crate::events::subscription::Subscription,
+    lag: Option<&crate::events::service::Lag>,
+) -> Value {
+    let mut v = json!({
+        "id": s.id,
+        "format": s.format.as_str(),
+        "url": s.url,
+        "providers": s.providers,
+        "population": s.population.map(|p| p.as_str()),
+        "events": s.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "payload": s.payload.as_str(),
+        "state": s.state.as_str(),
+        "state_reason": s.state_reason,
+        "created": s.created,
+        "last_success": s.last_success,
+        "last_error": s.last_error,
+        "last_error_at": s.last_error_at,
+        "secret_overlap_until": s.old_until,
+    });
+    if s.is_poll() {
+        v["poll_url"] = json!(format!("{}/events/poll/{}", urls.public(), s.id));
+    }
+    if let Some(lag) = lag {
+        v["lag_events"] = json!(lag.events);
+        v["lag_seconds"] = json!(lag.seconds);
+    }
+    v
+}
+
+/// A change event as stored (the CLI's `events list` and `events tail`).
+pub fn change_event_json(e: &crate::events::ChangeEvent) -> Value {
+    json!({
+        "id": e.id,
+        "provider": e.provider,
+        "population": e.population.as_str(),
+        "position": e.position,
+        "time": e.time,
+        "type": e.event_type.as_str(),
+        "resource_type": e.resource_kind.map(|k| k.name()),
+        "resource_id": e.resource_id,
+        "member_id": e.member_id,
+        "attributes": e.attributes,
+        "txn": e.txn,
+    })
+}
+
+pub fn attempt_json(a: &crate::events::subscription::Attempt) -> Value {
+    json!({
+        "event_id": a.event_id,
+        "provider": a.provider,
+        "position": a.position,
+        "time": a.time,
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "answer": a.answer,
+    })
+}
+
+pub fn dead_letter_json(d: &crate::events::subscription::DeadLetter) -> Value {
+    json!({
+        "event_id": d.event_id,
+        "provider": d.provider,
+        "position": d.position,
+        "time": d.time,
+        "reason": d.reason,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod client_addr;
 pub mod error;
+mod events;
 mod health;
 pub mod limits;
 pub mod metrics;
@@ -92,6 +93,7 @@ pub fn app(state: AppState) -> Router {
             limits::read_form_body,
         )))
         .merge(scim::routes(state.clone()))
+        .merge(events::routes())
         .merge(admin::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .layer(axum::middleware::from_fn_with_state(

@@ -54,6 +54,17 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SubscriptionLabels {
+    subscription: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    subscription: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: &'static str,
 }
@@ -73,6 +84,10 @@ pub struct Metrics {
     token_expiry: Family<ProviderLabels, Gauge>,
     db_connections: Family<StateLabels, Gauge>,
     db_pool_size: Gauge,
+    stream_position: Family<ProviderLabels, Gauge>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    lag_events: Family<SubscriptionLabels, Gauge>,
+    lag_seconds: Family<SubscriptionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -87,6 +102,10 @@ impl Default for Metrics {
             token_expiry: Family::default(),
             db_connections: Family::default(),
             db_pool_size: Gauge::default(),
+            stream_position: Family::default(),
+            deliveries: Family::default(),
+            lag_events: Family::default(),
+            lag_seconds: Family::default(),
             registry: Registry::default(),
         };
         // name, help, metric: the names are the ones dashboards and alerts already use.
@@ -126,6 +145,26 @@ impl Default for Metrics {
             "Most database connections the pool opens",
             m.db_pool_size.clone(),
         );
+        registry.register(
+            "scimd_event_stream_position",
+            "The newest change event's position in each provider's stream: its rate is events appended per second, over every instance",
+            m.stream_position.clone(),
+        );
+        registry.register(
+            "scimd_event_deliveries",
+            "Change events sent by this instance, by subscription and outcome (delivered, failed, dead_lettered)",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "scimd_subscription_lag_events",
+            "Change events a subscription has not yet delivered",
+            m.lag_events.clone(),
+        );
+        registry.register(
+            "scimd_subscription_lag_seconds",
+            "Age of the oldest change event a subscription has not yet delivered",
+            m.lag_seconds.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -158,6 +197,24 @@ impl Metrics {
                 operation: operation.to_owned(),
             })
             .inc();
+    }
+
+    /// What a round of delivery did for `subscription`.
+    pub fn delivered(&self, subscription: &str, delivered: u64, failed: u64, dead_lettered: u64) {
+        for (outcome, n) in [
+            ("delivered", delivered),
+            ("failed", failed),
+            ("dead_lettered", dead_lettered),
+        ] {
+            if n > 0 {
+                self.deliveries
+                    .get_or_create(&DeliveryLabels {
+                        subscription: subscription.to_owned(),
+                        outcome,
+                    })
+                    .inc_by(n);
+            }
+        }
     }
 
     fn request(&self, route: String, method: &str, status: u16, seconds: f64) {
@@ -210,6 +267,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                         provider: p.id.as_str().to_owned(),
                     })
                     .set(left);
+            }
+        }
+    }
+    if let Ok(heads) = state.core.stream_heads().await {
+        for (provider, head, _) in heads {
+            m.stream_position.get_or_create(&ProviderLabels { provider }).set(head);
+        }
+    }
+    if let Ok(subscriptions) = state.core.subscriptions().await {
+        m.lag_events.clear();
+        m.lag_seconds.clear();
+        for s in subscriptions {
+            if let Ok(lag) = state.core.lag(&s).await {
+                let labels = SubscriptionLabels { subscription: s.id };
+                m.lag_events.get_or_create(&labels).set(lag.events);
+                m.lag_seconds.get_or_create(&labels).set(lag.seconds);
             }
         }
     }

@@ -24,7 +24,8 @@ pub(crate) async fn lock(x: &mut dyn Exec) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Append `e`, linked to the newest event. Runs inside the caller's write transaction.
+/// Append `e`, linked to the newest event, and the change events it carries to their
+/// providers' streams. Runs inside the caller's write transaction.
 pub(crate) async fn append(x: &mut dyn Exec, e: &AuditEvent) -> Result<(), StoreError> {
     let attributes = serde_json::to_string(&e.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
     lock(x).await?;
@@ -46,7 +47,7 @@ pub(crate) async fn append(x: &mut dyn Exec, e: &AuditEvent) -> Result<(), Store
         ],
     )
     .await?;
-    Ok(())
+    crate::stream::append(x, &e.changes).await
 }
 
 /// The hash of the newest event before `seq` (the genesis value when there is none).

@@ -12,6 +12,7 @@ mod migrations;
 mod page;
 mod rows;
 mod store;
+mod stream;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0003_audit_chain.sql"),
     include_str!("../migrations/sqlite/0004_provider_settings.sql"),
     include_str!("../migrations/sqlite/0005_extension_attributes.sql"),
+    include_str!("../migrations/sqlite/0006_change_events.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -22,6 +23,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0003_audit_chain.sql"),
     include_str!("../migrations/postgres/0004_provider_settings.sql"),
     include_str!("../migrations/postgres/0005_extension_attributes.sql"),
+    include_str!("../migrations/postgres/0006_change_events.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

@@ -39,7 +39,11 @@ pub struct GlobalOpts {
     /// Log lines as human-readable text or as JSON objects [default: text]
     #[arg(long, global = true, env = "SCIMD_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key)
+    /// Receivers of change events at these addresses are allowed (otherwise only https to
+    /// public addresses), comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
+    #[arg(long, global = true, env = "SCIMD_RECEIVER_ALLOW", value_name = "CIDR,...")]
+    pub receiver_allow: Option<String>,
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key, receiver_allow, delivery_give_up, delivery_first_retry, event_retention)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -87,6 +91,132 @@ pub enum Command {
     /// Read the audit log and verify its hash chain
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Subscriptions that receive change events as Standard Webhooks or Security Event Tokens
+    #[command(subcommand)]
+    Subscription(SubscriptionCmd),
+    /// The providers' change streams, and the keys that sign Security Event Tokens
+    #[command(subcommand)]
+    Events(EventsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionCmd {
+    /// Subscribe a receiver; prints its id and, for webhooks, the signing secret (shown once)
+    Add(SubscriptionAddArgs),
+    /// List subscriptions with their state and lag
+    List(JsonFlag),
+    /// A subscription's state, lag, last success and last error
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop delivering (events are kept for it, up to 30 days)
+    Pause { id: String },
+    /// Deliver again from where it stopped
+    Resume { id: String },
+    /// Delete a subscription
+    Remove { id: String },
+    /// A new webhook signing secret; the old one keeps signing alongside it for the overlap
+    RotateSecret {
+        id: String,
+        /// How long the old secret still signs, e.g. 24h [default: 24h]
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver again from a position of the stream (inclusive)
+    Replay {
+        id: String,
+        #[arg(long, value_name = "POSITION")]
+        from: i64,
+        /// Of this provider's stream only [default: every provider the subscription covers]
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// The last delivery attempts, newest first, with status and latency
+    Deliveries {
+        id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Events the receiver kept refusing, set aside so that later ones flow
+    DeadLetters {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver the dead letters again (from the oldest of each provider)
+    Retry { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct SubscriptionAddArgs {
+    /// Where events are POSTed (https; other addresses only when --receiver-allow allows them).
+    /// Without it, a set subscription is polled (RFC 8936)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// webhook (Standard Webhooks) or set (RFC 9967 Security Event Tokens)
+    #[arg(long)]
+    pub format: String,
+    /// Only this provider's events (repeatable)
+    #[arg(long = "provider", value_name = "ID")]
+    pub providers: Vec<String>,
+    /// Only this population's events: internal or third-party
+    #[arg(long)]
+    pub population: Option<String>,
+    /// Only these event types, comma-separated, e.g. user.created,user.deactivated
+    #[arg(long, value_name = "TYPE,...")]
+    pub events: Option<String>,
+    /// full (the resource after the change) or notice (ids and attribute names only)
+    #[arg(long, default_value = "full")]
+    pub payload: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCmd {
+    /// Follow the change streams as events are appended
+    Tail {
+        #[arg(long)]
+        provider: Option<String>,
+        /// JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// A page of events: of one provider from a position, or of all in the order stored
+    List {
+        #[arg(long)]
+        provider: Option<String>,
+        /// With --provider: from this position (inclusive)
+        #[arg(long, value_name = "POSITION")]
+        from: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The keys that sign Security Event Tokens
+    #[command(subcommand)]
+    Key(EventsKeyCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsKeyCmd {
+    /// Make a new signing key; the old ones stay published at /.well-known/jwks.json for the overlap
+    Rotate {
+        /// How long the previous keys stay published, e.g. 24h [default: 24h]
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The published keys
+    List(JsonFlag),
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +300,16 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert
     #[arg(long, env = "SCIMD_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// An event a receiver keeps failing is dead-lettered after this long, e.g. 3d [default: 3d]
+    #[arg(long, env = "SCIMD_DELIVERY_GIVE_UP", value_name = "DURATION")]
+    pub delivery_give_up: Option<String>,
+    /// The first retry of a failed delivery waits this long, doubling after, e.g. 1s [default: 1s]
+    #[arg(long, env = "SCIMD_DELIVERY_FIRST_RETRY", value_name = "DURATION")]
+    pub delivery_first_retry: Option<String>,
+    /// Change events are kept this long (longer, up to 30 days, while a subscription has not
+    /// delivered them), e.g. 7d [default: 7d]
+    #[arg(long, env = "SCIMD_EVENT_RETENTION", value_name = "DURATION")]
+    pub event_retention: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -34,6 +34,10 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    receiver_allow: Option<Vec<String>>,
+    delivery_give_up: Option<String>,
+    delivery_first_retry: Option<String>,
+    event_retention: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +60,11 @@ pub struct Settings {
     pub trusted_proxies: Vec<scimd_core::Cidr>,
     /// The certificate chain and key files to serve HTTPS with; `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Receivers of change events may be at these addresses (and reached over plain http).
+    pub receiver_allow: Vec<scimd_core::Cidr>,
+    pub delivery_give_up: std::time::Duration,
+    pub delivery_first_retry: std::time::Duration,
+    pub event_retention: std::time::Duration,
 }
 
 impl Settings {
@@ -125,9 +134,37 @@ impl Settings {
             scimd_http::limits::DEFAULT_BODY_TIMEOUT,
         )?;
         let trusted_proxies = match serve.and_then(|s| s.trusted_proxies.as_deref()) {
-            Some(list) => parse_cidrs(list.split(','))?,
-            None => parse_cidrs(file.trusted_proxies.iter().flatten().map(String::as_str))?,
+            Some(list) => parse_cidrs("trusted proxies", list.split(','))?,
+            None => parse_cidrs(
+                "trusted proxies",
+                file.trusted_proxies.iter().flatten().map(String::as_str),
+            )?,
         };
+        let receiver_allow = match global.receiver_allow.as_deref() {
+            Some(list) => parse_cidrs("receiver allow", list.split(','))?,
+            None => parse_cidrs(
+                "receiver allow",
+                file.receiver_allow.iter().flatten().map(String::as_str),
+            )?,
+        };
+        let delivery_give_up = timeout(
+            "delivery give-up",
+            serve_flag(|a| a.delivery_give_up.clone()),
+            file.delivery_give_up,
+            std::time::Duration::from_secs(3 * 86_400),
+        )?;
+        let delivery_first_retry = timeout(
+            "delivery first retry",
+            serve_flag(|a| a.delivery_first_retry.clone()),
+            file.delivery_first_retry,
+            std::time::Duration::from_secs(1),
+        )?;
+        let event_retention = timeout(
+            "event retention",
+            serve_flag(|a| a.event_retention.clone()),
+            file.event_retention,
+            std::time::Duration::from_secs(7 * 86_400),
+        )?;
         let tls = match (
             serve.and_then(|s| s.tls_cert.clone()).or(file.tls_cert),
             serve.and_then(|s| s.tls_key.clone()).or(file.tls_key),
@@ -140,6 +177,10 @@ impl Settings {
         Ok(Settings {
             trusted_proxies,
             tls,
+            receiver_allow,
+            delivery_give_up,
+            delivery_first_retry,
+            event_retention,
             database: global
                 .database
                 .clone()
@@ -175,16 +216,22 @@ impl Settings {
     }
 }
 
+/// A duration typed in a command's flag (`24h`, `7d`, ...), with the flag's name in the error.
+pub fn parse_duration_flag(name: &str, text: &str) -> anyhow::Result<std::time::Duration> {
+    duration(name, text)
+}
+
 fn duration(name: &str, text: &str) -> anyhow::Result<std::time::Duration> {
-    parse_timeout(text).ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms or 1m"))
+    parse_timeout(text)
+        .ok_or_else(|| anyhow::anyhow!("the {name} '{text}' is not a duration such as 5s, 500ms, 1m, 24h or 7d"))
 }
 
 /// CIDR blocks from a list, blanks skipped; the first bad one is the error.
-fn parse_cidrs<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<scimd_core::Cidr>> {
+fn parse_cidrs<'a>(setting: &str, items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<scimd_core::Cidr>> {
     items
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("trusted proxies: {e}")))
+        .map(|s| s.parse().map_err(|e: String| anyhow::anyhow!("{setting}: {e}")))
         .collect()
 }
 
@@ -198,6 +245,8 @@ fn parse_timeout(s: &str) -> Option<std::time::Duration> {
         "ms" => n,
         "" | "s" => n.checked_mul(1000)?,
         "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
         _ => return None,
     };
     (ms > 0).then(|| std::time::Duration::from_millis(ms))

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod connections;
+mod delivery;
 mod serve;
 mod tls;
 
@@ -117,6 +118,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Provider(cmd) => {
             let core = open_core(&settings).await?;
             commands::provider::run(&core, &settings, cmd).await
+        }
+        Command::Subscription(cmd) => {
+            let core = open_core(&settings).await?;
+            let public_url = settings.public_url_for(&settings.listen);
+            delivery::configure(&core, &settings, &public_url);
+            let urls = scimd_core::views::Urls::new(&public_url);
+            commands::events::subscription(&core, &urls, cmd).await
+        }
+        Command::Events(cmd) => {
+            let core = open_core(&settings).await?;
+            commands::events::events(&core, cmd).await
         }
     }
 }

@@ -19,6 +19,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
+    crate::delivery::configure(&core, settings, &public_url);
     let state = AppState::new(Arc::clone(&core), &public_url)
         .with_trusted_proxies(settings.trusted_proxies.clone())
         .serving_https(tls.is_some())
@@ -35,8 +36,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("Register a first identity provider with:");
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
+    let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics));
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
+    deliverer.abort();
     core.close().await;
     tracing::info!("stopped");
     Ok(())

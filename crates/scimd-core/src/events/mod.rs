@@ -2,7 +2,10 @@
 //! the change's own transaction, then delivered to subscriptions as Standard Webhooks or as
 //! RFC 9967 Security Event Tokens (pushed per RFC 8935 or polled per RFC 8936).
 
+pub mod service;
 pub mod set;
+pub mod subscription;
+pub mod transport;
 pub mod webhook;
 
 use std::fmt;
@@ -11,8 +14,12 @@ use std::str::FromStr;
 use scim_proto::schema::ResourceKind;
 use serde_json::Value;
 
+use crate::audit::AuditEvent;
 use crate::clock::Timestamp;
+use crate::crypto;
 use crate::provider::Population;
+use crate::resource::ResourceRecord;
+use crate::views::scim_resource;
 
 /// What happened. The names are the webhook `type`s; subscriptions filter on them for either
 /// format.
@@ -29,11 +36,12 @@ pub enum EventType {
     GroupMemberAdded,
     GroupMemberRemoved,
     ProviderUpdated,
+    ProviderDeleted,
     TokenRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
@@ -45,6 +53,7 @@ impl EventType {
         EventType::GroupMemberAdded,
         EventType::GroupMemberRemoved,
         EventType::ProviderUpdated,
+        EventType::ProviderDeleted,
         EventType::TokenRevoked,
     ];
 
@@ -61,6 +70,7 @@ impl EventType {
             EventType::GroupMemberAdded => "group.member_added",
             EventType::GroupMemberRemoved => "group.member_removed",
             EventType::ProviderUpdated => "provider.updated",
+            EventType::ProviderDeleted => "provider.deleted",
             EventType::TokenRevoked => "token.revoked",
         }
     }
@@ -76,13 +86,10 @@ impl FromStr for EventType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EventType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-                format!("unknown event type '{s}' (one of: {})", names.join(", "))
-            })
+        EventType::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+            format!("unknown event type '{s}' (one of: {})", names.join(", "))
+        })
     }
 }
 
@@ -157,4 +164,160 @@ impl Payload {
             Payload::Notice => "notice",
         }
     }
+}
+
+/// The events of changes, built where the change is made (the store, inside the change's
+/// transaction, for resources; the services for providers and tokens). Positions are 0 until
+/// the store appends them.
+impl ChangeEvent {
+    fn of(audit: &AuditEvent, txn: &str, event_type: EventType, verb: Verb, resource_id: &str) -> ChangeEvent {
+        ChangeEvent {
+            id: crypto::random_uuid(),
+            provider: audit.provider.clone().unwrap_or_default(),
+            population: audit.population.unwrap_or(Population::Internal),
+            position: 0,
+            time: audit.time,
+            txn: txn.to_owned(),
+            event_type,
+            verb,
+            resource_kind: None,
+            resource_id: resource_id.to_owned(),
+            member_id: None,
+            attributes: Vec::new(),
+            resource: None,
+        }
+    }
+
+    fn about(mut self, kind: ResourceKind) -> Self {
+        self.resource_kind = Some(kind);
+        self
+    }
+
+    fn attributes(mut self, names: &[String]) -> Self {
+        self.attributes = names.to_vec();
+        self
+    }
+
+    fn showing(mut self, rec: &ResourceRecord) -> Self {
+        // Relative location: the deliverer makes it absolute with the provider's base URL.
+        self.resource = Some(scim_resource("", rec));
+        self
+    }
+}
+
+/// `false` only when `active` is `false`: a user without the attribute is not disabled.
+fn is_active(doc: &Value) -> bool {
+    doc.get("active").and_then(Value::as_bool) != Some(false)
+}
+
+fn member_events(
+    audit: &AuditEvent,
+    txn: &str,
+    group: &str,
+    added: &[String],
+    removed: &[String],
+) -> impl Iterator<Item = ChangeEvent> {
+    let one = move |t: EventType, member: &String| {
+        let mut e = ChangeEvent::of(audit, txn, t, Verb::Patch, group)
+            .about(ResourceKind::Group)
+            .attributes(&["members".to_owned()]);
+        e.member_id = Some(member.clone());
+        e
+    };
+    let added = added.iter().map(move |m| one(EventType::GroupMemberAdded, m));
+    let removed = removed.iter().map(move |m| one(EventType::GroupMemberRemoved, m));
+    added.chain(removed)
+}
+
+/// A user or group was created (with its initial members).
+pub fn resource_created(audit: &AuditEvent, rec: &ResourceRecord, members: &[String]) -> Vec<ChangeEvent> {
+    let txn = crypto::random_uuid();
+    let created = match rec.kind {
+        ResourceKind::User => EventType::UserCreated,
+        ResourceKind::Group => EventType::GroupCreated,
+    };
+    let attributes: Vec<String> = audit.attributes.iter().filter(|a| *a != "members").cloned().collect();
+    let first = ChangeEvent::of(audit, &txn, created, Verb::Create, &rec.id)
+        .about(rec.kind)
+        .attributes(&attributes)
+        .showing(rec);
+    std::iter::once(first)
+        .chain(member_events(audit, &txn, &rec.id, members, &[]))
+        .collect()
+}
+
+/// A user or group changed: by PUT or PATCH (`audit.action` says which), or by an
+/// administrator's edit. A user whose `active` flipped is deactivated or reactivated; a
+/// group's member changes are one event per member, and its own event (without members)
+/// only when something else changed.
+pub fn resource_updated(
+    audit: &AuditEvent,
+    before: &ResourceRecord,
+    after: &ResourceRecord,
+    added: &[String],
+    removed: &[String],
+) -> Vec<ChangeEvent> {
+    let txn = crypto::random_uuid();
+    let verb = if audit.action.ends_with(".replace") {
+        Verb::Put
+    } else {
+        Verb::Patch
+    };
+    let attributes: Vec<String> = audit.attributes.iter().filter(|a| *a != "members").cloned().collect();
+    let updated = match (after.kind, is_active(&before.data), is_active(&after.data)) {
+        (ResourceKind::User, true, false) => Some(EventType::UserDeactivated),
+        (ResourceKind::User, false, true) => Some(EventType::UserReactivated),
+        (ResourceKind::User, _, _) => Some(EventType::UserUpdated),
+        (ResourceKind::Group, _, _) if !attributes.is_empty() => Some(EventType::GroupUpdated),
+        (ResourceKind::Group, _, _) => None,
+    };
+    let own = updated.map(|t| {
+        ChangeEvent::of(audit, &txn, t, verb, &after.id)
+            .about(after.kind)
+            .attributes(&attributes)
+            .showing(after)
+    });
+    own.into_iter()
+        .chain(member_events(audit, &txn, &after.id, added, removed))
+        .collect()
+}
+
+/// A user or group was deleted; a user also leaves each group it was in.
+pub fn resource_deleted(audit: &AuditEvent, kind: ResourceKind, id: &str, left: &[String]) -> Vec<ChangeEvent> {
+    let txn = crypto::random_uuid();
+    let deleted = match kind {
+        ResourceKind::User => EventType::UserDeleted,
+        ResourceKind::Group => EventType::GroupDeleted,
+    };
+    let own = ChangeEvent::of(audit, &txn, deleted, Verb::Delete, id).about(kind);
+    let leaves = left.iter().map(|group| {
+        let mut e = ChangeEvent::of(audit, &txn, EventType::GroupMemberRemoved, Verb::Patch, group)
+            .about(ResourceKind::Group)
+            .attributes(&["members".to_owned()]);
+        e.member_id = Some(id.to_owned());
+        e
+    });
+    std::iter::once(own).chain(leaves).collect()
+}
+
+/// A provider's settings changed, it was enabled or disabled (`attributes` names what), or
+/// it was deleted (with everything it provisioned).
+pub fn provider_changed(audit: &AuditEvent, provider: &str, deleted: bool) -> ChangeEvent {
+    let (t, verb) = if deleted {
+        (EventType::ProviderDeleted, Verb::Delete)
+    } else {
+        (EventType::ProviderUpdated, Verb::Other)
+    };
+    ChangeEvent::of(audit, &crypto::random_uuid(), t, verb, provider).attributes(&audit.attributes)
+}
+
+/// A token was revoked; `None` is every live token of the provider at once (`*`).
+pub fn token_revoked(audit: &AuditEvent, token: Option<&str>) -> ChangeEvent {
+    ChangeEvent::of(
+        audit,
+        &crypto::random_uuid(),
+        EventType::TokenRevoked,
+        Verb::Other,
+        token.unwrap_or("*"),
+    )
 }

@@ -166,7 +166,7 @@ fn kind_of(event_type: EventType) -> Option<ResourceKind> {
     match event_type {
         UserCreated | UserUpdated | UserDeactivated | UserReactivated | UserDeleted => Some(ResourceKind::User),
         GroupCreated | GroupUpdated | GroupDeleted | GroupMemberAdded | GroupMemberRemoved => Some(ResourceKind::Group),
-        ProviderUpdated | TokenRevoked => None,
+        ProviderUpdated | ProviderDeleted | TokenRevoked => None,
     }
 }
 
@@ -210,7 +210,7 @@ fn event_member(event: &ChangeEvent, payload: Payload) -> Option<(&'static str, 
         UserDeleted | GroupDeleted => return Some((DELETE, json!({}))),
         UserDeactivated => return Some((DEACTIVATE, json!({}))),
         UserReactivated => return Some((ACTIVATE, json!({}))),
-        ProviderUpdated | TokenRevoked => return None,
+        ProviderUpdated | ProviderDeleted | TokenRevoked => return None,
     };
     let mut body = Map::new();
     // The resource's ETag (§2.2 `version`): metadata, not an attribute value, so notices

@@ -181,11 +181,108 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         defaults: &[],
     },
+    Table {
+        name: "provider_stream",
+        key: &["provider_id"],
+        identity: false,
+        columns: &[("provider_id", Text), ("head", Int)],
+        defaults: &[],
+    },
+    Table {
+        name: "change_event",
+        key: &["seq"],
+        identity: true,
+        columns: &[
+            ("seq", Int),
+            ("provider_id", Text),
+            ("position", Int),
+            ("id", Text),
+            ("time", Int),
+            ("population", Text),
+            ("txn", Text),
+            ("type", Text),
+            ("verb", Text),
+            ("resource_kind", Text),
+            ("resource_id", Text),
+            ("member_id", Text),
+            ("attributes", Text),
+            ("resource", Text),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "subscription",
+        key: &["id"],
+        identity: false,
+        columns: &[
+            ("id", Text),
+            ("format", Text),
+            ("url", Text),
+            ("providers", Text),
+            ("population", Text),
+            ("events", Text),
+            ("payload", Text),
+            ("secret", Bytes),
+            ("old_secret", Bytes),
+            ("old_until", Int),
+            ("poll_hash", Bytes),
+            ("state", Text),
+            ("state_reason", Text),
+            ("created", Int),
+            ("lease_holder", Text),
+            ("lease_until", Int),
+            ("last_success", Int),
+            ("last_error", Text),
+            ("last_error_at", Int),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "subscription_cursor",
+        key: &["subscription_id", "provider_id"],
+        identity: false,
+        columns: &[
+            ("subscription_id", Text),
+            ("provider_id", Text),
+            ("position", Int),
+            ("attempts", Int),
+            ("retry_at", Int),
+            ("failing_since", Int),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "dead_letter",
+        key: &["subscription_id", "event_id"],
+        identity: false,
+        columns: &[
+            ("subscription_id", Text),
+            ("event_id", Text),
+            ("provider_id", Text),
+            ("position", Int),
+            ("time", Int),
+            ("reason", Text),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "signing_key",
+        key: &["kid"],
+        identity: false,
+        columns: &[
+            ("kid", Text),
+            ("private_key", Bytes),
+            ("public_jwk", Text),
+            ("created", Int),
+            ("retires", Int),
+        ],
+        defaults: &[],
+    },
 ];
 
 /// Tables that are bookkeeping, not data. Console sessions are not carried over: a restored
-/// server starts with everyone signed out.
-const NOT_DATA: &[&str] = &["scimd_schema", "admin_session"];
+/// server starts with everyone signed out; nor is the log of delivery attempts.
+const NOT_DATA: &[&str] = &["scimd_schema", "admin_session", "delivery_attempt"];
 
 /// What a backup or restore moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

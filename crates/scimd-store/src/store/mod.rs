@@ -4,6 +4,7 @@
 //! change appends to the audit chain (`crate::audit`) in its transaction.
 
 pub(crate) mod admins;
+pub(crate) mod events;
 pub(crate) mod providers;
 pub(crate) mod resources;
 

@@ -10,6 +10,7 @@ use scim_proto::error::{ScimError, ScimType};
 use scim_proto::filter::{CompareOp, Filter};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::{ResourceKind, ResourceSchemas};
+use scimd_core::events;
 use scimd_core::resource::{
     Discovered, IndexEntry, Kept, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
 };
@@ -86,20 +87,78 @@ async fn member_seq(x: &mut dyn Exec, provider: &ProviderId, group_seq: i64, id:
     }
 }
 
+/// What member operations did: the ids that joined and the ids that left, in order.
+#[derive(Debug, Default)]
+struct Delta {
+    added: Vec<String>,
+    removed: Vec<String>,
+}
+
 async fn add_members(
     x: &mut dyn Exec,
     provider: &ProviderId,
     group_seq: i64,
     members: &[NewMember],
+    delta: &mut Delta,
 ) -> Result<(), CoreError> {
     for m in members {
         let member = member_seq(x, provider, group_seq, &m.id).await?;
+        let joined = x
+            .execute(
+                "INSERT INTO membership (group_seq, member_seq, display) VALUES (?, ?, ?) \
+                 ON CONFLICT (group_seq, member_seq) DO NOTHING",
+                args![group_seq, member, &m.display],
+            )
+            .await?;
+        if joined > 0 {
+            delta.added.push(m.id.clone());
+        } else if m.display.is_some() {
+            x.execute(
+                "UPDATE membership SET display = ? WHERE group_seq = ? AND member_seq = ?",
+                args![&m.display, group_seq, member],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The group's members (id and row) that `filter` selects, or all of them.
+async fn members_where(
+    x: &mut dyn Exec,
+    group_seq: i64,
+    filter: Option<&Filter>,
+) -> Result<Vec<(String, i64)>, CoreError> {
+    let mut sql = "SELECT x.id, x.seq FROM membership mm JOIN resource x ON x.seq = mm.member_seq \
+                   WHERE mm.group_seq = ?"
+        .to_owned();
+    let mut bound = vec![Arg::from(group_seq)];
+    let frag = filter.map(|f| member_filter_sql(x.dialect(), f)).transpose()?;
+    if let Some(frag) = &frag {
+        sql.push_str(&format!(" AND ({})", frag.sql));
+        bound.extend(frag.params.iter().map(Arg::from));
+    }
+    sql.push_str(" ORDER BY mm.member_seq");
+    let rows = x.query(&sql, &bound).await?;
+    rows.into_iter()
+        .map(|mut r| Ok((r.take_text(0)?, r.int(1)?)))
+        .collect::<Result<_, StoreError>>()
+        .map_err(CoreError::from)
+}
+
+async fn remove_members(
+    x: &mut dyn Exec,
+    group_seq: i64,
+    leaving: Vec<(String, i64)>,
+    delta: &mut Delta,
+) -> Result<(), CoreError> {
+    for (id, seq) in leaving {
         x.execute(
-            "INSERT INTO membership (group_seq, member_seq, display) VALUES (?, ?, ?) \
-             ON CONFLICT (group_seq, member_seq) DO UPDATE SET display = coalesce(excluded.display, membership.display)",
-            args![group_seq, member, &m.display],
+            "DELETE FROM membership WHERE group_seq = ? AND member_seq = ?",
+            args![group_seq, seq],
         )
         .await?;
+        delta.removed.push(id);
     }
     Ok(())
 }
@@ -109,44 +168,47 @@ async fn apply_member_ops(
     provider: &ProviderId,
     group_seq: i64,
     ops: &[MemberOp],
-) -> Result<(), CoreError> {
+) -> Result<Delta, CoreError> {
+    let mut delta = Delta::default();
     for op in ops {
         match op {
-            MemberOp::Add(ids) => add_members(x, provider, group_seq, ids).await?,
+            MemberOp::Add(ids) => add_members(x, provider, group_seq, ids, &mut delta).await?,
             MemberOp::Remove(ids) => {
                 for id in ids {
-                    x.execute(
-                        "DELETE FROM membership WHERE group_seq = ? AND member_seq = \
-                         (SELECT seq FROM resource WHERE id = ? AND provider_id = ?)",
-                        args![group_seq, id, provider.as_str()],
-                    )
-                    .await?;
+                    let left = x
+                        .execute(
+                            "DELETE FROM membership WHERE group_seq = ? AND member_seq = \
+                             (SELECT seq FROM resource WHERE id = ? AND provider_id = ?)",
+                            args![group_seq, id, provider.as_str()],
+                        )
+                        .await?;
+                    if left > 0 {
+                        delta.removed.push(id.clone());
+                    }
                 }
             }
             MemberOp::RemoveWhere(filter) => {
-                let frag = member_filter_sql(x.dialect(), filter)?;
-                let sql = format!(
-                    "DELETE FROM membership WHERE group_seq = ? AND member_seq IN \
-                     (SELECT x.seq FROM membership mm JOIN resource x ON x.seq = mm.member_seq \
-                      WHERE mm.group_seq = ? AND ({}))",
-                    frag.sql
-                );
-                let mut bound = vec![Arg::from(group_seq), Arg::from(group_seq)];
-                bound.extend(frag.params.iter().map(Arg::from));
-                x.execute(&sql, &bound).await?;
+                let leaving = members_where(x, group_seq, Some(filter)).await?;
+                remove_members(x, group_seq, leaving, &mut delta).await?;
             }
             MemberOp::RemoveAll => {
-                x.execute("DELETE FROM membership WHERE group_seq = ?", args![group_seq])
-                    .await?;
+                let leaving = members_where(x, group_seq, None).await?;
+                remove_members(x, group_seq, leaving, &mut delta).await?;
             }
             MemberOp::ReplaceAll(ids) => {
-                x.execute("DELETE FROM membership WHERE group_seq = ?", args![group_seq])
-                    .await?;
-                add_members(x, provider, group_seq, ids).await?;
+                // Only who actually leaves or joins changes (and is told as an event).
+                let staying: std::collections::HashSet<&str> = ids.iter().map(|m| m.id.as_str()).collect();
+                let leaving = members_where(x, group_seq, None)
+                    .await?
+                    .into_iter()
+                    .filter(|(id, _)| !staying.contains(id.as_str()))
+                    .collect();
+                remove_members(x, group_seq, leaving, &mut delta).await?;
+                add_members(x, provider, group_seq, ids, &mut delta).await?;
             }
         }
     }
-    Ok(())
+    Ok(delta)
 }
 
 /// Replace the index rows of resource `seq` for the attributes `scope` (all of them when
@@ -218,7 +280,7 @@ async fn record_kept(
     Ok(())
 }
 
-async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Result<ResourceRecord, CoreError> {
+async fn create(x: &mut dyn Exec, new: NewResource, mut event: AuditEvent) -> Result<ResourceRecord, CoreError> {
     let cols = Columns::of(new.kind, &new.data);
     let seq = x
         .insert(
@@ -242,13 +304,14 @@ async fn create(x: &mut dyn Exec, new: NewResource, event: &AuditEvent) -> Resul
         )
         .await
         .map_err(|e| write_error(e, new.kind, &cols))?;
-    if !new.members.is_empty() {
-        add_members(x, &new.provider, seq, &new.members).await?;
-    }
+    let mut delta = Delta::default();
+    add_members(x, &new.provider, seq, &new.members, &mut delta).await?;
     write_index(x, &new.provider, new.kind, seq, None, &new.index).await?;
     record_kept(x, &new.provider, new.kind, &new.kept, new.created).await?;
-    audit::append(x, event).await?;
-    Ok(created(new, seq))
+    let rec = created(new, seq);
+    event.changes = events::resource_created(&event, &rec, &delta.added);
+    audit::append(x, &event).await?;
+    Ok(rec)
 }
 
 async fn update(
@@ -288,32 +351,49 @@ async fn update(
     )
     .await
     .map_err(|e| write_error(e, kind, &cols))?;
-    apply_member_ops(x, &provider, rec.seq, &change.members).await?;
+    let delta = apply_member_ops(x, &provider, rec.seq, &change.members).await?;
     write_index(x, &provider, kind, rec.seq, Some(&change.indexed), &change.index).await?;
     record_kept(x, &provider, kind, &change.kept, modified).await?;
     event.attributes = change.attributes;
-    audit::append(x, &event).await?;
-    Ok(ResourceRecord {
+    let after = ResourceRecord {
         data: change.data,
         modified,
         version,
-        ..rec
-    })
+        ..rec.clone()
+    };
+    event.changes = events::resource_updated(&event, &rec, &after, &delta.added, &delta.removed);
+    audit::append(x, &event).await?;
+    Ok(after)
 }
 
 async fn delete(
     x: &mut dyn Exec,
     key: ResourceKey,
     if_match: Option<i64>,
-    event: &AuditEvent,
+    mut event: AuditEvent,
 ) -> Result<(), CoreError> {
     let ResourceKey { provider, kind, id } = key;
     let rec = load(x, &provider, kind, &id, true)
         .await?
         .ok_or_else(|| not_found(kind, &id))?;
     check_version(&rec, if_match)?;
+    // The groups a user leaves with it, for their member_removed events.
+    let left = match kind {
+        ResourceKind::User => x
+            .query(
+                "SELECT g.id FROM membership m JOIN resource g ON g.seq = m.group_seq \
+                 WHERE m.member_seq = ? ORDER BY m.group_seq",
+                args![rec.seq],
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| r.take_text(0))
+            .collect::<Result<Vec<_>, _>>()?,
+        ResourceKind::Group => Vec::new(),
+    };
     x.execute("DELETE FROM resource WHERE seq = ?", args![rec.seq]).await?;
-    audit::append(x, event).await?;
+    event.changes = events::resource_deleted(&event, kind, &id, &left);
+    audit::append(x, &event).await?;
     Ok(())
 }
 
@@ -367,7 +447,7 @@ static GROUPS_OF: LazyLock<Widths> = LazyLock::new(|| {
 impl ResourceStore for SqlStore {
     async fn create_resource(&self, new: NewResource, event: AuditEvent) -> Result<ResourceRecord, CoreError> {
         self.db
-            .write(move |x| Box::pin(async move { create(x, new, &event).await }))
+            .write(move |x| Box::pin(async move { create(x, new, event).await }))
             .await
     }
 
@@ -403,7 +483,7 @@ impl ResourceStore for SqlStore {
         event: AuditEvent,
     ) -> Result<(), CoreError> {
         self.db
-            .write(move |x| Box::pin(async move { delete(x, key, if_match, &event).await }))
+            .write(move |x| Box::pin(async move { delete(x, key, if_match, event).await }))
             .await
     }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod backup;
+pub mod events;
 pub mod population;
 pub mod provider;
 pub mod push;

@@ -1,0 +1,43 @@
+//! How events leave: the core decides what to send and when, a [`Transport`] (HTTP, in the
+//! server) carries it to a receiver the administrators named, an untrusted URL.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A receiver's answer: its status, when to come back, and the start of its body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// At most 64 KiB of the body.
+    pub body: Vec<u8>,
+    pub latency: Duration,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The receiver's address is not one scimd may connect to (permanent until the
+    /// server's `--receiver-allow` changes).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The receiver could not be reached or did not answer in time (retried).
+    #[error("{0}")]
+    Network(String),
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Whether scimd may send to `url` at all (scheme, and every address it resolves to);
+    /// a readable reason when not. Asked when a subscription is made.
+    async fn check_url(&self, url: &str) -> Result<(), String>;
+
+    /// POST `body` to `url`; redirects are not followed.
+    async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    ) -> Result<Answer, SendError>;
+}
