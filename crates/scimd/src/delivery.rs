@@ -26,7 +26,13 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Start delivering; runs until the process ends.
 pub fn start(core: Arc<Core>, metrics: Arc<Metrics>) -> JoinHandle<()> {
-    let holder = format!("{}-{}", hostname(), scimd_core::crypto::random_alphanumeric(8));
+    // Host and process id say in the database which instance delivers (see `subscription`).
+    let holder = format!(
+        "{}:{}:{}",
+        hostname(),
+        std::process::id(),
+        scimd_core::crypto::random_alphanumeric(6)
+    );
     tokio::spawn(supervise(core, metrics, holder))
 }
 

@@ -7,6 +7,7 @@ mod audit_chain;
 mod backup;
 mod cli;
 mod durability;
+mod events;
 mod faults;
 mod limits;
 mod malformed;

@@ -12,6 +12,7 @@ use base64::Engine;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod receiver;
 mod watch;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scimd");
@@ -86,8 +87,13 @@ impl Server {
     /// Another instance on this server's database and key file (its own directory and log):
     /// scale-out, as behind a load balancer.
     pub fn start_sharing(other: &Server) -> Server {
+        Self::start_sharing_serving(other, &[])
+    }
+
+    /// Another instance on this server's database, started with these `serve` options.
+    pub fn start_sharing_serving(other: &Server, serve_extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        Self::spawn(dir, other.path(), &[], &[])
+        Self::spawn(dir, other.path(), &[], serve_extra)
     }
 
     fn spawn(dir: TempDir, db_dir: &Path, extra: &[&str], serve_extra: &[&str]) -> Server {
