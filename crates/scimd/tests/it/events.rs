@@ -371,3 +371,101 @@ fn a_private_receiver_is_refused_without_the_allow_setting_also_when_delivering(
     }
     assert!(receiver.all().is_empty(), "nothing reached the receiver");
 }
+
+#[test]
+fn two_instances_deliver_once_and_the_other_takes_over_when_the_holder_dies() {
+    let mut a = server(&[]);
+    let b_server = Server::start_sharing_serving(&a.server, &SERVE);
+    let mut b = Scim {
+        base: a.base.replacen(&a.server.url, &b_server.url, 1),
+        server: b_server,
+        token: a.token.clone(),
+    };
+    let receiver = Receiver::start();
+    let sub = subscribe(&a.server, &["--url", &receiver.url, "--format", "webhook"]);
+    for i in 0..20 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        on.user(&format!("m{i}@example.com"));
+    }
+    wait_accepted(&receiver, 20);
+    std::thread::sleep(Duration::from_millis(1500));
+    let all = receiver.all();
+    assert_eq!(all.len(), 20, "no event delivered twice in normal operation");
+
+    // Which instance holds the lease? The holder is `host:pid:random`.
+    let holder = crate::support::sql_rows(a.server.path(), "SELECT lease_holder FROM subscription");
+    let pid: u32 = holder[0][0]
+        .as_deref()
+        .and_then(|h| h.split(':').nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("lease holder {holder:?}"));
+    let a_held = pid == a.server.pid();
+    if a_held {
+        a.server.kill9();
+    } else {
+        assert_eq!(pid, b.server.pid());
+        b.server.kill9();
+    }
+    let killed = std::time::Instant::now();
+    if a_held { &b } else { &a }.user("after-the-kill@example.com");
+    wait_accepted(&receiver, 21);
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(15), "take-over took {took:?}");
+    // The database lives in A's directory (B shares it).
+    assert_is_stream(&a.server, &receiver, "okta", str_of(&sub, "secret"));
+}
+
+#[test]
+fn a_thousand_member_patch_is_a_thousand_events_and_a_refused_change_none() {
+    let scim = server(&[]);
+    let mut members = Vec::new();
+    for chunk in 0..10 {
+        let ops: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{chunk}-{i}"),
+                       "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                "userName": format!("bulk{chunk}-{i}@example.com")}})
+            })
+            .collect();
+        let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+        let r = scim.call("POST", &format!("{}/Bulk", scim.base), Some(&bulk));
+        assert_eq!(r.status, 200, "{}", r.body);
+        for op in r.json()["Operations"].as_array().into_iter().flatten() {
+            let location = op["location"].as_str().unwrap_or_default();
+            members.push(location.rsplit('/').next().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(members.len(), 1000);
+    let group = scim.group("Everyone", &[]);
+    let g = str_of(&group, "id");
+    let before = stream(&scim.server, "okta").len();
+    let value: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": value}]));
+    assert!(scim.call("PATCH", &format!("/Groups/{g}"), Some(&add)).status < 300);
+    let after = stream(&scim.server, "okta");
+    let added: Vec<&Value> = after[before..].iter().collect();
+    assert_eq!(added.len(), 1000);
+    assert!(
+        added
+            .iter()
+            .all(|e| e["type"] == "group.member_added" && e["resource_id"] == g)
+    );
+    let txns: std::collections::HashSet<&str> = added.iter().map(|e| str_of(e, "txn")).collect();
+    assert_eq!(txns.len(), 1, "one change, one transaction id");
+    // Refused changes (a duplicate userName, a patch naming a member that does not exist)
+    // roll back with no event.
+    let dup = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bulk0-0@example.com"});
+    assert_eq!(scim.call("POST", "/Users", Some(&dup)).status, 409);
+    let bad =
+        patch_op(json!([{"op": "add", "path": "members", "value": [{"value": members[0]}, {"value": "nobody"}]}]));
+    assert_eq!(scim.call("PATCH", &format!("/Groups/{g}"), Some(&bad)).status, 400);
+    assert_eq!(stream(&scim.server, "okta").len(), after.len());
+    // Replacing the members tells only who left and who joined.
+    let keep: Vec<Value> = members[..998].iter().map(|m| json!({"value": m})).collect();
+    let put =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone", "members": keep});
+    assert_eq!(scim.call("PUT", &format!("/Groups/{g}"), Some(&put)).status, 200);
+    let last = stream(&scim.server, "okta");
+    let types: Vec<&str> = last[after.len()..].iter().map(|e| str_of(e, "type")).collect();
+    assert_eq!(types, ["group.member_removed", "group.member_removed"]);
+}

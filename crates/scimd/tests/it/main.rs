@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod durability;
 mod events;
+mod events_sets;
 mod faults;
 mod limits;
 mod malformed;
