@@ -28,6 +28,7 @@ mod scim_query;
 mod scim_search;
 mod scim_users;
 mod secrets_in_logs;
+mod subscriptions;
 mod support;
 mod tls;
 mod trusted_proxies;
