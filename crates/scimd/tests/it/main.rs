@@ -29,6 +29,7 @@ mod scim_search;
 mod scim_users;
 mod secrets_in_logs;
 mod subscriptions;
+mod subscriptions_console;
 mod support;
 mod tls;
 mod trusted_proxies;
