@@ -7,7 +7,9 @@ use serde::Deserialize;
 use crate::clock::Timestamp;
 use crate::error::CoreError;
 use crate::net::Cidr;
-use crate::provider::{DEFAULT_TOKEN_TTL_SECONDS, NewProvider, Population, ProviderSettings, parse_duration};
+use crate::provider::{
+    DEFAULT_TOKEN_TTL_SECONDS, NewProvider, Population, ProviderSettings, parse_duration, parse_seconds,
+};
 use crate::registry::ProviderUpdate;
 use crate::store::AuditQuery;
 
@@ -226,6 +228,18 @@ mod tests {
         };
         assert!(both.into_update(now).is_err());
     }
+
+    #[test]
+    fn a_secret_overlap_defaults_to_a_day_and_stays_within_thirty() {
+        let secs = |t: Option<&str>| secret_overlap(t).map(|d| d.as_secs()).ok();
+        assert_eq!(secs(None), Some(86_400));
+        assert_eq!(secs(Some(" ")), Some(86_400));
+        assert_eq!(secs(Some("2h")), Some(7200));
+        assert_eq!(secs(Some("0")), Some(0));
+        assert_eq!(secs(Some("30d")), Some(30 * 86_400));
+        assert!(secs(Some("31d")).is_none());
+        assert!(secs(Some("soon")).is_none());
+    }
 }
 
 /// A subscription as an administrator asks for it (CLI flags, an admin API body, a console
@@ -271,4 +285,20 @@ impl SubscriptionInput {
             payload: choice(self.payload.as_deref())?.unwrap_or(crate::events::Payload::Full),
         })
     }
+}
+
+/// How long a rotated webhook secret keeps signing alongside the new one, when not given.
+pub const DEFAULT_SECRET_OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The overlap of a webhook secret rotation as typed (`24h`, `0` to cut over at once); blank
+/// means the default. At most 30 days: an old secret valid longer is hardly rotated at all.
+pub fn secret_overlap(text: Option<&str>) -> Result<std::time::Duration, CoreError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(DEFAULT_SECRET_OVERLAP);
+    };
+    let secs = parse_seconds(t).map_err(invalid)?;
+    if secs > 30 * 86_400 {
+        return Err(invalid(format!("the overlap '{t}' is longer than 30 days")));
+    }
+    Ok(std::time::Duration::from_secs(secs.unsigned_abs()))
 }

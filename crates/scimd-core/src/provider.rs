@@ -355,8 +355,21 @@ impl FromStr for GroupPatchResponse {
 /// Default token lifetime: a year, because Okta pastes a token once and never refreshes it.
 pub const DEFAULT_TOKEN_TTL_SECONDS: i64 = 365 * 24 * 3600;
 
-/// Parse a duration such as `365d`, `12h`, `90m`, `3600s` or `3600` (seconds).
+/// Parse a token lifetime such as `365d`, `12h`, `90m`, `3600s` or `3600` (seconds).
 pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let secs = parse_seconds(s)?;
+    if !(60..=10 * 365 * 86_400).contains(&secs) {
+        return Err(format!(
+            "token lifetime '{}' must be between 1 minute and 10 years",
+            s.trim()
+        ));
+    }
+    Ok(secs)
+}
+
+/// Parse any duration an administrator types (`365d`, `12h`, `90m`, `3600s`, `3600`) into
+/// seconds; what range makes sense is the caller's to say.
+pub fn parse_seconds(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let bad = || format!("'{s}' is not a duration: use e.g. 365d, 12h, 30m or 3600s");
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -373,11 +386,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "y" => 365 * 86_400,
         _ => return Err(bad()),
     };
-    let secs = n.checked_mul(mult).ok_or_else(bad)?;
-    if !(60..=10 * 365 * 86_400).contains(&secs) {
-        return Err(format!("token lifetime '{s}' must be between 1 minute and 10 years"));
-    }
-    Ok(secs)
+    n.checked_mul(mult).ok_or_else(bad)
 }
 
 #[cfg(test)]

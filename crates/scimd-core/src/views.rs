@@ -292,11 +292,28 @@ pub fn subscription_json(
         "secret_overlap_until": s.old_until,
     });
     if s.is_poll() {
-        v["poll_url"] = json!(format!("{}/events/poll/{}", urls.public(), s.id));
+        v["poll_url"] = json!(poll_url(urls, &s.id));
     }
     if let Some(lag) = lag {
         v["lag_events"] = json!(lag.events);
         v["lag_seconds"] = json!(lag.seconds);
+    }
+    v
+}
+
+/// Where an RFC 8936 receiver polls subscription `id`.
+pub fn poll_url(urls: &Urls, id: &str) -> String {
+    format!("{}/events/poll/{id}", urls.public())
+}
+
+/// A subscription just made, with the secret or poll token that is shown only this once.
+pub fn created_subscription_json(urls: &Urls, c: &crate::events::service::CreatedSubscription) -> Value {
+    let mut v = subscription_json(urls, &c.subscription, None);
+    if let Some(secret) = &c.secret {
+        v["secret"] = json!(secret);
+    }
+    if let Some(token) = &c.poll_token {
+        v["poll_token"] = json!(token);
     }
     v
 }

@@ -178,12 +178,13 @@ impl Core {
     ) -> Result<CreatedSubscription, CoreError> {
         let config = self.events_config()?;
         match (&new.format, &new.url) {
-            (Format::Webhook, None) => return Err(invalid("a webhook subscription needs --url")),
+            (Format::Webhook, None) => {
+                return Err(invalid(
+                    "a webhook subscription needs the url events are POSTed to (--url)",
+                ));
+            }
             (_, Some(url)) => config.transport.check_url(url).await.map_err(invalid)?,
             (Format::Set, None) => {}
-        }
-        if new.format == Format::Webhook && new.url.is_none() {
-            return Err(invalid("a webhook subscription needs --url"));
         }
         for p in &new.providers {
             let id = ProviderId::parse(p).map_err(invalid)?;

@@ -14,6 +14,7 @@ pub enum Section {
     InternalGroups,
     ThirdPartyGroups,
     Audit,
+    Subscriptions,
     None,
 }
 
@@ -28,6 +29,7 @@ const NAV: &[(Section, &str, &str)] = &[
     (Section::InternalGroups, "/admin/groups/internal", "User groups"),
     (Section::ThirdPartyGroups, "/admin/groups/third-party", "Vendors"),
     (Section::Audit, "/admin/audit", "Audit log"),
+    (Section::Subscriptions, "/admin/subscriptions", "Subscriptions"),
 ];
 
 /// Who is signed in, for the page header.
@@ -47,6 +49,18 @@ pub fn post_button(action: &str, csrf_token: &str, label: &str, class: &str) -> 
         form method="post" action=(action) class="inline" {
             (csrf(csrf_token))
             button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+/// The form that removes something once its id is typed again (see `ConfirmForm`).
+pub fn confirm_form(action: &str, csrf_token: &str, what: &str, id: &str, button: &str) -> Markup {
+    html! {
+        form method="post" action=(action) class="card" {
+            (csrf(csrf_token))
+            label for="confirm" { "Type the " (what) "'s id (" (id) ") to confirm" }
+            input id="confirm" name="confirm" required autocomplete="off";
+            button type="submit" class="danger" { (button) }
         }
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::bail;
 use scimd_core::events::subscription::EventQuery;
 use scimd_core::input::{SubscriptionInput, split_list};
-use scimd_core::views::{Urls, attempt_json, change_event_json, dead_letter_json, subscription_json};
+use scimd_core::views::{
+    Urls, attempt_json, change_event_json, created_subscription_json, dead_letter_json, subscription_json,
+};
 use scimd_core::{Actor, Core};
 use serde_json::json;
 
@@ -35,13 +37,7 @@ pub async fn subscription(core: &Core, urls: &Urls, cmd: SubscriptionCmd) -> any
                 payload: Some(a.payload),
             };
             let created = core.add_subscription(input.into_new()?, &actor).await?;
-            let mut v = subscription_json(urls, &created.subscription, None);
-            if let Some(secret) = &created.secret {
-                v["secret"] = json!(secret);
-            }
-            if let Some(token) = &created.poll_token {
-                v["poll_token"] = json!(token);
-            }
+            let v = created_subscription_json(urls, &created);
             if a.json {
                 return print_json(&v);
             }

@@ -7,8 +7,8 @@ use crate::admin_console::add_admin;
 use crate::support::{Reply, Scim, Server, basic, call, get_bearer, post_form, str_of};
 
 /// A server with an admin API token.
-struct Admin {
-    server: Server,
+pub(crate) struct Admin {
+    pub(crate) server: Server,
     token: String,
 }
 
@@ -17,7 +17,7 @@ impl Admin {
         Self::on(Server::start())
     }
 
-    fn on(server: Server) -> Admin {
+    pub(crate) fn on(server: Server) -> Admin {
         let out = server.cli(&["admin", "token", "create", "automation"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -25,7 +25,7 @@ impl Admin {
         Admin { server, token }
     }
 
-    fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    pub(crate) fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
         let auth = format!("Bearer {}", self.token);
         call(
             method,
@@ -35,7 +35,7 @@ impl Admin {
         )
     }
 
-    fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+    pub(crate) fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let r = self.api(method, path, body);
         assert!(
             r.status == 200 || r.status == 201,
@@ -46,7 +46,7 @@ impl Admin {
         r.json()
     }
 
-    fn create(&self, name: &str, population: &str) -> Value {
+    pub(crate) fn create(&self, name: &str, population: &str) -> Value {
         self.ok(
             "POST",
             "/providers",
@@ -54,7 +54,7 @@ impl Admin {
         )
     }
 
-    fn scim_token(&self, provider: &str) -> String {
+    pub(crate) fn scim_token(&self, provider: &str) -> String {
         str_of(
             &self.ok("POST", &format!("/providers/{provider}/tokens"), None),
             "access_token",
@@ -62,7 +62,7 @@ impl Admin {
         .to_owned()
     }
 
-    fn actions(&self, query: &str) -> Vec<String> {
+    pub(crate) fn actions(&self, query: &str) -> Vec<String> {
         self.ok("GET", &format!("/audit?{query}"), None)["events"]
             .as_array()
             .into_iter()
@@ -72,7 +72,7 @@ impl Admin {
     }
 }
 
-fn user_body(user_name: &str, external_id: &str, given: &str) -> Value {
+pub(crate) fn user_body(user_name: &str, external_id: &str, given: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": user_name,
@@ -83,7 +83,7 @@ fn user_body(user_name: &str, external_id: &str, given: &str) -> Value {
     })
 }
 
-fn scim_post(base: &str, token: &str, path: &str, body: &Value) -> Value {
+pub(crate) fn scim_post(base: &str, token: &str, path: &str, body: &Value) -> Value {
     let auth = format!("Bearer {token}");
     let r = call(
         "POST",
@@ -128,6 +128,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "DELETE /admin/api/v1/providers/okta/schemas/urn:x",
         "DELETE /admin/api/v1/providers/okta/tokens",
         "DELETE /admin/api/v1/providers/okta/tokens/abc",
+        "DELETE /admin/api/v1/subscriptions/okta",
         "GET /admin/api/v1/audit",
         "GET /admin/api/v1/groups/internal",
         "GET /admin/api/v1/groups/internal/okta",
@@ -138,6 +139,10 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "GET /admin/api/v1/providers/okta/postman",
         "GET /admin/api/v1/providers/okta/schemas",
         "GET /admin/api/v1/providers/okta/tokens",
+        "GET /admin/api/v1/subscriptions",
+        "GET /admin/api/v1/subscriptions/okta",
+        "GET /admin/api/v1/subscriptions/okta/dead-letters",
+        "GET /admin/api/v1/subscriptions/okta/deliveries",
         "GET /admin/api/v1/users/internal",
         "GET /admin/api/v1/users/internal/okta",
         "PATCH /admin/api/v1/providers/okta",
@@ -148,6 +153,12 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "POST /admin/api/v1/providers/okta/rotate",
         "POST /admin/api/v1/providers/okta/schemas",
         "POST /admin/api/v1/providers/okta/tokens",
+        "POST /admin/api/v1/subscriptions",
+        "POST /admin/api/v1/subscriptions/okta/pause",
+        "POST /admin/api/v1/subscriptions/okta/replay",
+        "POST /admin/api/v1/subscriptions/okta/resume",
+        "POST /admin/api/v1/subscriptions/okta/retry",
+        "POST /admin/api/v1/subscriptions/okta/rotate-secret",
     ];
     assert_eq!(names, expected);
     for (method, path) in routes.iter().filter(|(_, p)| !p.ends_with("openapi.json")) {
@@ -176,6 +187,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
     let p = admin.ok("GET", "/providers/okta", None);
     assert_eq!(p["enabled"], true);
     assert!(admin.actions("action=provider.delete").is_empty());
+    assert_eq!(admin.ok("GET", "/subscriptions", None), json!([]));
 }
 
 #[test]

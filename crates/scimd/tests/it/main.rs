@@ -30,6 +30,8 @@ mod scim_query;
 mod scim_search;
 mod scim_users;
 mod secrets_in_logs;
+mod subscriptions;
+mod subscriptions_console;
 mod support;
 mod tls;
 mod trusted_proxies;

@@ -2,15 +2,17 @@
 //! automation; authenticated with admin API tokens. The routes are one table from which
 //! both the router and the OpenAPI document are built, so the document cannot miss one.
 
+mod openapi;
 mod providers;
 mod resources;
+mod subscriptions;
 
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use axum::{Json, Router};
 use scimd_core::CoreError;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth;
 use super::failure::api_error;
@@ -56,8 +58,32 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
+/// A JSON body that may be left out (or sent empty): then `T::default()`. Given, it is read
+/// as strictly as [`Body`].
+pub(super) struct OptionalBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::FromRequest<S> for OptionalBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| api_error(&CoreError::Invalid(rejection.body_text())))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalBody)
+            .map_err(|e| api_error(&CoreError::Invalid(format!("the body is not valid: {e}"))))
+    }
+}
+
 pub(super) fn ok(v: Value) -> ApiResult {
     Ok(Json(v).into_response())
+}
+
+pub(super) fn created(v: Value) -> ApiResult {
+    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
 
 /// One route: how it is called, what it is for, and its handler.
@@ -66,7 +92,10 @@ struct Route {
     path: &'static str,
     summary: &'static str,
     query: &'static [(&'static str, &'static str)],
+    /// The request body's schema in the document's components.
     body: Option<&'static str>,
+    /// Whether the body may be left out (then its fields take their defaults).
+    body_optional: bool,
     /// Success status.
     status: u16,
     handler: MethodRouter<AppState>,
@@ -95,17 +124,24 @@ const AUDIT_QUERY: &[(&str, &str)] = &[
     ("count", "events to return (default 100, at most 1000)"),
 ];
 
-fn table() -> Vec<Route> {
-    let r = |method: Method, path, summary, handler| Route {
+/// A route without query parameters or body, answering 200; the others are written as
+/// `Route { body: ..., ..route(...) }`.
+fn route(method: Method, path: &'static str, summary: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
         method,
         path,
         summary,
         query: &[],
         body: None,
+        body_optional: false,
         status: 200,
         handler,
-    };
-    vec![
+    }
+}
+
+fn table() -> Vec<Route> {
+    let r = route;
+    let mut table = vec![
         r(
             Method::GET,
             "/providers",
@@ -288,7 +324,9 @@ fn table() -> Vec<Route> {
             query: AUDIT_QUERY,
             ..r(Method::GET, "/audit", "The audit log, newest first", get(audit_list))
         },
-    ]
+    ];
+    table.extend(subscriptions::table());
+    table
 }
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -298,80 +336,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
     }
     authed = authed.layer(axum::middleware::from_fn_with_state(state, auth::api_token));
     Router::new()
-        .route(&format!("{PREFIX}/openapi.json"), get(openapi))
+        .route(&format!("{PREFIX}/openapi.json"), get(openapi_json))
         .merge(authed)
 }
 
-/// OpenAPI 3.1, built from the route table.
-pub fn openapi_document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for route in table() {
-        let mut params: Vec<Value> = route
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        params.extend(
-            route
-                .query
-                .iter()
-                .map(|(name, d)| json!({"name": name, "in": "query", "required": false, "description": d, "schema": {"type": "string"}})),
-        );
-        let mut op = json!({
-            "summary": route.summary,
-            "operationId": format!("{}{}", route.method.as_str().to_lowercase(), route.path.replace(['/', '{', '}'], "_")),
-            "parameters": params,
-            "security": [{"adminToken": []}],
-            "responses": {
-                route.status.to_string(): {"description": "success"},
-                "401": {"description": "no or an invalid admin API token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "404": {"description": "not found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
-        if let Some(body) = route.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
-        }
-        let path = format!("{PREFIX}{}", route.path);
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[route.method.as_str().to_lowercase()] = op;
-    }
-    paths.insert(
-        format!("{PREFIX}/openapi.json"),
-        json!({"get": {"summary": "This document", "operationId": "get_openapi", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}),
-    );
-    let list = |d: &str| json!({"type": "array", "items": {"type": "string"}, "description": d});
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "scimd admin API", "version": "1", "description": "Everything the admin console does, as JSON. Authenticate with an admin API token (`scimd admin token create NAME`)."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "an admin API token, scimdadm_..."}},
-            "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
-                "ProviderInput": {"type": "object", "additionalProperties": false, "properties": {
-                    "name": {"type": "string"},
-                    "population": {"type": "string", "enum": ["internal", "third-party"], "description": "on creation only; fixed once saved"},
-                    "enabled": {"type": "boolean"},
-                    "description": {"type": "string"},
-                    "tags": list("tags"),
-                    "token_ttl": {"type": "string", "description": "token lifetime, e.g. 365d"},
-                    "token_expiry_date": {"type": "string", "format": "date", "description": "or the date tokens issued today expire"},
-                    "allowed_networks": list("CIDR networks allowed to request tokens and push; empty: any"),
-                    "group_patch_response": {"type": "string", "enum": ["no-content", "full"], "description": "the answer to a group PATCH without attributes: 204, or 200 with the whole group"},
-                    "undeclared": {"type": "string", "enum": ["keep", "reject"], "description": "attributes no schema declares: kept as sent, or refused"}
-                }},
-                "ExtensionInput": {"type": "object", "additionalProperties": false, "required": ["schema"], "properties": {
-                    "schema": {"type": "object", "description": "an RFC 7643 section 7 schema: id (a URN), name, description, attributes"},
-                    "resourceType": {"type": "string", "enum": ["User", "Group"], "description": "default User"},
-                    "required": {"type": "boolean", "description": "every resource of the type must carry it"},
-                    "index": list("string attributes to index for fast equality lookups")
-                }}
-            }
-        }
-    })
-}
-
-async fn openapi() -> Response {
-    Json(openapi_document()).into_response()
+async fn openapi_json() -> Response {
+    Json(openapi::document()).into_response()
 }

@@ -6,6 +6,8 @@ mod provider_page;
 mod provider_schemas;
 mod providers;
 mod resources;
+mod subscription_page;
+mod subscriptions;
 
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(providers::routes())
         .merge(resources::routes())
         .merge(audit::routes())
+        .merge(subscriptions::routes())
         .layer(axum::middleware::from_fn_with_state(state, auth::console_session));
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/providers") }))
@@ -60,6 +63,25 @@ impl From<CoreError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         error_page(&self.0)
+    }
+}
+
+/// What a removal's form sends: the id typed again, so that a slip of the mouse removes nothing.
+#[derive(Deserialize)]
+pub(super) struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ConfirmForm {
+    /// Refused unless the confirmation is `id`; `what` names the kind of thing in the refusal.
+    pub(super) fn check(&self, id: &str, what: &str) -> Result<(), CoreError> {
+        if self.confirm.trim() == id {
+            return Ok(());
+        }
+        Err(CoreError::Invalid(format!(
+            "the confirmation does not match the {what}'s id; nothing was deleted"
+        )))
     }
 }
 

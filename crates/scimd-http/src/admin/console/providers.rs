@@ -9,10 +9,10 @@ use scimd_core::Provider;
 use serde::Deserialize;
 
 use super::provider_page::{self, Once, details};
-use super::{PROVIDERS as CRUMB, Page, render};
+use super::{ConfirmForm, PROVIDERS as CRUMB, Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
-use crate::admin::html::{Section, csrf, select};
+use crate::admin::html::{Section, confirm_form, csrf, select};
 use maud::{Markup, html};
 use scimd_core::input::{ProviderInput, split_list};
 use scimd_core::views::TokenStatus;
@@ -257,21 +257,10 @@ async fn providers_delete_confirm(
             "Deleting '" (p.name) "' removes its tokens and every user and group it provisioned into the "
             (p.population) " population. This cannot be undone."
         }
-        form method="post" action=(format!("/admin/providers/{}/delete", p.id)) class="card" {
-            (csrf(&admin.session.csrf))
-            label for="confirm" { "Type the provider's id (" (p.id.as_str()) ") to confirm" }
-            input id="confirm" name="confirm" required autocomplete="off";
-            button type="submit" class="danger" { "Delete provider" }
-        }
+        (confirm_form(&format!("/admin/providers/{}/delete", p.id), &admin.session.csrf, "provider", p.id.as_str(), "Delete provider"))
     };
     let crumbs = [CRUMB, (p.name.as_str(), ""), ("Delete", "")];
     render(&admin, &format!("Delete {}", p.name), Section::Providers, &crumbs, h)
-}
-
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
 }
 
 async fn providers_delete(
@@ -280,12 +269,7 @@ async fn providers_delete(
     Path(id): Path<String>,
     Form(f): Form<ConfirmForm>,
 ) -> Page {
-    if f.confirm.trim() != id {
-        return Err(scimd_core::CoreError::Invalid(
-            "the confirmation does not match the provider's id; nothing was deleted".into(),
-        )
-        .into());
-    }
+    f.check(&id, "provider")?;
     state.core.delete_provider(&id, &admin.actor()).await?;
     Ok(Redirect::to("/admin/providers").into_response())
 }
