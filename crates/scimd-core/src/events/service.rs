@@ -247,6 +247,17 @@ impl Core {
         Ok(self.store.subscriptions().await?)
     }
 
+    /// Whether a SET subscription, pushed or polled, takes events of `provider` (of
+    /// `population`): what RFC 9967 §4 calls being configured for Security Events.
+    pub async fn sets_configured(&self, provider: &str, population: Population) -> Result<bool, CoreError> {
+        Ok(self
+            .store
+            .subscriptions()
+            .await?
+            .iter()
+            .any(|s| s.format == Format::Set && s.covers_stream(provider, population)))
+    }
+
     pub async fn set_subscription_state(
         &self,
         id: &str,
