@@ -55,12 +55,12 @@ impl EventsConfig {
 }
 
 /// The events part of [`Core`]: its configuration (absent in commands that deliver
-/// nothing), the signal that changes were appended, and the signing key in use.
+/// nothing), the signal that changes were appended, and the signing key last opened.
 #[derive(Default)]
 pub struct EventsState {
     config: OnceLock<EventsConfig>,
     appended: tokio::sync::watch::Sender<u64>,
-    key: Mutex<Option<(Timestamp, Arc<SigningKey>)>>,
+    key: Mutex<Option<Arc<SigningKey>>>,
 }
 
 /// What an administrator asks for.
@@ -127,8 +127,6 @@ pub const POLL_MAX: u32 = 1000;
 const POLL_DEFAULT: u32 = 100;
 /// Events read per provider per round.
 const PAGE: u32 = 200;
-/// How long a cached signing key is trusted before the store is asked again.
-const KEY_REFRESH_MS: i64 = 30_000;
 
 fn invalid(msg: impl Into<String>) -> CoreError {
     CoreError::Invalid(msg.into())
@@ -246,6 +244,17 @@ impl Core {
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, CoreError> {
         Ok(self.store.subscriptions().await?)
+    }
+
+    /// Whether a SET subscription, pushed or polled, takes events of `provider` (of
+    /// `population`): what RFC 9967 §4 calls being configured for Security Events.
+    pub async fn sets_configured(&self, provider: &str, population: Population) -> Result<bool, CoreError> {
+        Ok(self
+            .store
+            .subscriptions()
+            .await?
+            .iter()
+            .any(|s| s.format == Format::Set && s.covers_stream(provider, population)))
     }
 
     pub async fn set_subscription_state(
@@ -396,26 +405,29 @@ impl Core {
 
     // ----- signing keys --------------------------------------------------------------
 
-    /// The key that signs SETs now (made on first use), cached for a while so that a
-    /// rotation on another instance is picked up.
+    /// The key that signs SETs now (made on first use), as the store says: a rotation by
+    /// `scimd events key rotate` or another instance is used from the next call on. The
+    /// opened key is kept, so an unchanged key costs one read of a small table.
     pub async fn signing_key(&self) -> Result<Arc<SigningKey>, CoreError> {
-        let now = self.now();
+        let keys = self.store.signing_keys().await?;
+        let Some(current) = keys.iter().find(|k| k.retires.is_none()) else {
+            return Ok(self.keep_key(self.add_key(None, &Actor::System).await?.1));
+        };
         if let Ok(cached) = self.events.key.lock()
-            && let Some((at, key)) = cached.as_ref()
-            && now.0 - at.0 < KEY_REFRESH_MS
+            && let Some(key) = cached.as_ref()
+            && key.kid() == current.kid
         {
             return Ok(Arc::clone(key));
         }
-        let keys = self.store.signing_keys().await?;
-        let key = match keys.iter().find(|k| k.retires.is_none()) {
-            Some(k) => self.open_key(k)?,
-            None => self.add_key(None, &Actor::System).await?.1,
-        };
+        Ok(self.keep_key(self.open_key(current)?))
+    }
+
+    fn keep_key(&self, key: SigningKey) -> Arc<SigningKey> {
         let key = Arc::new(key);
         if let Ok(mut cached) = self.events.key.lock() {
-            *cached = Some((now, Arc::clone(&key)));
+            *cached = Some(Arc::clone(&key));
         }
-        Ok(key)
+        key
     }
 
     fn open_key(&self, k: &SigningKeyRecord) -> Result<SigningKey, CoreError> {
@@ -442,9 +454,7 @@ impl Core {
     /// A new signing key; the ones before it stay published for `overlap`, then retire.
     pub async fn rotate_signing_key(&self, overlap: Duration, actor: &Actor) -> Result<String, CoreError> {
         let (kid, key) = self.add_key(Some(overlap), actor).await?;
-        if let Ok(mut cached) = self.events.key.lock() {
-            *cached = Some((self.now(), Arc::new(key)));
-        }
+        self.keep_key(key);
         Ok(kid)
     }
 
@@ -484,8 +494,15 @@ impl Core {
         e
     }
 
-    /// The SET of `e` for `s`, or `None` when RFC 9967 has no event for it.
-    async fn signed_set(&self, s: &Subscription, e: &ChangeEvent) -> Result<Option<String>, CoreError> {
+    /// The SET of `e` for `s`, or `None` when RFC 9967 has no event for it. `key` is the
+    /// key of the round or poll under way: read at its first SET, so that a delivery round
+    /// or a poll answer reads the key once, and one after a rotation signs with the new key.
+    async fn signed_set(
+        &self,
+        s: &Subscription,
+        e: &ChangeEvent,
+        key: &mut Option<Arc<SigningKey>>,
+    ) -> Result<Option<String>, CoreError> {
         let config = self.events_config()?;
         let audience = match &s.url {
             Some(url) => url.clone(),
@@ -495,7 +512,11 @@ impl Core {
         let Some(claims) = set::claims(&e, config.urls.public(), &[audience], s.payload) else {
             return Ok(None);
         };
-        Ok(Some(self.signing_key().await?.sign(&claims)))
+        let key = match key {
+            Some(k) => k,
+            None => key.insert(self.signing_key().await?),
+        };
+        Ok(Some(key.sign(&claims)))
     }
 
     fn webhook_secrets(&self, s: &Subscription) -> Result<Vec<WebhookSecret>, CoreError> {
@@ -512,10 +533,12 @@ impl Core {
     }
 
     /// One attempt at one event; `Ok(None)` when the event is not for this receiver.
+    /// `secrets` sign webhooks, `key` SETs (see [`Core::signed_set`]).
     async fn send(
         &self,
         s: &Subscription,
         secrets: &[WebhookSecret],
+        key: &mut Option<Arc<SigningKey>>,
         e: &ChangeEvent,
     ) -> Result<Option<Result<Answer, SendError>>, CoreError> {
         let config = self.events_config()?;
@@ -527,7 +550,7 @@ impl Core {
                 let headers = webhook::signature_headers(&e.id, self.now().seconds(), &body, &refs);
                 ("application/json", headers.into_iter().collect(), body)
             }
-            Format::Set => match self.signed_set(s, e).await? {
+            Format::Set => match self.signed_set(s, e, key).await? {
                 Some(jwt) => ("application/secevent+jwt", Vec::new(), jwt.into_bytes()),
                 None => return Ok(None),
             },
@@ -565,6 +588,7 @@ impl Core {
         let now = self.now();
         let pending = self.store.pending(s, now, PAGE).await?;
         let secrets = self.webhook_secrets(s)?;
+        let mut key = None;
         let mut progress = Progress::default();
         'providers: for (cursor, events) in pending {
             let from = cursor.position;
@@ -576,7 +600,7 @@ impl Core {
                     c.position = e.position;
                     continue;
                 }
-                let Some(outcome) = self.send(s, &secrets, e).await? else {
+                let Some(outcome) = self.send(s, &secrets, &mut key, e).await? else {
                     c.position = e.position;
                     continue;
                 };
@@ -721,6 +745,7 @@ impl Core {
             return Ok(PollAnswer::default());
         }
         let mut answer = PollAnswer::default();
+        let mut key = None;
         let pending = self.store.pending(s, self.now(), max).await?;
         for (cursor, events) in pending {
             let mut skipped = cursor.clone();
@@ -731,7 +756,7 @@ impl Core {
                     break;
                 }
                 let jwt = if s.covers(e) {
-                    self.signed_set(s, e).await?
+                    self.signed_set(s, e, &mut key).await?
                 } else {
                     None
                 };

@@ -110,11 +110,14 @@ impl Subscription {
         self.providers.is_empty() || self.providers.iter().any(|p| p == provider)
     }
 
+    /// Whether events of this provider, of this population, can concern the subscription.
+    pub fn covers_stream(&self, provider: &str, population: Population) -> bool {
+        self.covers_provider(provider) && self.population.is_none_or(|p| p == population)
+    }
+
     /// Whether the subscriber receives `e`.
     pub fn covers(&self, e: &ChangeEvent) -> bool {
-        self.covers_provider(&e.provider)
-            && self.population.is_none_or(|p| p == e.population)
-            && (self.events.is_empty() || self.events.contains(&e.event_type))
+        self.covers_stream(&e.provider, e.population) && (self.events.is_empty() || self.events.contains(&e.event_type))
     }
 
     pub fn is_poll(&self) -> bool {

@@ -1,5 +1,6 @@
 //! Discovery (RFC 7644 §4, RFC 7643 §5-7): the service provider configuration, resource
-//! types and schemas, stated exactly as they work.
+//! types and schemas, stated exactly as they work; with RFC 9967 §4's `securityEvents` while
+//! Security Event Tokens are delivered for the provider.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use axum::{Extension, Router};
 use scim_proto::error::ScimError;
 use scim_proto::list::list_response;
 use scim_proto::schema::{ResourceKind, ResourceSchemas, Schema};
+use scimd_core::events::set::EVENT_URIS;
 use scimd_core::resource::Discovered;
 use serde_json::{Value, json};
 
@@ -31,9 +33,9 @@ pub fn routes() -> Router<AppState> {
 async fn service_provider_config(
     State(state): State<AppState>,
     Extension(Authenticated(p)): Extension<Authenticated>,
-) -> Response {
+) -> Result<Response, ScimFailure> {
     let base = state.base_url(p.id.as_str());
-    let body = json!({
+    let mut body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd",
         "patch": {"supported": true},
@@ -62,7 +64,23 @@ async fn service_provider_config(
             "location": format!("{base}/ServiceProviderConfig")
         }
     });
-    scim_json(StatusCode::OK, &body)
+    // RFC 9967 §4: "when absent indicates the SCIM Service Provider does not support or is
+    // not currently configured for Security Events". Present only while a SET subscription
+    // takes this provider's events, because clients built on RFC 7643's schema alone refuse
+    // a configuration with an attribute it does not define (scim2-models, under scim2-cli
+    // and scim2-tester): providers nobody receives SETs for keep working with them.
+    if state.core.sets_configured(p.id.as_str(), p.population).await? {
+        body["securityEvents"] = security_events();
+    }
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// RFC 9967 §4's `securityEvents`. `eventUris`: every event a SET subscription can receive,
+/// pushed (RFC 8935) or polled (RFC 8936). `asyncRequest` "none": every request completes
+/// before its response; `Prefer: respond-async` (§2.5.1.1) is a preference, which a server
+/// is free not to honour (RFC 7240), and scimd does not.
+fn security_events() -> Value {
+    json!({"asyncRequest": "none", "eventUris": EVENT_URIS})
 }
 
 /// A resource type with its extensions: built-in and declared ones, then those the provider

@@ -2,8 +2,10 @@
 //! server really does: page limits, ETags (RFC 7644 §3.14), errors (§3.12) and media types
 //! (§3.1, §8.1).
 
+use scimd_core::events::set::EVENT_URIS;
 use serde_json::{Value, json};
 
+use crate::events::subscribe;
 use crate::support::{Scim, assert_scim_error, call, str_of};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -45,6 +47,49 @@ fn service_provider_config_advertises_the_features_the_server_has() {
     assert!(c["authenticationSchemes"][0]["description"].is_string(), "{c}");
     assert_eq!(c["meta"]["resourceType"], "ServiceProviderConfig");
     assert_eq!(c["meta"]["location"], format!("{}/ServiceProviderConfig", s.base));
+}
+
+/// RFC 9967 §4: the events the server issues as SETs, and no asynchronous requests, which
+/// the server shows by answering a request that prefers `respond-async` (§2.5.1.1) at once.
+/// Absent while no SET subscription takes the provider's events ("not currently
+/// configured"), so that clients that know only RFC 7643's attributes keep working.
+#[test]
+fn service_provider_config_advertises_security_events_while_sets_are_delivered() {
+    let s = Scim::start("internal");
+    assert_eq!(config(&s).get("securityEvents"), None);
+    // Webhooks are not Security Events, and another provider's or population's SETs are
+    // not this provider's.
+    subscribe(&s.server, &["--format", "webhook", "--url", "http://127.0.0.1:9/hook"]);
+    let other = s.server.add_provider("Entra", "internal", &[]);
+    subscribe(&s.server, &["--format", "set", "--provider", str_of(&other, "id")]);
+    subscribe(&s.server, &["--format", "set", "--population", "third-party"]);
+    assert_eq!(config(&s).get("securityEvents"), None);
+
+    subscribe(
+        &s.server,
+        &["--format", "set", "--provider", "okta", "--payload", "notice"],
+    );
+    let events = &config(&s)["securityEvents"];
+    assert_eq!(events["asyncRequest"], "none", "{events}");
+    assert_eq!(events["eventUris"], json!(EVENT_URIS), "{events}");
+    for uri in [
+        "urn:ietf:params:scim:event:prov:create:full",
+        "urn:ietf:params:scim:event:prov:patch:notice",
+        "urn:ietf:params:scim:event:prov:delete",
+        "urn:ietf:params:scim:event:prov:deactivate",
+    ] {
+        assert!(
+            events["eventUris"].as_array().is_some_and(|u| u.contains(&json!(uri))),
+            "{uri} missing: {events}"
+        );
+    }
+
+    let body = json!({"schemas": [USER], "userName": "async@example.com"});
+    let r = s.call_with("POST", "/Users", Some(&body), &[("Prefer", "respond-async")]);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["userName"], "async@example.com");
+    assert_eq!(r.header("preference-applied"), None);
+    assert_eq!(r.header("set-txn"), None);
 }
 
 #[test]
