@@ -11,7 +11,7 @@ use super::set::{self, SigningKey};
 use super::subscription::{
     Attempt, Cursor, DeadLetter, EventQuery, Format, Progress, SigningKeyRecord, State, Subscription,
 };
-use super::transport::{Answer, SendError, Transport};
+use super::transport::{Outgoing, SendError, Transport};
 use super::webhook::{self, WebhookSecret};
 use super::{ChangeEvent, EventType, Payload};
 use crate::audit::{Actor, AuditEvent};
@@ -142,6 +142,21 @@ fn permanent(status: u16) -> bool {
 fn answer_excerpt(body: &[u8]) -> String {
     let end = body.len().min(512);
     String::from_utf8_lossy(&body[..end]).into_owned()
+}
+
+/// Of a round's attempts, every failure and the last few successes are recorded: enough to
+/// show what happened, without a row per delivered event.
+fn keep_recent_successes(attempts: &mut Vec<Attempt>) {
+    const SUCCESSES_KEPT: usize = 10;
+    let ok = |a: &Attempt| a.status.is_some_and(|s| (200..300).contains(&s));
+    let mut successes = attempts.iter().filter(|a| ok(a)).count();
+    attempts.retain(|a| {
+        if !ok(a) || successes <= SUCCESSES_KEPT {
+            return true;
+        }
+        successes -= 1;
+        false
+    });
 }
 
 impl Core {
@@ -532,34 +547,36 @@ impl Core {
         Ok(out)
     }
 
-    /// One attempt at one event; `Ok(None)` when the event is not for this receiver.
-    /// `secrets` sign webhooks, `key` SETs (see [`Core::signed_set`]).
-    async fn send(
+    /// The request that delivers `e` to `s`'s receiver, signed now; `None` when the event
+    /// has no form in the subscription's format.
+    async fn prepare(
         &self,
         s: &Subscription,
         secrets: &[WebhookSecret],
         key: &mut Option<Arc<SigningKey>>,
         e: &ChangeEvent,
-    ) -> Result<Option<Result<Answer, SendError>>, CoreError> {
+    ) -> Result<Option<Outgoing>, CoreError> {
         let config = self.events_config()?;
-        let url = s.url.as_deref().unwrap_or_default();
-        let (content_type, headers, body) = match s.format {
+        Ok(Some(match s.format {
             Format::Webhook => {
                 let body = webhook::body(&self.outgoing(config, e), s.payload);
                 let refs: Vec<&WebhookSecret> = secrets.iter().collect();
                 let headers = webhook::signature_headers(&e.id, self.now().seconds(), &body, &refs);
-                ("application/json", headers.into_iter().collect(), body)
+                Outgoing {
+                    content_type: "application/json",
+                    headers: headers.into_iter().collect(),
+                    body,
+                }
             }
             Format::Set => match self.signed_set(s, e, key).await? {
-                Some(jwt) => ("application/secevent+jwt", Vec::new(), jwt.into_bytes()),
+                Some(jwt) => Outgoing {
+                    content_type: "application/secevent+jwt",
+                    headers: vec![("accept", "application/json".into())],
+                    body: jwt.into_bytes(),
+                },
                 None => return Ok(None),
             },
-        };
-        let mut headers: Vec<(&'static str, String)> = headers;
-        if s.format == Format::Set {
-            headers.push(("accept", "application/json".into()));
-        }
-        Ok(Some(config.transport.post(url, content_type, headers, body).await))
+        }))
     }
 
     /// The delay before retry number `attempts` (1-based): doubling from the first retry,
@@ -595,14 +612,33 @@ impl Core {
             let mut c = cursor.clone();
             let full = events.len() as u32 == PAGE;
             let mut finished = true;
+            // The provider's page goes out in one batch, in order, until one is not accepted.
+            let mut requests = Vec::new();
+            let mut sent = Vec::with_capacity(events.len());
             for e in &events {
-                if !s.covers(e) {
+                let request = if s.covers(e) {
+                    self.prepare(s, &secrets, &mut key, e).await?
+                } else {
+                    None
+                };
+                sent.push(request.is_some());
+                requests.extend(request);
+            }
+            let url = s.url.as_deref().unwrap_or_default();
+            let mut outcomes = if requests.is_empty() {
+                Vec::new()
+            } else {
+                config.transport.post_all(url, requests).await
+            }
+            .into_iter();
+            for (e, was_sent) in events.iter().zip(sent) {
+                if !was_sent {
                     c.position = e.position;
                     continue;
                 }
-                let Some(outcome) = self.send(s, &secrets, &mut key, e).await? else {
-                    c.position = e.position;
-                    continue;
+                let Some(outcome) = outcomes.next() else {
+                    finished = false;
+                    break;
                 };
                 let at = self.now();
                 let (status, latency, answer, retry_after) = match &outcome {
@@ -676,6 +712,7 @@ impl Core {
         if progress.cursors.is_empty() && progress.attempts.is_empty() {
             return Ok(round);
         }
+        keep_recent_successes(&mut progress.attempts);
         if !self.store.record_progress(&s.id, Some(holder), progress).await? {
             round.stop = true;
         }

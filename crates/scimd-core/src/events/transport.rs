@@ -26,6 +26,19 @@ pub enum SendError {
     Network(String),
 }
 
+/// A request to a receiver, signed and ready.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Whether a receiver took the event.
+pub fn accepted(outcome: &Result<Answer, SendError>) -> bool {
+    matches!(outcome, Ok(a) if (200..300).contains(&a.status))
+}
+
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
     /// Whether scimd may send to `url` at all (scheme, and every address it resolves to);
@@ -40,4 +53,19 @@ pub trait Transport: Send + Sync + 'static {
         headers: Vec<(&'static str, String)>,
         body: Vec<u8>,
     ) -> Result<Answer, SendError>;
+
+    /// POST each request to `url` in order, stopping after the first that is not accepted
+    /// (its outcome is the last one returned): a page of a provider's stream in one go.
+    async fn post_all(&self, url: &str, requests: Vec<Outgoing>) -> Vec<Result<Answer, SendError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            let outcome = self.post(url, r.content_type, r.headers, r.body).await;
+            let stop = !accepted(&outcome);
+            out.push(outcome);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
 }

@@ -16,7 +16,14 @@ use serde_json::Value;
 const MIN_LEN: usize = 16;
 
 /// Keys whose values are secrets wherever they appear in JSON or form bodies.
-const SECRET_KEYS: &[&str] = &["access_token", "client_secret", "password", "secret", "token", "poll_token"];
+const SECRET_KEYS: &[&str] = &[
+    "access_token",
+    "client_secret",
+    "password",
+    "secret",
+    "token",
+    "poll_token",
+];
 
 static SEEN: Mutex<BTreeMap<u16, BTreeSet<String>>> = Mutex::new(BTreeMap::new());
 
