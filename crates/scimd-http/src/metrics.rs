@@ -88,6 +88,8 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     lag_events: Family<SubscriptionLabels, Gauge>,
     lag_seconds: Family<SubscriptionLabels, Gauge>,
+    /// Requests answered since the start, for background work that yields to a busy server.
+    served: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Metrics {
@@ -106,6 +108,7 @@ impl Default for Metrics {
             deliveries: Family::default(),
             lag_events: Family::default(),
             lag_seconds: Family::default(),
+            served: std::sync::atomic::AtomicU64::new(0),
             registry: Registry::default(),
         };
         // name, help, metric: the names are the ones dashboards and alerts already use.
@@ -217,7 +220,13 @@ impl Metrics {
         }
     }
 
+    /// Requests answered since the start.
+    pub fn served(&self) -> u64 {
+        self.served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn request(&self, route: String, method: &str, status: u16, seconds: f64) {
+        self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.latency
             .get_or_create(&RouteLabels { route: route.clone() })
             .observe(seconds);

@@ -23,6 +23,10 @@ const RENEW: Duration = Duration::from_millis(2500);
 /// How often each subscription looks for events appended by other instances, and retries.
 const IDLE: Duration = Duration::from_millis(500);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Above this many requests a second the server is busy: delivery pauses this long between
+/// pages, leaving the cores to the identity providers' requests, and catches up after.
+const BUSY_RATE: f64 = 1000.0;
+const YIELD: Duration = Duration::from_millis(500);
 
 /// Start delivering; runs until the process ends.
 pub fn start(core: Arc<Core>, metrics: Arc<Metrics>) -> JoinHandle<()> {
@@ -76,6 +80,7 @@ async fn supervise(core: Arc<Core>, metrics: Arc<Metrics>, holder: String) {
 async fn deliver(core: Arc<Core>, metrics: Arc<Metrics>, holder: String, id: String) {
     let mut appended = core.appended();
     let mut renewed: Option<tokio::time::Instant> = None;
+    let mut load = (tokio::time::Instant::now(), metrics.served());
     loop {
         if renewed.is_none_or(|at| at.elapsed() >= RENEW) {
             match core.take_lease(&id, &holder, LEASE).await {
@@ -114,6 +119,10 @@ async fn deliver(core: Arc<Core>, metrics: Arc<Metrics>, holder: String, id: Str
                     renewed = None;
                     continue;
                 }
+                if round.delivered > 0 && busy(&metrics, &mut load) {
+                    tokio::time::sleep(YIELD).await;
+                    continue;
+                }
                 if round.more {
                     continue;
                 }
@@ -122,6 +131,19 @@ async fn deliver(core: Arc<Core>, metrics: Arc<Metrics>, holder: String, id: Str
         }
         let _ = tokio::time::timeout(IDLE, appended.changed()).await;
     }
+}
+
+/// Whether the server answered more than [`BUSY_RATE`] requests a second since `load` was
+/// taken (then taken again).
+fn busy(metrics: &Metrics, load: &mut (tokio::time::Instant, u64)) -> bool {
+    let (at, served) = *load;
+    let now = (tokio::time::Instant::now(), metrics.served());
+    let seconds = now.0.duration_since(at).as_secs_f64();
+    if seconds < 0.05 {
+        return false;
+    }
+    *load = now;
+    (now.1.saturating_sub(served)) as f64 / seconds > BUSY_RATE
 }
 
 /// Receivers over HTTP(S), refused at untrusted addresses (`scimd_client::receiver`); the
