@@ -170,14 +170,14 @@ impl Payload {
 /// transaction, for resources; the services for providers and tokens). Positions are 0 until
 /// the store appends them.
 impl ChangeEvent {
-    fn of(audit: &AuditEvent, txn: &str, event_type: EventType, verb: Verb, resource_id: &str) -> ChangeEvent {
+    fn of(audit: &AuditEvent, event_type: EventType, verb: Verb, resource_id: &str) -> ChangeEvent {
         ChangeEvent {
-            id: crypto::random_uuid(),
+            id: String::new(),
             provider: audit.provider.clone().unwrap_or_default(),
             population: audit.population.unwrap_or(Population::Internal),
             position: 0,
             time: audit.time,
-            txn: txn.to_owned(),
+            txn: String::new(),
             event_type,
             verb,
             resource_kind: None,
@@ -212,13 +212,12 @@ fn is_active(doc: &Value) -> bool {
 
 fn member_events(
     audit: &AuditEvent,
-    txn: &str,
     group: &str,
     added: &[String],
     removed: &[String],
 ) -> impl Iterator<Item = ChangeEvent> {
     let one = move |t: EventType, member: &String| {
-        let mut e = ChangeEvent::of(audit, txn, t, Verb::Patch, group)
+        let mut e = ChangeEvent::of(audit, t, Verb::Patch, group)
             .about(ResourceKind::Group)
             .attributes(&["members".to_owned()]);
         e.member_id = Some(member.clone());
@@ -231,19 +230,19 @@ fn member_events(
 
 /// A user or group was created (with its initial members).
 pub fn resource_created(audit: &AuditEvent, rec: &ResourceRecord, members: &[String]) -> Vec<ChangeEvent> {
-    let txn = crypto::random_uuid();
     let created = match rec.kind {
         ResourceKind::User => EventType::UserCreated,
         ResourceKind::Group => EventType::GroupCreated,
     };
     let attributes: Vec<String> = audit.attributes.iter().filter(|a| *a != "members").cloned().collect();
-    let first = ChangeEvent::of(audit, &txn, created, Verb::Create, &rec.id)
+    let first = ChangeEvent::of(audit, created, Verb::Create, &rec.id)
         .about(rec.kind)
         .attributes(&attributes)
         .showing(rec);
-    std::iter::once(first)
-        .chain(member_events(audit, &txn, &rec.id, members, &[]))
-        .collect()
+    identified(
+        audit,
+        std::iter::once(first).chain(member_events(audit, &rec.id, members, &[])),
+    )
 }
 
 /// A user or group changed: by PUT or PATCH (`audit.action` says which), or by an
@@ -257,7 +256,6 @@ pub fn resource_updated(
     added: &[String],
     removed: &[String],
 ) -> Vec<ChangeEvent> {
-    let txn = crypto::random_uuid();
     let verb = if audit.action.ends_with(".replace") {
         Verb::Put
     } else {
@@ -272,32 +270,32 @@ pub fn resource_updated(
         (ResourceKind::Group, _, _) => None,
     };
     let own = updated.map(|t| {
-        ChangeEvent::of(audit, &txn, t, verb, &after.id)
+        ChangeEvent::of(audit, t, verb, &after.id)
             .about(after.kind)
             .attributes(&attributes)
             .showing(after)
     });
-    own.into_iter()
-        .chain(member_events(audit, &txn, &after.id, added, removed))
-        .collect()
+    identified(
+        audit,
+        own.into_iter().chain(member_events(audit, &after.id, added, removed)),
+    )
 }
 
 /// A user or group was deleted; a user also leaves each group it was in.
 pub fn resource_deleted(audit: &AuditEvent, kind: ResourceKind, id: &str, left: &[String]) -> Vec<ChangeEvent> {
-    let txn = crypto::random_uuid();
     let deleted = match kind {
         ResourceKind::User => EventType::UserDeleted,
         ResourceKind::Group => EventType::GroupDeleted,
     };
-    let own = ChangeEvent::of(audit, &txn, deleted, Verb::Delete, id).about(kind);
+    let own = ChangeEvent::of(audit, deleted, Verb::Delete, id).about(kind);
     let leaves = left.iter().map(|group| {
-        let mut e = ChangeEvent::of(audit, &txn, EventType::GroupMemberRemoved, Verb::Patch, group)
+        let mut e = ChangeEvent::of(audit, EventType::GroupMemberRemoved, Verb::Patch, group)
             .about(ResourceKind::Group)
             .attributes(&["members".to_owned()]);
         e.member_id = Some(id.to_owned());
         e
     });
-    std::iter::once(own).chain(leaves).collect()
+    identified(audit, std::iter::once(own).chain(leaves))
 }
 
 /// A provider's settings changed, it was enabled or disabled (`attributes` names what), or
@@ -308,16 +306,37 @@ pub fn provider_changed(audit: &AuditEvent, provider: &str, deleted: bool) -> Ch
     } else {
         (EventType::ProviderUpdated, Verb::Other)
     };
-    ChangeEvent::of(audit, &crypto::random_uuid(), t, verb, provider).attributes(&audit.attributes)
+    one(ChangeEvent::of(audit, t, verb, provider).attributes(&audit.attributes))
 }
 
 /// A token was revoked; `None` is every live token of the provider at once (`*`).
 pub fn token_revoked(audit: &AuditEvent, token: Option<&str>) -> ChangeEvent {
-    ChangeEvent::of(
+    one(ChangeEvent::of(
         audit,
-        &crypto::random_uuid(),
         EventType::TokenRevoked,
         Verb::Other,
         token.unwrap_or("*"),
-    )
+    ))
+}
+
+/// Give the events of one change their ids and the change's `txn`: time-ordered UUIDs
+/// (cheap to index), from one call to the random source.
+fn identify(time: Timestamp, events: &mut [ChangeEvent]) {
+    let mut ids = crypto::time_ordered_uuids(time.0, events.len() + 1).into_iter();
+    let txn = ids.next().unwrap_or_default();
+    for (e, id) in events.iter_mut().zip(ids) {
+        e.id = id;
+        e.txn = txn.clone();
+    }
+}
+
+fn identified(audit: &AuditEvent, events: impl Iterator<Item = ChangeEvent>) -> Vec<ChangeEvent> {
+    let mut events: Vec<ChangeEvent> = events.collect();
+    identify(audit.time, &mut events);
+    events
+}
+
+fn one(mut e: ChangeEvent) -> ChangeEvent {
+    identify(e.time, std::slice::from_mut(&mut e));
+    e
 }
