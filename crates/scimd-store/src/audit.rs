@@ -31,23 +31,26 @@ pub(crate) async fn append(x: &mut dyn Exec, e: &AuditEvent) -> Result<(), Store
     lock(x).await?;
     let prev = head(x, i64::MAX).await?;
     let hash = e.chain_fields().hash(&prev);
-    x.execute(
-        "INSERT INTO audit_event (time, actor, action, provider_id, resource, population, attributes, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        args![
-            e.time.0,
-            &e.actor,
-            &e.action,
-            &e.provider,
-            &e.resource,
-            e.population.map(|p| p.as_str()),
-            &attributes,
-            &prev,
-            &hash
-        ],
-    )
-    .await?;
-    crate::stream::append(x, &e.changes).await
+    const INSERT: &str = "INSERT INTO audit_event (time, actor, action, provider_id, resource, population, attributes, \
+                          prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let bound = args![
+        e.time.0,
+        &e.actor,
+        &e.action,
+        &e.provider,
+        &e.resource,
+        e.population.map(|p| p.as_str()),
+        &attributes,
+        &prev,
+        &hash
+    ];
+    match &e.changes[..] {
+        [one] if x.is_postgres() => crate::stream::append_one_then(x, one, INSERT, bound).await,
+        changes => {
+            x.execute(INSERT, bound).await?;
+            crate::stream::append(x, changes).await
+        }
+    }
 }
 
 /// The hash of the newest event before `seq` (the genesis value when there is none).

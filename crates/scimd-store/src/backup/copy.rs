@@ -218,8 +218,13 @@ async fn replace_postgres(x: &mut dyn Exec, reader: &mut Reader<'_>, force: bool
     }
     if had_data {
         // Console sessions go too: they belong to the accounts being replaced, and a
-        // restored server starts with everyone signed out (as on SQLite).
-        let names: Vec<&str> = TABLES.iter().map(|t| t.name).chain(["admin_session"]).collect();
+        // restored server starts with everyone signed out (as on SQLite); so does the log of
+        // delivery attempts of the subscriptions being replaced.
+        let names: Vec<&str> = TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain(["admin_session", "delivery_attempt"])
+            .collect();
         x.batch(&format!(
             "ALTER TABLE audit_event DISABLE TRIGGER USER; TRUNCATE {} RESTART IDENTITY; \
              ALTER TABLE audit_event ENABLE TRIGGER USER;",
