@@ -11,7 +11,7 @@ use scimd_core::{AuditEvent, EventStore, StoreError, Timestamp};
 
 use super::SqlStore;
 use crate::audit;
-use crate::db::{Exec, Row, args};
+use crate::db::{Arg, Exec, Row, args};
 use crate::stream::{COLUMNS, event_from_row};
 
 /// How many delivery attempts are kept per subscription.
@@ -230,14 +230,25 @@ impl EventStore for SqlStore {
     }
 
     async fn events_by_id(&self, ids: &[String]) -> StoreResult<Vec<ChangeEvent>> {
+        /// Ids per query; a shorter list is padded with its last id, so one statement text
+        /// serves every list (and its plan stays cached).
+        const CHUNK: usize = 100;
+        static BY_IDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {COLUMNS} FROM change_event e WHERE e.id IN ({})",
+                vec!["?"; CHUNK].join(", ")
+            )
+        });
         let ids = ids.to_vec();
         self.db
             .read(move |x| {
                 Box::pin(async move {
                     let mut out = Vec::with_capacity(ids.len());
-                    for id in &ids {
-                        let sql = format!("SELECT {COLUMNS} FROM change_event e WHERE e.id = ?");
-                        if let Some(row) = x.query_opt(&sql, args![id.as_str()]).await? {
+                    for chunk in ids.chunks(CHUNK) {
+                        let bound: Vec<Arg<'_>> = (0..CHUNK)
+                            .map(|i| Arg::from(chunk[i.min(chunk.len() - 1)].as_str()))
+                            .collect();
+                        for row in x.query(&BY_IDS, &bound).await? {
                             out.push(event_from_row(row)?.1);
                         }
                     }
