@@ -469,3 +469,34 @@ fn a_thousand_member_patch_is_a_thousand_events_and_a_refused_change_none() {
     let types: Vec<&str> = last[after.len()..].iter().map(|e| str_of(e, "type")).collect();
     assert_eq!(types, ["group.member_removed", "group.member_removed"]);
 }
+
+#[test]
+fn events_tail_follows_the_streams_as_json_lines() {
+    let scim = server(&[]);
+    let mut tail = std::process::Command::new(crate::support::BIN)
+        .args(crate::support::db_args(scim.server.path()))
+        .args(["events", "tail", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = tail.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let user = scim.user("tailed@example.com");
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("tail printed nothing"));
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(event["type"], "user.created");
+    assert_eq!(event["resource_id"], user["id"]);
+    assert_eq!(event["position"], 1);
+}
