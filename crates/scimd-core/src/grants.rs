@@ -14,12 +14,15 @@ use crate::provider::{ClientId, Provider};
 use crate::service::Core;
 use crate::token::{self, AccessToken, TokenRecord};
 
-/// Why a bearer token was not accepted. Deliberately coarse: nothing here tells a caller
-/// whether a token exists for another provider.
+/// Why a bearer token was not accepted. Deliberately coarse: a caller learns that a live
+/// token belongs to another provider, never which one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
-    /// Malformed, unknown, expired, revoked, another provider's, or the provider is disabled.
+    /// Malformed, unknown, expired, revoked, or the provider is disabled.
     InvalidToken,
+    /// A live token of another provider than the one in the path (or of any provider when
+    /// the path left the provider out): a Base URL copied wrong, not a bad token.
+    OtherProvider,
     /// A valid token used from outside the provider's allowed networks.
     NetworkNotAllowed,
     /// The token could not be checked (the database failed): no verdict on the token.
@@ -166,8 +169,11 @@ impl Core {
                 (rec, provider)
             }
         };
-        if !rec.is_live(now) || !provider.enabled || provider.id.as_str() != path_provider {
+        if !rec.is_live(now) || !provider.enabled {
             return Err(AuthFailure::InvalidToken);
+        }
+        if provider.id.as_str() != path_provider {
+            return Err(AuthFailure::OtherProvider);
         }
         if !provider.allows(ip) {
             return Err(AuthFailure::NetworkNotAllowed);

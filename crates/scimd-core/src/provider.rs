@@ -11,6 +11,23 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::net::Cidr;
 
+/// The segments a SCIM client appends to a Base URL (RFC 7644 §3.2, §3.4.3, §3.7, §3.11, §4).
+const SCIM_ENDPOINTS: [&str; 8] = [
+    "Users",
+    "Groups",
+    "Schemas",
+    "ResourceTypes",
+    "ServiceProviderConfig",
+    "Bulk",
+    "Me",
+    ".search",
+];
+
+/// Is `segment`, in any case, one of the endpoints a SCIM client appends to a Base URL?
+pub fn is_scim_endpoint(segment: &str) -> bool {
+    SCIM_ENDPOINTS.iter().any(|e| e.eq_ignore_ascii_case(segment))
+}
+
 /// A provider's id: a lowercase slug of letters, digits and hyphens. It is a path segment of
 /// the Base URL, and Okta refuses underscores there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,6 +71,12 @@ impl ProviderId {
         } else {
             slug.to_owned()
         })
+    }
+
+    /// Would this id, as the segment after `/scim/v2/`, read as a SCIM endpoint? Then a
+    /// Base URL missing its provider (`/scim/v2/Users`) could not be told from this one's.
+    pub fn reads_as_scim_endpoint(&self) -> bool {
+        is_scim_endpoint(&self.0)
     }
 
     /// The n-th alternative when the slug is taken: "okta-2", "okta-3", ...
@@ -392,6 +415,24 @@ pub fn parse_seconds(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_read_as_scim_endpoints_are_recognised_in_any_case() {
+        for name in [
+            "Users",
+            "GROUPS",
+            "schemas",
+            "resourceTypes",
+            "Service Provider Config ",
+            "bulk",
+            "ME",
+        ] {
+            let id = ProviderId::slug_of(name);
+            assert_eq!(id.reads_as_scim_endpoint(), !name.contains(' '), "{name}");
+        }
+        assert!(is_scim_endpoint(".SEARCH"));
+        assert!(!ProviderId::slug_of("Okta Users").reads_as_scim_endpoint());
+    }
 
     #[test]
     fn slugs_are_lowercase_without_underscores() {

@@ -36,6 +36,12 @@ impl Core {
         }
         let now = self.clock.now();
         let slug = ProviderId::slug_of(name);
+        if slug.reads_as_scim_endpoint() {
+            return Err(CoreError::Invalid(format!(
+                "the name '{name}' would make the provider id '{slug}', which reads as a SCIM endpoint \
+                 in a Base URL (/scim/v2/{slug}); choose another name, e.g. '{name} IdP'"
+            )));
+        }
         let secret = crypto::random_alphanumeric(CLIENT_SECRET_LEN);
         // The slug may be taken: the unique index decides, and we try the next suffix.
         for n in 1..100u32 {

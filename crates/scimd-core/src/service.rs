@@ -16,6 +16,9 @@ use crate::resource::MemberRef;
 use crate::store::{PoolStats, Store};
 use crate::token_cache::TokenCache;
 
+/// The server-state name of the public URL a running server serves under.
+const PUBLIC_URL: &str = "public_url";
+
 pub struct Core {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -58,6 +61,17 @@ impl Core {
     /// The process is about to exit: leave the database as a clean shutdown would.
     pub async fn close(&self) {
         self.store.close().await;
+    }
+
+    /// The URL a starting server serves under, recorded for the command line: `scimd provider
+    /// add` in another terminal then prints the Base URL identity providers must use.
+    pub async fn record_public_url(&self, url: &str) -> Result<(), CoreError> {
+        Ok(self.store.set_server_state(PUBLIC_URL, url).await?)
+    }
+
+    /// The public URL the last server to start recorded, if any.
+    pub async fn recorded_public_url(&self) -> Result<Option<String>, CoreError> {
+        Ok(self.store.server_state(PUBLIC_URL).await?)
     }
 
     /// Members of each group (by `seq`), in membership order.

@@ -334,6 +334,11 @@ pub trait ProviderStore: Send + Sync {
     /// moves its write-ahead log into the database file). Nothing else is written after it.
     async fn close(&self) {}
 
+    /// A value the running server recorded about itself (`public_url`), for the command line.
+    async fn server_state(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Record (or replace) such a value; not audited: it is bookkeeping, rewritten each start.
+    async fn set_server_state(&self, name: &str, value: &str) -> StoreResult<()>;
+
     /// Insert a provider. `Conflict("provider id")` when the id is taken.
     async fn create_provider(&self, provider: &Provider, event: &AuditEvent) -> StoreResult<()>;
     async fn provider(&self, id: &ProviderId) -> StoreResult<Option<Provider>>;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod client_addr;
 pub mod error;
 mod events;
+mod fallback;
 mod health;
 pub mod limits;
 pub mod metrics;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::routes())
         .merge(admin::routes(state.clone()))
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .fallback(fallback::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_addr::resolve,

@@ -15,6 +15,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0004_provider_settings.sql"),
     include_str!("../migrations/sqlite/0005_extension_attributes.sql"),
     include_str!("../migrations/sqlite/0006_change_events.sql"),
+    include_str!("../migrations/sqlite/0007_server_state.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -24,6 +25,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0004_provider_settings.sql"),
     include_str!("../migrations/postgres/0005_extension_attributes.sql"),
     include_str!("../migrations/postgres/0006_change_events.sql"),
+    include_str!("../migrations/postgres/0007_server_state.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

@@ -6,6 +6,7 @@ mod config;
 mod connections;
 mod delivery;
 mod serve;
+mod table;
 mod tls;
 
 use std::process::ExitCode;
@@ -121,7 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Subscription(cmd) => {
             let core = open_core(&settings).await?;
-            let public_url = settings.public_url_for(&settings.listen);
+            let public_url = public_url(&core, &settings, false).await?;
             delivery::configure(&core, &settings, &public_url);
             let urls = scimd_core::views::Urls::new(&public_url);
             commands::events::subscription(&core, &urls, cmd).await
@@ -131,6 +132,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::events::events(&core, cmd).await
         }
     }
+}
+
+/// The public URL a command prints Base and Token URLs with: `--public-url` (flag,
+/// `SCIMD_PUBLIC_URL` or the configuration file), else the one the server recorded when it
+/// started, else one derived from the listen address. Unless given, which one was taken is
+/// said on standard error (when `say`), so that a wrong URL is seen before it reaches an
+/// identity provider.
+pub async fn public_url(core: &Core, settings: &Settings, say: bool) -> anyhow::Result<String> {
+    if let Some(url) = &settings.public_url {
+        return Ok(url.clone());
+    }
+    if let Some(url) = core.recorded_public_url().await? {
+        if say {
+            eprintln!("using the public URL the server recorded: {url} (--public-url to change it)");
+        }
+        return Ok(url);
+    }
+    let url = settings.public_url_for(&settings.listen);
+    if say {
+        eprintln!(
+            "using the public URL {url}, derived from the listen address: no server has started on this \
+             database yet (--public-url to change it)"
+        );
+    }
+    Ok(url)
 }
 
 /// Open the database (migrating it) and the key, and build the domain service.

@@ -19,6 +19,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr()?;
     let public_url = settings.public_url_for(&local.to_string());
+    // `scimd provider add` in another terminal prints its Base URL with this one.
+    core.record_public_url(&public_url).await?;
     crate::delivery::configure(&core, settings, &public_url);
     let state = AppState::new(Arc::clone(&core), &public_url)
         .with_trusted_proxies(settings.trusted_proxies.clone())

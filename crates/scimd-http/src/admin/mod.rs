@@ -3,9 +3,9 @@
 //! `scimd_core::{input, views}`, and one error table.
 
 pub mod api;
-mod auth;
+pub(crate) mod auth;
 mod console;
-mod failure;
+pub(crate) mod failure;
 mod html;
 
 use axum::Router;

@@ -116,14 +116,18 @@ async fn authenticate(
             }
             resp
         }
-        Err(AuthFailure::InvalidToken) => {
-            ScimFailure::from(ScimError::new(401, None, "the access token is invalid, expired or revoked"))
-                .with_header(
-                    header::WWW_AUTHENTICATE,
-                    &format!("{CHALLENGE}, error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\""),
-                )
-                .into_response()
+        Err(AuthFailure::InvalidToken) => invalid_token("the access token is invalid, expired or revoked"),
+        // No provider may take an endpoint's name: the Base URL was copied without its provider.
+        Err(AuthFailure::OtherProvider) if scimd_core::provider::is_scim_endpoint(&path_provider) => {
+            let rest = original.path().strip_prefix("/scim/v2").unwrap_or("");
+            let base = state.urls.base("{provider}");
+            let why =
+                format!("this URL leaves out the provider: a Base URL is {base}, so this request goes to {base}{rest}");
+            ScimFailure::from(ScimError::new(404, None, why)).into_response()
         }
+        Err(AuthFailure::OtherProvider) => invalid_token(
+            "the access token belongs to another provider: use it at that provider's Base URL, or get a token for this one",
+        ),
         // A token that could not be checked is no verdict on it: an identity provider told
         // 401 raises an alert and may stop provisioning until a person re-enters it.
         Err(AuthFailure::Unavailable) => ScimFailure::from(ScimError::new(
@@ -133,9 +137,21 @@ async fn authenticate(
         ))
         .with_header(header::RETRY_AFTER, &crate::error::UNAVAILABLE_RETRY_AFTER.to_string())
         .into_response(),
-        Err(AuthFailure::NetworkNotAllowed) => {
-            ScimFailure::from(ScimError::new(403, None, format!("requests from {} are not allowed for this provider", peer)))
-                .into_response()
-        }
+        Err(AuthFailure::NetworkNotAllowed) => ScimFailure::from(ScimError::new(
+            403,
+            None,
+            format!("requests from {} are not allowed for this provider", peer),
+        ))
+        .into_response(),
     }
+}
+
+/// RFC 6750 §3.1 `invalid_token`, with the reason in the challenge and in the SCIM body.
+fn invalid_token(why: &str) -> Response {
+    ScimFailure::from(ScimError::new(401, None, why))
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            &format!("{CHALLENGE}, error=\"invalid_token\", error_description=\"{why}\""),
+        )
+        .into_response()
 }

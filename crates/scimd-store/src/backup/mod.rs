@@ -281,8 +281,9 @@ pub(crate) const TABLES: &[Table] = &[
 ];
 
 /// Tables that are bookkeeping, not data. Console sessions are not carried over: a restored
-/// server starts with everyone signed out; nor is the log of delivery attempts.
-const NOT_DATA: &[&str] = &["scimd_schema", "admin_session", "delivery_attempt"];
+/// server starts with everyone signed out; nor is the log of delivery attempts, nor what the
+/// last server to run recorded about itself (the next one to start records it anew).
+const NOT_DATA: &[&str] = &["scimd_schema", "admin_session", "delivery_attempt", "server_state"];
 
 /// What a backup or restore moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

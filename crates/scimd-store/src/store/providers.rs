@@ -167,6 +167,40 @@ impl ProviderStore for SqlStore {
         }
     }
 
+    async fn server_state(&self, name: &str) -> StoreResult<Option<String>> {
+        let name = name.to_owned();
+        self.db
+            .read(move |x| {
+                Box::pin(async move {
+                    match x
+                        .query_opt("SELECT value FROM server_state WHERE name = ?", args![&name])
+                        .await?
+                    {
+                        Some(row) => Ok(Some(row.text(0)?)),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn set_server_state(&self, name: &str, value: &str) -> StoreResult<()> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.db
+            .write(move |x| {
+                Box::pin(async move {
+                    x.execute(
+                        "INSERT INTO server_state (name, value) VALUES (?, ?) \
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        args![&name, &value],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
     async fn create_provider(&self, p: &Provider, event: &AuditEvent) -> StoreResult<()> {
         let p = p.clone();
         self.with_event(

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::cli::PopulationCmd;
 use crate::config::Settings;
+use crate::table;
 
 pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: PopulationCmd) -> anyhow::Result<()> {
     let PopulationCmd::List {
@@ -16,7 +17,7 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
         json,
     } = cmd;
     let population: Population = population.parse().map_err(anyhow::Error::msg)?;
-    let urls = Urls::new(&settings.public_url_for(&settings.listen));
+    let urls = Urls::new(&crate::public_url(core, settings, false).await?);
     let (_, views) = core
         .population_page(PopulationQuery {
             population,
@@ -42,37 +43,36 @@ pub async fn run(core: &Core, settings: &Settings, kind: ResourceKind, cmd: Popu
         return Ok(());
     }
     let text = |r: &scimd_core::ResourceRecord, k: &str| r.data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    match kind {
+    let t = match kind {
         ResourceKind::User => {
-            println!(
-                "{:<36}  {:<20} {:<7} {:<32} DISPLAY NAME",
-                "ID", "PROVIDER", "ACTIVE", "USERNAME"
-            );
+            let mut t = table::new(&["ID", "PROVIDER", "ACTIVE", "USERNAME", "DISPLAY NAME"]);
             for r in views.iter().map(|v| &v.record) {
                 let active = r.data.get("active").and_then(Value::as_bool).unwrap_or(true);
-                println!(
-                    "{:<36}  {:<20} {:<7} {:<32} {}",
-                    r.id,
-                    r.provider,
-                    if active { "yes" } else { "no" },
+                t.add_row(vec![
+                    r.id.to_string(),
+                    r.provider.to_string(),
+                    (if active { "yes" } else { "no" }).to_owned(),
                     text(r, "userName"),
-                    text(r, "displayName")
-                );
+                    text(r, "displayName"),
+                ]);
             }
+            t
         }
         ResourceKind::Group => {
-            println!("{:<36}  {:<20} {:>8}  DISPLAY NAME", "ID", "PROVIDER", "MEMBERS");
+            let mut t = table::new(&["ID", "PROVIDER", "MEMBERS", "DISPLAY NAME"]);
+            table::align_right(&mut t, 2);
             for v in &views {
-                println!(
-                    "{:<36}  {:<20} {:>8}  {}",
-                    v.record.id,
-                    v.record.provider,
-                    v.count,
-                    text(&v.record, "displayName")
-                );
+                t.add_row(vec![
+                    v.record.id.to_string(),
+                    v.record.provider.to_string(),
+                    v.count.to_string(),
+                    text(&v.record, "displayName"),
+                ]);
             }
+            t
         }
-    }
+    };
+    table::print(&t);
     println!("{} {what}", views.len());
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs};
 use crate::config::Settings;
+use crate::table;
 
 pub fn actor() -> Actor {
     Actor::Cli(
@@ -98,8 +99,20 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Does the command print a Base or Token URL for a person to copy? Then which public URL
+/// it used is said.
+fn shows_urls(cmd: &ProviderCmd) -> bool {
+    match cmd {
+        ProviderCmd::Add(a) => !a.json,
+        ProviderCmd::Show { json, .. } => !json,
+        ProviderCmd::Update(u) => !u.json,
+        ProviderCmd::Postman { .. } => true,
+        _ => false,
+    }
+}
+
 pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::Result<()> {
-    let urls = Urls::new(&settings.public_url_for(&settings.listen));
+    let urls = Urls::new(&crate::public_url(core, settings, shows_urls(&cmd)).await?);
     let who = actor();
     match cmd {
         ProviderCmd::Add(a) => {
@@ -133,25 +146,22 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 println!("No providers yet. Register one with: scimd provider add --name NAME --population internal");
                 return Ok(());
             }
-            println!(
-                "{:<28} {:<12} {:<8} {:<24} NAME",
-                "ID", "POPULATION", "ENABLED", "CREATED"
-            );
-            for p in all {
-                println!(
-                    "{:<28} {:<12} {:<8} {:<24} {}",
-                    p.id,
-                    p.population,
-                    if p.enabled { "yes" } else { "no" },
+            let mut t = table::new(&["ID", "POPULATION", "ENABLED", "CREATED", "NAME"]);
+            for p in &all {
+                t.add_row(vec![
+                    p.id.to_string(),
+                    p.population.to_string(),
+                    (if p.enabled { "yes" } else { "no" }).to_owned(),
                     p.created.to_rfc3339(),
-                    p.name
+                    p.name.clone(),
+                ]);
+            }
+            table::print(&t);
+            for p in all.iter().filter(|p| p.settings.secret_lost) {
+                println!(
+                    "! the client secret of '{}' was lost with the old key file: scimd provider rotate-secret {}",
+                    p.id, p.id
                 );
-                if p.settings.secret_lost {
-                    println!(
-                        "  ! its client secret was lost with the old key file: scimd provider rotate-secret {}",
-                        p.id
-                    );
-                }
             }
         }
         ProviderCmd::Show { id, reveal, json } => {
@@ -211,21 +221,17 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 println!("No tokens issued to '{id}' yet.");
                 return Ok(());
             }
-            println!(
-                "{:<14} {:<26} {:<26} {:<26} STATE",
-                "ID", "CREATED", "EXPIRES", "LAST USED"
-            );
-            for t in tokens {
-                let state = token_state(&t, now);
-                let last = t.last_used.map(|x| x.to_rfc3339()).unwrap_or_else(|| "never".into());
-                println!(
-                    "{:<14} {:<26} {:<26} {:<26} {state}",
-                    t.id,
-                    t.created.to_rfc3339(),
-                    t.expires.to_rfc3339(),
-                    last
-                );
+            let mut t = table::new(&["ID", "CREATED", "EXPIRES", "LAST USED", "STATE"]);
+            for tok in &tokens {
+                t.add_row(vec![
+                    tok.id.clone(),
+                    tok.created.to_rfc3339(),
+                    tok.expires.to_rfc3339(),
+                    tok.last_used.map(|x| x.to_rfc3339()).unwrap_or_else(|| "never".into()),
+                    token_state(tok, now).to_string(),
+                ]);
             }
+            table::print(&t);
         }
         ProviderCmd::RevokeToken { id, token_id, all } => {
             let n = core

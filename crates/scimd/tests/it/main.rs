@@ -10,6 +10,7 @@ mod durability;
 mod events;
 mod events_sets;
 mod faults;
+mod first_run;
 mod limits;
 mod malformed;
 mod metrics_families;
