@@ -36,7 +36,7 @@ impl Core {
             secrets,
             tokens: TokenCache::default(),
             failures: FailureLimiter::default(),
-            events: EventsState::new(),
+            events: EventsState::default(),
         }
     }
 

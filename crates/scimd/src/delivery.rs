@@ -10,7 +10,7 @@ use std::time::Duration;
 use scimd_core::Core;
 use scimd_core::events::service::EventsConfig;
 use scimd_core::events::subscription::State;
-use scimd_core::events::transport::{Answer, Outgoing, SendError, Transport, accepted};
+use scimd_core::events::transport::{Answer, Outgoing, SendError, Transport, in_order};
 use scimd_http::metrics::Metrics;
 use tokio::task::JoinHandle;
 
@@ -162,34 +162,14 @@ impl Transport for HttpTransport {
             .map_err(|e| format!("the address check stopped: {e}"))?
     }
 
-    async fn post(
-        &self,
-        url: &str,
-        content_type: &str,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-    ) -> Result<Answer, SendError> {
-        let (receivers, url, content_type) = (self.receivers.clone(), url.to_owned(), content_type.to_owned());
-        tokio::task::spawn_blocking(move || answer(receivers.post(&url, &content_type, &headers, &body)))
-            .await
-            .map_err(|e| SendError::Network(format!("the delivery stopped: {e}")))?
-    }
-
     /// The whole page on one blocking thread: a hand-off per event would cost more than
     /// the request on a local network.
     async fn post_all(&self, url: &str, requests: Vec<Outgoing>) -> Vec<Result<Answer, SendError>> {
         let (receivers, url) = (self.receivers.clone(), url.to_owned());
         let sent = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(requests.len());
-            for r in requests {
-                let outcome = answer(receivers.post(&url, r.content_type, &r.headers, &r.body));
-                let stop = !accepted(&outcome);
-                out.push(outcome);
-                if stop {
-                    break;
-                }
-            }
-            out
+            in_order(requests, |r| {
+                answer(receivers.post(&url, r.content_type, &r.headers, &r.body))
+            })
         })
         .await;
         sent.unwrap_or_else(|e| vec![Err(SendError::Network(format!("the delivery stopped: {e}")))])

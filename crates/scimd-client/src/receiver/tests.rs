@@ -281,24 +281,3 @@ fn check_url_accepts_public_https_and_allowed_blocks_without_connecting() {
     // An allowed block opens internal addresses, not plain http to the Internet.
     assert!(check_url("http://93.184.215.14/", &allowed).is_err());
 }
-
-/// Not a check but a measurement: `cargo test -p scimd-client --lib receiver -- --ignored
-/// --nocapture` prints how many sequential POSTs a second reach a local receiver.
-#[test]
-#[ignore]
-fn sequential_post_rate_to_a_local_receiver() {
-    let test = receiver(|_| answer("202 Accepted", "", b""));
-    let receivers = client(loopback_allowed());
-    let headers = [("webhook-signature", "v1,c2lnbmF0dXJl".to_owned())];
-    let body = vec![b'e'; 600];
-    let count = 5_000;
-    let started = Instant::now();
-    for _ in 0..count {
-        let answer = receivers.post(&test.url, "application/json", &headers, &body).unwrap();
-        assert_eq!(answer.status, 202);
-    }
-    let elapsed = started.elapsed();
-    let connections = test.accepts.load(Ordering::SeqCst);
-    let rate = f64::from(count) / elapsed.as_secs_f64();
-    println!("{count} POSTs in {elapsed:?}: {rate:.0}/s over {connections} connection(s)");
-}

@@ -818,10 +818,3 @@ impl Core {
         Ok(answer)
     }
 }
-
-/// The configuration lives with the core; this lets `Core::new` stay as it is.
-impl EventsState {
-    pub(crate) fn new() -> Self {
-        EventsState::default()
-    }
-}

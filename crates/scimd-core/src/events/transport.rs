@@ -45,27 +45,25 @@ pub trait Transport: Send + Sync + 'static {
     /// a readable reason when not. Asked when a subscription is made.
     async fn check_url(&self, url: &str) -> Result<(), String>;
 
-    /// POST `body` to `url`; redirects are not followed.
-    async fn post(
-        &self,
-        url: &str,
-        content_type: &str,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-    ) -> Result<Answer, SendError>;
+    /// POST each request to `url` in order (redirects not followed), stopping after the
+    /// first that is not accepted (its outcome is the last one returned): a page of a
+    /// provider's stream in one go. [`in_order`] is that loop around one request.
+    async fn post_all(&self, url: &str, requests: Vec<Outgoing>) -> Vec<Result<Answer, SendError>>;
+}
 
-    /// POST each request to `url` in order, stopping after the first that is not accepted
-    /// (its outcome is the last one returned): a page of a provider's stream in one go.
-    async fn post_all(&self, url: &str, requests: Vec<Outgoing>) -> Vec<Result<Answer, SendError>> {
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            let outcome = self.post(url, r.content_type, r.headers, r.body).await;
-            let stop = !accepted(&outcome);
-            out.push(outcome);
-            if stop {
-                break;
-            }
+/// Send `requests` one after the other with `send` until one is not accepted.
+pub fn in_order(
+    requests: Vec<Outgoing>,
+    mut send: impl FnMut(Outgoing) -> Result<Answer, SendError>,
+) -> Vec<Result<Answer, SendError>> {
+    let mut out = Vec::with_capacity(requests.len());
+    for r in requests {
+        let outcome = send(r);
+        let stop = !accepted(&outcome);
+        out.push(outcome);
+        if stop {
+            break;
         }
-        out
     }
+    out
 }
