@@ -15,6 +15,8 @@ pub enum Actor {
     Provider(String),
     /// A signed-in administrator.
     Admin(String),
+    /// A setup link's page, acting for the identity provider's own administrator.
+    Setup(String),
     System,
 }
 
@@ -24,6 +26,7 @@ impl std::fmt::Display for Actor {
             Actor::Cli(n) => write!(f, "cli:{n}"),
             Actor::Provider(n) => write!(f, "provider:{n}"),
             Actor::Admin(n) => write!(f, "admin:{n}"),
+            Actor::Setup(n) => write!(f, "setup:{n}"),
             Actor::System => f.write_str("system"),
         }
     }

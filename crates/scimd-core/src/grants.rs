@@ -77,7 +77,7 @@ impl Core {
     pub async fn issue_token(&self, client_id: &str, secret: &str, ip: IpAddr) -> Result<IssuedToken, CoreError> {
         let provider = self.authenticate_client(client_id, secret, ip).await?;
         let actor = Actor::Provider(provider.id.to_string());
-        self.mint_token(provider, &actor).await
+        self.mint_token(provider, &actor, None).await
     }
 
     /// An administrator runs the grant on the provider's behalf (the console's "Generate
@@ -87,10 +87,16 @@ impl Core {
         if !provider.enabled {
             return Err(CoreError::Forbidden(format!("provider '{}' is disabled", provider.id)));
         }
-        self.mint_token(provider, actor).await
+        self.mint_token(provider, actor, None).await
     }
 
-    async fn mint_token(&self, provider: Provider, actor: &Actor) -> Result<IssuedToken, CoreError> {
+    /// A token for `provider`, made by `actor`; `via` is the setup link it was made through.
+    pub(crate) async fn mint_token(
+        &self,
+        provider: Provider,
+        actor: &Actor,
+        via: Option<&str>,
+    ) -> Result<IssuedToken, CoreError> {
         let now = self.clock.now();
         let token = AccessToken::generate();
         let record = TokenRecord {
@@ -101,6 +107,7 @@ impl Core {
             expires: now.plus_seconds(provider.token_ttl_seconds),
             last_used: None,
             revoked: None,
+            setup_link: via.map(str::to_owned),
         };
         let event = AuditEvent::new(now, actor, "token.issue")
             .provider(provider.id.as_str())

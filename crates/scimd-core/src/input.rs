@@ -302,3 +302,23 @@ pub fn secret_overlap(text: Option<&str>) -> Result<std::time::Duration, CoreErr
     }
     Ok(std::time::Duration::from_secs(secs.unsigned_abs()))
 }
+
+/// A setup link as the admin API asks for one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupLinkInput {
+    /// How long it works, e.g. `72h` (the default) or `7d`; at most 30 days.
+    pub expires: Option<String>,
+    /// The page may show the client secret, once.
+    #[serde(default)]
+    pub reveal_secret: bool,
+}
+
+/// A setup link's lifetime as typed (`72h`, `7d`); blank means the default. The range is
+/// the core's to check.
+pub fn setup_link_ttl(text: Option<&str>) -> Result<Option<i64>, CoreError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => parse_seconds(t).map(Some).map_err(invalid),
+    }
+}

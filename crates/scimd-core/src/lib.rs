@@ -21,6 +21,7 @@ pub mod provisioning;
 pub mod registry;
 pub mod resource;
 pub mod service;
+pub mod setup;
 pub mod store;
 pub mod token;
 mod token_cache;
@@ -36,6 +37,6 @@ pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
 pub use store::{
     AdminStore, AuditLink, AuditQuery, EventStore, MemberRow, PoolStats, PopulationPage, PopulationQuery,
-    ProviderStore, ResourceStore, Store, StoredAuditEvent,
+    ProviderStore, ResourceStore, SetupStore, Store, StoredAuditEvent,
 };
 pub use token::{AccessToken, TokenRecord};

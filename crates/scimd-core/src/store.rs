@@ -16,6 +16,7 @@ use crate::provider::{ClientId, Population, Provider, ProviderId};
 use crate::resource::{
     Discovered, IndexEntry, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
 };
+use crate::setup::{Received, SetupLink};
 use crate::token::TokenRecord;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -137,9 +138,38 @@ pub struct PoolStats {
 }
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
-pub trait Store: ProviderStore + ResourceStore + AdminStore + EventStore + Send + Sync + 'static {}
+pub trait Store: ProviderStore + ResourceStore + AdminStore + EventStore + SetupStore + Send + Sync + 'static {}
 
-impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + Send + Sync + 'static> Store for T {}
+impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + SetupStore + Send + Sync + 'static> Store for T {}
+
+/// Setup links: made and revoked by administrators, opened by the identity provider's own
+/// administrator through their code.
+#[async_trait]
+pub trait SetupStore: Send + Sync {
+    /// Insert a link (its id and code digest are fresh random values).
+    async fn create_setup_link(&self, link: &SetupLink, event: &AuditEvent) -> StoreResult<()>;
+    /// The link with this code digest and its provider, in one read, whatever its state.
+    async fn setup_link_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<(SetupLink, Provider)>>;
+    /// A provider's links, newest first.
+    async fn setup_links(&self, provider: &ProviderId) -> StoreResult<Vec<SetupLink>>;
+    /// Revoke the link if it is not yet, and the live tokens named in `tokens` (made through
+    /// it); the event is written when either changed. Returns how many tokens were revoked.
+    async fn revoke_setup_link(
+        &self,
+        provider: &ProviderId,
+        link_id: &str,
+        tokens: &[String],
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> StoreResult<u64>;
+    /// Record the first view (the event only if this call is the first).
+    async fn mark_setup_link_viewed(&self, link_id: &str, at: Timestamp, event: &AuditEvent) -> StoreResult<()>;
+    /// Claim the link's one reveal of the client secret: `true` (and the event written) for
+    /// exactly one caller, `false` if it may not or already did.
+    async fn claim_setup_secret(&self, link_id: &str, at: Timestamp, event: &AuditEvent) -> StoreResult<bool>;
+    /// How many users and groups a provider holds.
+    async fn received(&self, provider: &ProviderId) -> StoreResult<Received>;
+}
 
 /// The change streams (appended by the other stores, with each change), subscriptions and
 /// their progress, and the keys that sign Security Event Tokens.

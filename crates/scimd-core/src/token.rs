@@ -59,6 +59,8 @@ pub struct TokenRecord {
     pub expires: Timestamp,
     pub last_used: Option<Timestamp>,
     pub revoked: Option<Timestamp>,
+    /// The setup link it was made through, if any.
+    pub setup_link: Option<String>,
 }
 
 impl TokenRecord {

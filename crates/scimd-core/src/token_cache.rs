@@ -113,6 +113,7 @@ mod tests {
             expires: Timestamp(i64::MAX),
             last_used: None,
             revoked: None,
+            setup_link: None,
         };
         let provider = Provider {
             id,

@@ -42,6 +42,11 @@ impl Urls {
     pub fn token(&self) -> String {
         format!("{}/oauth2/token", self.public)
     }
+
+    /// A setup link's page.
+    pub fn setup(&self, code: &str) -> String {
+        format!("{}/setup/{code}", self.public)
+    }
 }
 
 /// Where a resource lives under its provider's Base URL.
@@ -159,6 +164,35 @@ pub fn token_json(t: &TokenRecord, now: Timestamp) -> Value {
         "last_used": t.last_used.map(|x| x.to_rfc3339()),
         "revoked": t.revoked.map(|x| x.to_rfc3339()),
         "live": t.is_live(now),
+        "setup_link": t.setup_link,
+    })
+}
+
+/// A setup link as listed: never its code (which is not kept), with how many tokens were
+/// made through it.
+pub fn setup_link_json(l: &crate::setup::SetupLink, tokens: usize, now: Timestamp) -> Value {
+    json!({
+        "id": l.id,
+        "provider": l.provider.as_str(),
+        "state": l.state(now),
+        "created": l.created.to_rfc3339(),
+        "created_by": l.created_by,
+        "expires": l.expires.to_rfc3339(),
+        "revoked": l.revoked.map(|x| x.to_rfc3339()),
+        "reveal_secret": l.reveal_secret,
+        "secret_revealed": l.secret_revealed.map(|x| x.to_rfc3339()),
+        "first_viewed": l.first_viewed.map(|x| x.to_rfc3339()),
+        "tokens": tokens,
+    })
+}
+
+/// A link just made: the one time its URL is shown.
+pub fn created_setup_link_json(urls: &Urls, c: &crate::setup::CreatedLink) -> Value {
+    json!({
+        "id": c.link.id,
+        "url": urls.setup(&c.code),
+        "expires": c.link.expires.to_rfc3339(),
+        "reveal_secret": c.link.reveal_secret,
     })
 }
 

@@ -13,6 +13,7 @@ mod oauth;
 mod request_id;
 mod scim;
 pub mod security_headers;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(scim::routes(state.clone()))
         .merge(events::routes())
         .merge(admin::routes(state.clone()))
+        .merge(setup::routes())
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(fallback::not_found)
         .layer(axum::middleware::from_fn_with_state(

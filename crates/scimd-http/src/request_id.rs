@@ -25,7 +25,9 @@ pub async fn assign(req: Request, next: Next) -> Response {
         .filter(|v| acceptable(v))
         .map(str::to_owned)
         .unwrap_or_else(|| scimd_core::crypto::random_alphanumeric(16));
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), client = tracing::field::Empty);
+    let path = crate::setup::loggable_path(req.uri().path());
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %path, client = tracing::field::Empty);
     let mut resp = async move {
         tracing::debug!("received");
         let resp = next.run(req).await;

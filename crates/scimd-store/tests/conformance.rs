@@ -14,6 +14,7 @@ use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
 use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
 use scimd_core::resource::{Change, ListQuery, ListRequest, NewResource, PageStart, ResourceKey, SortOrder};
+use scimd_core::setup::{Received, SetupLink};
 use scimd_core::{
     Actor, AuditEvent, AuditQuery, ClientId, CoreError, Population, Provider, ProviderId, Store, StoreError, Timestamp,
     TokenRecord,
@@ -231,6 +232,7 @@ async fn tokens_are_found_by_hash_revoked_and_go_with_their_provider() {
             expires: Timestamp(now().0 + 3_600_000),
             last_used: None,
             revoked: None,
+            setup_link: None,
         };
         for (id, n) in [("t1", 1), ("t2", 2), ("t3", 3)] {
             s.create_token(&token(id, n), &event("token.create", "okta"))
@@ -281,6 +283,121 @@ async fn tokens_are_found_by_hash_revoked_and_go_with_their_provider() {
             .await
             .unwrap();
         assert!(s.token_by_hash(&[2; 32]).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_links_open_by_hash_reveal_once_and_revoke_their_own_tokens() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "vendor", Population::ThirdParty).await;
+        let link = SetupLink {
+            id: "l1".into(),
+            provider: p.id.clone(),
+            hash: [4; 32],
+            created: now(),
+            created_by: "cli:ops".into(),
+            expires: Timestamp(now().0 + 3_600_000),
+            revoked: None,
+            reveal_secret: true,
+            secret_revealed: None,
+            first_viewed: None,
+        };
+        s.create_setup_link(&link, &event("setup_link.create", "vendor"))
+            .await
+            .unwrap();
+        let (found, owner) = s.setup_link_by_hash(&[4; 32]).await.unwrap().unwrap();
+        assert_eq!((found, owner.id.clone()), (link.clone(), p.id.clone()));
+        assert!(s.setup_link_by_hash(&[5; 32]).await.unwrap().is_none());
+
+        let later = Timestamp(now().0 + 10);
+        s.mark_setup_link_viewed("l1", later, &event("setup_link.view", "vendor"))
+            .await
+            .unwrap();
+        s.mark_setup_link_viewed("l1", Timestamp(later.0 + 1), &event("setup_link.view", "vendor"))
+            .await
+            .unwrap();
+        assert!(
+            s.claim_setup_secret("l1", later, &event("provider.secret.reveal", "vendor"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.claim_setup_secret("l1", later, &event("provider.secret.reveal", "vendor"))
+                .await
+                .unwrap()
+        );
+        let stored = s.setup_links(&p.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            (stored[0].first_viewed, stored[0].secret_revealed),
+            (Some(later), Some(later))
+        );
+        let views = s
+            .audit_events(&AuditQuery {
+                action: Some("setup_link.view".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(views.len(), 1, "only the first view is recorded");
+
+        let token = |id: &str, n: u8, via: Option<&str>| TokenRecord {
+            id: id.into(),
+            provider: p.id.clone(),
+            hash: [n; 32],
+            created: now(),
+            expires: Timestamp(now().0 + 3_600_000),
+            last_used: None,
+            revoked: None,
+            setup_link: via.map(str::to_owned),
+        };
+        for t in [
+            token("a", 11, Some("l1")),
+            token("b", 12, Some("l1")),
+            token("c", 13, None),
+        ] {
+            s.create_token(&t, &event("token.issue", "vendor")).await.unwrap();
+        }
+        let (a, _) = s.token_by_hash(&[11; 32]).await.unwrap().unwrap();
+        assert_eq!(a.setup_link.as_deref(), Some("l1"));
+        // A token not made through the link is not revoked with it, even when named.
+        let n = s
+            .revoke_setup_link(
+                &p.id,
+                "l1",
+                &["a".into(), "c".into()],
+                later,
+                &event("setup_link.revoke", "vendor"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let states: Vec<(String, bool)> = s
+            .tokens(&p.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.revoked.is_some()))
+            .collect();
+        assert_eq!(states, [("a".into(), true), ("b".into(), false), ("c".into(), false)]);
+        assert_eq!(s.setup_links(&p.id).await.unwrap()[0].revoked, Some(later));
+        // Revoked already: revoking again only takes the tokens named.
+        let n = s
+            .revoke_setup_link(&p.id, "l1", &["b".into()], later, &event("setup_link.revoke", "vendor"))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+
+        assert_eq!(s.received(&p.id).await.unwrap(), Received::default());
+        user(&s, &p, "jane@example.com").await.unwrap();
+        assert_eq!(s.received(&p.id).await.unwrap(), Received { users: 1, groups: 0 });
+
+        s.delete_provider(&p.id, &event("provider.delete", "vendor"))
+            .await
+            .unwrap();
+        assert!(s.setup_link_by_hash(&[4; 32]).await.unwrap().is_none());
     })
     .await;
 }

@@ -371,6 +371,41 @@ pub enum ProviderCmd {
     /// Extension schemas (custom attributes) of a provider's users and groups
     #[command(subcommand)]
     Schema(SchemaCmd),
+    /// Setup links: a page where the identity provider's own administrator connects it
+    #[command(subcommand)]
+    SetupLink(SetupLinkCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SetupLinkCmd {
+    /// Make a setup link and print its URL (shown once: only its digest is kept)
+    Create {
+        provider: String,
+        /// How long the link works, e.g. 72h or 7d; at most 30d
+        #[arg(long, default_value = "72h")]
+        expires: String,
+        /// The page may show the client secret, once (for Entra's OAuth option)
+        #[arg(long)]
+        reveal_secret: bool,
+        /// Print {"id", "url", "expires"} as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a provider's setup links with their state and the tokens made through each
+    List {
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a setup link: its page stops working at once
+    Revoke {
+        provider: String,
+        /// The link's id, as `setup-link list` shows it
+        link_id: String,
+        /// Also revoke the live tokens made through the link
+        #[arg(long)]
+        revoke_tokens: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

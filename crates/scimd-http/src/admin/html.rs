@@ -152,6 +152,33 @@ pub fn page(
     .into_string()
 }
 
+/// A page for someone who is not an administrator (a setup link's page): no navigation, no
+/// session, the console's styles, the copy buttons and the setup page's status panel.
+pub fn public_page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex, nofollow";
+                title { (title) " · scimd" }
+                link rel="stylesheet" href="/admin/static/console.css";
+                script src="/admin/static/console.js" defer {}
+                script src="/admin/static/setup.js" defer {}
+            }
+            body.public {
+                header.top { span.brand { "scimd" } }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
 /// A page with just a message (errors, refusals), for when no session is at hand.
 pub fn message_page(title: &str, message: &str) -> axum::response::Html<String> {
     let body = html! {

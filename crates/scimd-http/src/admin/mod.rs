@@ -6,7 +6,7 @@ pub mod api;
 pub(crate) mod auth;
 mod console;
 pub(crate) mod failure;
-mod html;
+pub(crate) mod html;
 
 use axum::Router;
 

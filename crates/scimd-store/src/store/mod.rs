@@ -7,6 +7,7 @@ pub(crate) mod admins;
 pub(crate) mod events;
 pub(crate) mod providers;
 pub(crate) mod resources;
+pub(crate) mod setup_links;
 
 use scimd_core::StoreError;
 

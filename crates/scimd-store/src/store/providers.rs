@@ -13,10 +13,10 @@ use super::SqlStore;
 use crate::audit;
 use crate::db::{Arg, Cell, Db, Exec, Row, args, cells, conflict};
 
-const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
+pub(crate) const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
      allowed_networks, client_id, secret_sealed, secret_hash, created, modified, settings";
 
-const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked";
+const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked, t.setup_link";
 
 /// A token and its provider in one indexed read: the hot path of every SCIM request.
 static TOKEN_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
@@ -30,12 +30,12 @@ static TOKEN_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("unreadable row: {what}"))
 }
 
 /// A provider from [`PROVIDER_COLUMNS`], starting at column `at`.
-fn provider_from_row(row: &Row, at: usize) -> Result<Provider, StoreError> {
+pub(crate) fn provider_from_row(row: &Row, at: usize) -> Result<Provider, StoreError> {
     let text = |i: usize| row.text(at + i);
     let tags: Vec<String> = serde_json::from_str(&text(5)?).map_err(corrupt)?;
     let networks: Vec<String> = serde_json::from_str(&text(7)?).map_err(corrupt)?;
@@ -70,6 +70,7 @@ fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         expires: Timestamp(row.int(4)?),
         last_used: row.opt_int(5)?.map(Timestamp),
         revoked: row.opt_int(6)?.map(Timestamp),
+        setup_link: row.opt_text(7)?,
     })
 }
 
@@ -310,8 +311,16 @@ impl ProviderStore for SqlStore {
     }
 
     async fn create_token(&self, t: &TokenRecord, event: &AuditEvent) -> StoreResult<()> {
-        let sql = "INSERT INTO access_token (id, provider_id, hash, created, expires) VALUES (?, ?, ?, ?, ?)";
-        let values = cells![t.id.as_str(), t.provider.as_str(), t.hash, t.created.0, t.expires.0];
+        let sql =
+            "INSERT INTO access_token (id, provider_id, hash, created, expires, setup_link) VALUES (?, ?, ?, ?, ?, ?)";
+        let values = cells![
+            t.id.as_str(),
+            t.provider.as_str(),
+            t.hash,
+            t.created.0,
+            t.expires.0,
+            t.setup_link.clone()
+        ];
         self.changing(event, sql, values, "token").await.map(drop)
     }
 
@@ -321,7 +330,7 @@ impl ProviderStore for SqlStore {
             .read_now(move |x| {
                 Box::pin(async move {
                     match x.query_opt(&TOKEN_WITH_PROVIDER, args![&hash]).await? {
-                        Some(r) => Ok(Some((token_from_row(&r)?, provider_from_row(&r, 7)?))),
+                        Some(r) => Ok(Some((token_from_row(&r)?, provider_from_row(&r, 8)?))),
                         None => Ok(None),
                     }
                 })

@@ -8,4 +8,5 @@ pub mod population;
 pub mod provider;
 pub mod push;
 pub mod schema;
+pub mod setup_link;
 pub mod token;

@@ -8,7 +8,7 @@ use scimd_core::views::{Urls, human_duration, provider_json, token_json, token_s
 use scimd_core::{Actor, Core, Provider};
 use serde_json::Value;
 
-use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs};
+use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
 use crate::config::Settings;
 use crate::table;
 
@@ -107,6 +107,7 @@ fn shows_urls(cmd: &ProviderCmd) -> bool {
         ProviderCmd::Show { json, .. } => !json,
         ProviderCmd::Update(u) => !u.json,
         ProviderCmd::Postman { .. } => true,
+        ProviderCmd::SetupLink(SetupLinkCmd::Create { .. }) => true,
         _ => false,
     }
 }
@@ -221,7 +222,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                 println!("No tokens issued to '{id}' yet.");
                 return Ok(());
             }
-            let mut t = table::new(&["ID", "CREATED", "EXPIRES", "LAST USED", "STATE"]);
+            let mut t = table::new(&["ID", "CREATED", "EXPIRES", "LAST USED", "STATE", "SETUP LINK"]);
             for tok in &tokens {
                 t.add_row(vec![
                     tok.id.clone(),
@@ -229,6 +230,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
                     tok.expires.to_rfc3339(),
                     tok.last_used.map(|x| x.to_rfc3339()).unwrap_or_else(|| "never".into()),
                     token_state(tok, now).to_string(),
+                    tok.setup_link.clone().unwrap_or_default(),
                 ]);
             }
             table::print(&t);
@@ -240,6 +242,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
             println!("Revoked {n} token{} of '{id}'.", if n == 1 { "" } else { "s" });
         }
         ProviderCmd::Schema(cmd) => return crate::commands::schema::run(core, cmd).await,
+        ProviderCmd::SetupLink(cmd) => return crate::commands::setup_link::run(core, &urls, cmd).await,
         ProviderCmd::Postman { id, output } => {
             let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;

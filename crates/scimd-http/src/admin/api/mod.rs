@@ -5,6 +5,7 @@
 mod openapi;
 mod providers;
 mod resources;
+mod setup_links;
 mod subscriptions;
 
 use axum::http::Method;
@@ -325,6 +326,7 @@ fn table() -> Vec<Route> {
             ..r(Method::GET, "/audit", "The audit log, newest first", get(audit_list))
         },
     ];
+    table.extend(setup_links::table());
     table.extend(subscriptions::table());
     table
 }

@@ -73,6 +73,10 @@ pub fn document() -> Value {
                     "events": list("only these event types (user.created, group.member_added, ...); empty: all"),
                     "payload": {"type": "string", "enum": ["full", "notice"], "description": "the resource after the change (default), or ids and attribute names only"}
                 }},
+                "SetupLinkInput": {"type": "object", "additionalProperties": false, "properties": {
+                    "expires": {"type": "string", "description": "how long the link works, e.g. 72h (default) or 7d; at most 30d"},
+                    "reveal_secret": {"type": "boolean", "description": "the page may show the client secret, once (default false)"}
+                }},
                 "RotateInput": {"type": "object", "additionalProperties": false, "properties": {
                     "overlap": {"type": "string", "description": "how long the old secret still signs, e.g. 24h (default), 0 to cut over at once; at most 30d"}
                 }},

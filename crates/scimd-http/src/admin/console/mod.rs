@@ -4,6 +4,7 @@
 mod audit;
 mod provider_page;
 mod provider_schemas;
+mod provider_setup_links;
 mod providers;
 mod resources;
 mod subscription_page;
@@ -104,6 +105,7 @@ async fn static_file(Path(file): Path<String>) -> Response {
     let (body, ty) = match file.as_str() {
         "console.js" => (include_str!("../static/console.js"), "text/javascript; charset=utf-8"),
         "console.css" => (include_str!("../static/console.css"), "text/css; charset=utf-8"),
+        "setup.js" => (include_str!("../static/setup.js"), "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

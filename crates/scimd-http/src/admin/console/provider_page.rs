@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::PROVIDERS as CRUMB;
 use super::provider_schemas::{self, SchemaForm};
+use super::provider_setup_links;
 use super::{Page, render};
 use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/providers/{id}/enable", post(providers_enable))
         .route("/admin/providers/{id}/disable", post(providers_disable))
         .merge(provider_schemas::routes())
+        .merge(provider_setup_links::routes())
 }
 
 /// A value shown once on the details page.
@@ -41,12 +43,15 @@ pub(super) enum Once {
     Issued(Box<IssuedToken>),
     /// An extension schema the form sent, refused for this reason.
     SchemaRefused(Box<SchemaForm>, String),
+    /// A setup link just made: its URL.
+    SetupLink(Box<scimd_core::setup::CreatedLink>),
 }
 
 pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Page {
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
     let discovered = state.core.discovered(&p).await?;
+    let links = state.core.setup_links(id).await?;
     let now = state.core.now();
     let status = TokenStatus::of(&tokens, now);
     let csrf = &admin.session.csrf;
@@ -144,7 +149,8 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
             } @else {
                 div.table { table #tokens {
                     thead { tr {
-                        th { "ID" } th { "Created" } th { "Expires" } th { "Last used" } th { "State" } th {}
+                        th { "ID" } th { "Created" } th { "Expires" } th { "Last used" } th { "State" }
+                        th { "Setup link" } th {}
                     } }
                     tbody {
                         @for t in tokens.iter().rev() {
@@ -154,6 +160,7 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                                 td { (t.expires.to_rfc3339()) }
                                 td { (t.last_used.map_or_else(|| "never".to_owned(), |x| x.to_rfc3339())) }
                                 td { (token_state(t, now)) }
+                                td.mono { (t.setup_link.as_deref().unwrap_or("—")) }
                                 td {
                                     @if t.is_live(now) {
                                         (post_button(&format!("{base}/tokens/{}/revoke", t.id), csrf, "Revoke", "danger"))
@@ -165,6 +172,18 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                 } }
             }
         }
+        (provider_setup_links::section(
+            &p,
+            &links,
+            &tokens,
+            match &once {
+                Once::SetupLink(c) => Some(&**c),
+                _ => None,
+            },
+            |code| state.urls.setup(code),
+            csrf,
+            now,
+        ))
         (provider_schemas::section(&p, &discovered, csrf, match &once {
             Once::SchemaRefused(form, why) => Some((&**form, why.as_str())),
             _ => None,
