@@ -7,7 +7,7 @@
 // Environment: SCIMD_URL (the running server), ADMIN_NAME, ADMIN_PASSWORD, SCREENSHOTS
 // (a directory), CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
+import { launch, stepper } from "./common.mjs";
 import { mkdirSync } from "node:fs";
 import assert from "node:assert/strict";
 
@@ -19,27 +19,15 @@ assert.ok(url && name && password, "SCIMD_URL, ADMIN_NAME and ADMIN_PASSWORD are
 mkdirSync(shots, { recursive: true });
 
 let shotCount = 0;
-let stepCount = 0;
 async function shot(page, label) {
   shotCount += 1;
   const file = `${shots}/${String(shotCount).padStart(2, "0")}-${label}.png`;
   await page.screenshot({ path: file, fullPage: true });
 }
 
-async function step(label, body) {
-  stepCount += 1;
-  process.stdout.write(`step ${stepCount}: ${label} ... `);
-  await body();
-  process.stdout.write("ok\n");
-}
+const step = stepper("");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 const consoleErrors = [];
@@ -281,7 +269,7 @@ try {
   });
 
   assert.deepEqual(consoleErrors, [], "no errors in the browser console (CSP violations included)");
-  console.log(`browser flow passed: ${stepCount} steps, ${shotCount} screenshots in ${shots}`);
+  console.log(`browser flow passed: ${step.count()} steps, ${shotCount} screenshots in ${shots}`);
 } catch (e) {
   await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
   console.log(`\nfailed at ${page.url()}; see ${shots}/failure.png`);

@@ -37,6 +37,15 @@ impl Timestamp {
         }
     }
 
+    /// For people: `2026-12-03 08:16 UTC` (minutes are enough to say when a link expires).
+    pub fn to_human(self) -> String {
+        let rfc = self.to_rfc3339();
+        match (rfc.get(..10), rfc.get(11..16)) {
+            (Some(day), Some(time)) => format!("{day} {time} UTC"),
+            _ => rfc,
+        }
+    }
+
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
         Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
@@ -99,6 +108,8 @@ mod tests {
         let s = t.to_rfc3339();
         assert!(s.ends_with('Z'), "{s}");
         assert_eq!(Timestamp::parse_rfc3339(&s), Some(t));
+        let human = Timestamp::parse_rfc3339("2026-12-03T08:16:22.544Z").map(Timestamp::to_human);
+        assert_eq!(human.as_deref(), Some("2026-12-03 08:16 UTC"));
     }
 
     #[test]

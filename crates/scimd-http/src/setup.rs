@@ -62,18 +62,19 @@ struct PageForm {
 
 impl PageForm {
     /// Did this form come from the page (and not from a scanner or another site)?
-    fn check(&self, code: &str) -> Result<(), Response> {
-        let expected = form_token(code);
-        if scimd_core::crypto::constant_time_eq(self.csrf.as_bytes(), expected.as_bytes()) {
-            return Ok(());
-        }
-        Err(message(
-            StatusCode::FORBIDDEN,
-            "Reload the page",
-            "This form did not come from the setup page, so nothing was done. Open the link again and use \
-             the button on the page.",
-        ))
+    fn came_from_page(&self, code: &str) -> bool {
+        scimd_core::crypto::constant_time_eq(self.csrf.as_bytes(), form_token(code).as_bytes())
     }
+}
+
+/// The answer to a form that did not come from the page: nothing was done.
+fn not_came_from_page() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Reload the page",
+        "This form did not come from the setup page, so nothing was done. Open the link again and use \
+         the button on the page.",
+    )
 }
 
 async fn show(
@@ -93,8 +94,8 @@ async fn token(
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if let Err(r) = form.check(&code) {
-        return r;
+    if !form.came_from_page(&code) {
+        return not_came_from_page();
     }
     match state.core.setup_issue_token(&code, ip).await {
         Ok((open, issued)) => page(&state, &code, &open, Shown::Token(Box::new(issued))),
@@ -108,8 +109,8 @@ async fn secret(
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if let Err(r) = form.check(&code) {
-        return r;
+    if !form.came_from_page(&code) {
+        return not_came_from_page();
     }
     match state.core.setup_reveal_secret(&code, ip).await {
         Ok((open, secret)) => page(&state, &code, &open, Shown::Secret(secret)),
@@ -123,8 +124,8 @@ async fn postman(
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if let Err(r) = form.check(&code) {
-        return r;
+    if !form.came_from_page(&code) {
+        return not_came_from_page();
     }
     match state.core.setup_postman(&code, ip, &state.urls).await {
         Ok((open, doc)) => {
@@ -233,7 +234,7 @@ fn page(state: &AppState, code: &str, open: &OpenLink, shown: Shown) -> Response
         p.lead {
             "This page connects your identity provider to " strong { (p.name) } " in scimd, which receives your users \
              and groups over SCIM 2.0. Follow the steps below; nothing here changes your identity provider by itself. \
-             The page works until " (link.expires.to_rfc3339()) "."
+             The page works until " (link.expires.to_human()) "."
         }
         @if !p.enabled {
             p.warning role="alert" { "This connection is disabled for now: tokens cannot be generated and pushes are refused. Ask the administrator who sent this link." }
@@ -266,7 +267,7 @@ fn page(state: &AppState, code: &str, open: &OpenLink, shown: Shown) -> Response
             @if let Shown::Token(t) = &shown {
                 p.notice { "Here is your activation token. Copy it now: it is not shown again." }
                 (copy_field("activation-token", "Activation token", t.token.as_str()))
-                p #activation-expiry { "Expires " (t.record.expires.to_rfc3339()) }
+                p #activation-expiry { "Expires " (t.record.expires.to_human()) }
             }
             form method="post" action=(action("token")) class="inline" {
                 (csrf)

@@ -108,6 +108,7 @@ fn documented_routes(server: &Server) -> Vec<(String, String)> {
                 .replace("{id}", "okta")
                 .replace("{population}", "internal")
                 .replace("{token_id}", "abc")
+                .replace("{link_id}", "abc")
                 .replace("{urn}", "urn:x");
             out.push((method, filled));
         }
@@ -126,6 +127,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
     let expected = [
         "DELETE /admin/api/v1/providers/okta",
         "DELETE /admin/api/v1/providers/okta/schemas/urn:x",
+        "DELETE /admin/api/v1/providers/okta/setup-links/abc",
         "DELETE /admin/api/v1/providers/okta/tokens",
         "DELETE /admin/api/v1/providers/okta/tokens/abc",
         "DELETE /admin/api/v1/subscriptions/okta",
@@ -138,6 +140,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "GET /admin/api/v1/providers/okta",
         "GET /admin/api/v1/providers/okta/postman",
         "GET /admin/api/v1/providers/okta/schemas",
+        "GET /admin/api/v1/providers/okta/setup-links",
         "GET /admin/api/v1/providers/okta/tokens",
         "GET /admin/api/v1/subscriptions",
         "GET /admin/api/v1/subscriptions/okta",
@@ -152,6 +155,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "POST /admin/api/v1/providers/okta/reveal",
         "POST /admin/api/v1/providers/okta/rotate",
         "POST /admin/api/v1/providers/okta/schemas",
+        "POST /admin/api/v1/providers/okta/setup-links",
         "POST /admin/api/v1/providers/okta/tokens",
         "POST /admin/api/v1/subscriptions",
         "POST /admin/api/v1/subscriptions/okta/pause",

@@ -31,6 +31,7 @@ mod scim_query;
 mod scim_search;
 mod scim_users;
 mod secrets_in_logs;
+mod setup_links;
 mod subscriptions;
 mod subscriptions_console;
 mod support;

@@ -15,7 +15,7 @@
     body.replaceChildren();
     for (const r of s.requests || []) {
       const row = document.createElement("tr");
-      for (const v of [r.time, r.method, r.path, String(r.status)]) {
+      for (const v of [new Date(r.time).toLocaleString(), r.method, r.path, String(r.status)]) {
         const cell = document.createElement("td");
         cell.textContent = v;
         row.appendChild(cell);
@@ -28,7 +28,7 @@
     const err = document.getElementById("last-error");
     if (s.last_error) {
       const e = s.last_error;
-      const lines = [`${e.time}  ${e.method} ${e.path}  →  ${e.status}`];
+      const lines = [`${new Date(e.time).toLocaleString()}  ${e.method} ${e.path}  →  ${e.status}`];
       if (e.scimType) lines.push(`scimType: ${e.scimType}`);
       if (e.detail) lines.push(e.detail);
       if (e.body) lines.push("", "Request body (secrets masked):", e.body);

@@ -88,7 +88,16 @@ fn remember_json(port: Option<u16>, v: &Value) {
             }
         }
         Value::Array(items) => items.iter().for_each(|v| remember_json(port, v)),
+        Value::String(s) => remember_setup_code(port, s),
         _ => {}
+    }
+}
+
+/// A setup link's code, wherever a URL holding one appears: it opens the page.
+fn remember_setup_code(port: Option<u16>, text: &str) {
+    for part in text.split("/setup/").skip(1) {
+        let code: String = part.chars().take_while(char::is_ascii_alphanumeric).collect();
+        remember(port, &code);
     }
 }
 
@@ -118,6 +127,7 @@ pub fn exchange(url: &str, headers: &[(&str, &str)], body: &[u8], answer: Option
         return;
     }
     let port = port_of(url);
+    remember_setup_code(port, url);
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("authorization") {
             remember_authorization(port, value);
@@ -147,6 +157,7 @@ pub fn cli_output(public_url: &str, args: &[&str], stdout: &str) {
     }
     let port = port_of(public_url);
     remember_body(port, stdout);
+    remember_setup_code(port, stdout);
     if args.first() == Some(&"token") || args.starts_with(&["admin", "token", "create"]) {
         remember(port, stdout.trim());
     }
