@@ -12,7 +12,10 @@ use crate::config::Settings;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // Certificate problems are reported before anything else happens.
-    let tls = settings.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let (tls, certificate) = match settings.tls.as_ref().map(crate::tls::acceptor).transpose()? {
+        Some((acceptor, certificate)) => (Some(acceptor), Some(certificate)),
+        None => (None, None),
+    };
     let core = crate::open_core(settings).await?;
     let listener = TcpListener::bind(&settings.listen)
         .await
@@ -39,9 +42,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
     let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics));
+    let watcher = certificate.map(crate::tls::Certificate::watch);
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
     deliverer.abort();
+    if let Some(w) = watcher {
+        w.abort();
+    }
     core.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -61,6 +61,16 @@ fn start(pki_dir: &Path) -> (Server, Pki) {
 }
 
 async fn connect(url: &str, ca: &str, alpn: &[&[u8]]) -> tokio_rustls::client::TlsStream<TcpStream> {
+    try_connect(url, ca, alpn)
+        .await
+        .unwrap_or_else(|e| panic!("TLS handshake: {e}"))
+}
+
+async fn try_connect(
+    url: &str,
+    ca: &str,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
         roots
@@ -78,7 +88,6 @@ async fn connect(url: &str, ca: &str, alpn: &[&[u8]]) -> tokio_rustls::client::T
     TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}")), tcp)
         .await
-        .unwrap_or_else(|e| panic!("TLS handshake: {e}"))
 }
 
 struct Answer {
@@ -169,6 +178,75 @@ fn https_speaks_http2_and_http1_with_strict_transport_security() {
         assert_eq!(meta.status, 200);
         assert!(meta.headers.contains_key("strict-transport-security"));
         assert!(meta.body.contains("\"token_endpoint\":\"https://"), "{}", meta.body);
+    });
+}
+
+async fn healthz(h1: &mut hyper::client::conn::http1::SendRequest<Body>) -> u16 {
+    let req = Request::get("/healthz")
+        .header("host", "localhost")
+        .body(Body::empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    answer(h1.send_request(req).await.unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .status
+}
+
+/// Poll until a handshake trusting only `ca` succeeds (the server checks its files every 2
+/// seconds); false after 10 seconds.
+async fn served_by(url: &str, ca: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if try_connect(url, ca, &[b"http/1.1"]).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[test]
+fn a_certificate_renewed_on_disk_is_served_to_new_connections_and_open_ones_keep_going() {
+    let pki_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (s, old) = start(pki_dir.path());
+    rt().block_on(async {
+        let tls = connect(&s.url, &old.ca, &[b"http/1.1"]).await;
+        let (mut h1, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(conn);
+        assert_eq!(healthz(&mut h1).await, 200);
+
+        // Renewed: the files now hold another CA's certificate and a new key.
+        let renewed = pki(pki_dir.path());
+        assert!(
+            served_by(&s.url, &renewed.ca).await,
+            "the renewed certificate was not picked up"
+        );
+        assert!(
+            try_connect(&s.url, &old.ca, &[b"http/1.1"]).await.is_err(),
+            "new connections get the new one"
+        );
+        // The connection opened before still works, on the old certificate.
+        assert_eq!(healthz(&mut h1).await, 200);
+
+        // A broken renewal (a key that does not fit), signalled with SIGHUP: refused, and the
+        // certificate in use stays.
+        let stranger_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let stranger = pki(stranger_dir.path());
+        std::fs::copy(&stranger.key, &renewed.key).unwrap_or_else(|e| panic!("{e}"));
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &s.pid().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(hup.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !(s.log().contains("SIGHUP: reloading") && s.log().contains("TLS certificate not reloaded")) {
+            assert!(std::time::Instant::now() < deadline, "no refusal logged: {}", s.log());
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(s.log().contains("does not fit the certificate"), "{}", s.log());
+        assert!(try_connect(&s.url, &renewed.ca, &[b"http/1.1"]).await.is_ok());
+        assert_eq!(healthz(&mut h1).await, 200);
     });
 }
 
