@@ -17,6 +17,10 @@ pub enum StoreError {
     /// "invalid token".
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database's storage is full: writes fail until space returns (reads still work).
+    /// A passing condition as well: callers answer 503 with `Retry-After`.
+    #[error("the database's storage is full: {0}")]
+    Full(String),
 }
 
 #[derive(Debug, thiserror::Error)]

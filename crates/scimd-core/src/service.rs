@@ -53,6 +53,21 @@ impl Core {
         Ok(self.store.ping().await?)
     }
 
+    /// Whether the database's storage is full: the last write failed for want of space and
+    /// none has committed since.
+    pub fn storage_full(&self) -> bool {
+        self.store.storage_full()
+    }
+
+    /// Try a small write, to learn whether space has returned (`/readyz` while the storage
+    /// is full: nothing else may be writing to find out).
+    pub async fn probe_storage(&self) -> Result<(), CoreError> {
+        Ok(self
+            .store
+            .set_server_state("write_probe", &self.clock.now().to_rfc3339())
+            .await?)
+    }
+
     /// How busy the database connections are, for metrics.
     pub fn pool_stats(&self) -> Option<PoolStats> {
         self.store.pool_stats()

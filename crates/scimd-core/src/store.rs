@@ -360,6 +360,11 @@ pub trait ProviderStore: Send + Sync {
         None
     }
 
+    /// Whether a write failed for want of space and none has committed since.
+    fn storage_full(&self) -> bool {
+        false
+    }
+
     /// The process is about to exit: leave the database as a clean shutdown would (SQLite
     /// moves its write-ahead log into the database file). Nothing else is written after it.
     async fn close(&self) {}

@@ -45,6 +45,10 @@ impl Problem {
 /// Seconds a client is asked to wait when the database is unavailable.
 pub const UNAVAILABLE_RETRY_AFTER: i64 = 5;
 
+/// Seconds a client is asked to wait when the storage is full: space returns when someone
+/// frees it, not in a moment.
+pub const FULL_RETRY_AFTER: i64 = 30;
+
 /// The one table.
 pub fn problem(e: &CoreError) -> Problem {
     match e {
@@ -69,6 +73,14 @@ pub fn problem(e: &CoreError) -> Problem {
                 StatusCode::TOO_MANY_REQUESTS,
                 None,
                 format!("too many failed attempts; try again in {secs} s"),
+            )
+        },
+        CoreError::Store(StoreError::Full(_)) => Problem {
+            retry_after: Some(FULL_RETRY_AFTER),
+            ..Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the server's storage is full: nothing was changed; retry later",
             )
         },
         CoreError::Store(StoreError::Unavailable(why)) => {
@@ -235,6 +247,14 @@ impl From<CoreError> for OAuthError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "invalid_client",
                     format!("too many failed attempts; retry after {secs} s"),
+                )
+            },
+            CoreError::Store(StoreError::Full(_)) => OAuthError {
+                retry_after: Some(FULL_RETRY_AFTER),
+                ..OAuthError::with_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the server's storage is full; retry later",
                 )
             },
             CoreError::Store(StoreError::Unavailable(why)) => {

@@ -19,6 +19,13 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    // While the storage is full, only a write tells whether space has returned.
+    if state.core.storage_full() && state.core.probe_storage().await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "database": "storage full"})),
+        );
+    }
     match state.core.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"}))),
         Err(e) => {

@@ -84,6 +84,7 @@ pub struct Metrics {
     token_expiry: Family<ProviderLabels, Gauge>,
     db_connections: Family<StateLabels, Gauge>,
     db_pool_size: Gauge,
+    storage_full: Gauge,
     stream_position: Family<ProviderLabels, Gauge>,
     deliveries: Family<DeliveryLabels, Counter>,
     lag_events: Family<SubscriptionLabels, Gauge>,
@@ -104,6 +105,7 @@ impl Default for Metrics {
             token_expiry: Family::default(),
             db_connections: Family::default(),
             db_pool_size: Gauge::default(),
+            storage_full: Gauge::default(),
             stream_position: Family::default(),
             deliveries: Family::default(),
             lag_events: Family::default(),
@@ -143,6 +145,11 @@ impl Default for Metrics {
             m.token_expiry.clone(),
         );
         registry.register("scimd_db_connections", "Database connections by state (SQLite: the pool for longer reads; writes have one connection of their own)", m.db_connections.clone());
+        registry.register(
+            "scimd_storage_full",
+            "1 while the database's storage is full (writes answered 503 until space returns), else 0",
+            m.storage_full.clone(),
+        );
         registry.register(
             "scimd_db_pool_size",
             "Most database connections the pool opens",
@@ -295,6 +302,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             }
         }
     }
+    m.storage_full.set(i64::from(state.core.storage_full()));
     if let Some(pool) = state.core.pool_stats() {
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         m.db_connections

@@ -8,6 +8,8 @@
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use scimd_core::StoreError;
@@ -276,8 +278,32 @@ pub(crate) enum DbError {
     Unique(String),
     /// The database could not be reached or dropped the connection.
     Unavailable(String),
+    /// The disk (or the database's quota) is full.
+    Full(String),
     /// Anything else, described with the server's message.
     Other(String),
+}
+
+/// Whether the last write failed for want of space and none has committed since: one flag for
+/// the process (it has one database), read by `/readyz` and the metrics.
+static STORAGE_FULL: AtomicBool = AtomicBool::new(false);
+
+/// A write failed because the storage is full.
+pub(crate) fn storage_filled() {
+    if !STORAGE_FULL.swap(true, Ordering::Relaxed) {
+        tracing::error!("the database's storage is full: writes are refused (503) until space returns");
+    }
+}
+
+/// A write committed: there is space (again).
+pub(crate) fn storage_committed() {
+    if STORAGE_FULL.swap(false, Ordering::Relaxed) {
+        tracing::info!("the database's storage has space again: writes succeed");
+    }
+}
+
+pub(crate) fn storage_full() -> bool {
+    STORAGE_FULL.load(Ordering::Relaxed)
 }
 
 impl DbError {
@@ -292,6 +318,7 @@ impl From<DbError> for StoreError {
         match e {
             DbError::Unique(what) => StoreError::Backend(format!("unique constraint violated: {what}")),
             DbError::Unavailable(msg) => StoreError::Unavailable(msg),
+            DbError::Full(msg) => StoreError::Full(msg),
             DbError::Other(msg) => StoreError::Backend(msg),
         }
     }

@@ -142,6 +142,10 @@ impl SqlStore {
 
 #[async_trait]
 impl ProviderStore for SqlStore {
+    fn storage_full(&self) -> bool {
+        crate::db::storage_full()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.db
             .read(|x| {

@@ -144,3 +144,119 @@ fn a_lost_key_file_is_not_replaced_in_silence() {
     let json: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap_or_default();
     assert_eq!(json["secret_lost"], false, "{json}");
 }
+
+/// A tmpfs mounted on a directory for the test's length (lazily unmounted at the end, even
+/// when the test fails).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root): the test then cannot run here.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fill the file system holding `path` up to the last byte.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let mut byte = [0u8; 1];
+    while f.write_all(&byte).is_ok() {
+        byte[0] = 1;
+    }
+    let _ = f.sync_all();
+}
+
+#[test]
+fn a_full_disk_answers_503_and_writes_succeed_again_when_space_returns() {
+    if pg_admin().is_some() {
+        return; // SQLite's file on a small disk; PostgreSQL's disk is its own server's
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let Some(_tmpfs) = Tmpfs::mount(dir.path(), "8m") else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let mut s = crate::support::Server::start_in(dir);
+    let p = s.add_provider("Okta", "internal", &[]);
+    let token = s.token_for(&p);
+    let base = str_of(&p, "base_url").to_owned();
+    let auth = format!("Bearer {token}");
+    let create = |n: usize| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("user{n}@example.com")});
+        crate::support::call(
+            "POST",
+            &format!("{base}/Users"),
+            &[("Authorization", &auth), ("Content-Type", "application/scim+json")],
+            Some(&body.to_string()),
+        )
+    };
+    assert_eq!(create(0).status, 201);
+
+    let filler = s.path().join("filler");
+    fill(&filler);
+    // Writes fail for want of space: 503 with Retry-After and a detail that says so, never a
+    // 500; the ones that still fit are kept.
+    let mut created = vec![0];
+    let mut refused = None;
+    for n in 1..500 {
+        let r = create(n);
+        match r.status {
+            201 => created.push(n),
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!("user {n}: {other} {}", r.body),
+        }
+    }
+    let refused = refused.unwrap_or_else(|| panic!("no write was refused on a full disk"));
+    assert_eq!(refused.header("retry-after"), Some("30"));
+    assert!(refused.body.contains("storage is full"), "{}", refused.body);
+    let url = |path: &str| format!("{}{path}", s.url);
+    let ready = crate::support::call("GET", &url("/readyz"), &[], None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.json()["database"], "storage full");
+    let metrics = crate::support::call("GET", &url("/metrics"), &[], None).body;
+    assert!(metrics.contains("scimd_storage_full 1"), "{metrics}");
+    let tokens = post_form(
+        &url("/oauth2/token"),
+        &[("grant_type", "client_credentials")],
+        Some(&basic(str_of(&p, "client_id"), str_of(&p, "client_secret"))),
+    );
+    assert_eq!(tokens.status, 503, "{}", tokens.body);
+    assert_eq!(tokens.json()["error"], "temporarily_unavailable");
+    // Reads still work.
+    assert_eq!(get_bearer(&format!("{base}/Users?count=1"), &token).status, 200);
+
+    // Space returns: readiness says so at once, and writes succeed again.
+    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+    let ready = crate::support::call("GET", &url("/readyz"), &[], None);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let metrics = crate::support::call("GET", &url("/metrics"), &[], None).body;
+    assert!(metrics.contains("scimd_storage_full 0"), "{metrics}");
+    assert_eq!(create(1000).status, 201);
+    created.push(1000);
+    let list = get_bearer(&format!("{base}/Users?count=1000"), &token).json();
+    assert_eq!(
+        list["totalResults"],
+        json!(created.len()),
+        "every acknowledged user is there"
+    );
+    s.stop();
+    crate::support::assert_database_consistent(s.path());
+}

@@ -80,6 +80,10 @@ fn db_error(e: tokio_postgres::Error) -> DbError {
     if unreachable(&e) {
         return DbError::Unavailable(describe(&e));
     }
+    if e.as_db_error().is_some_and(|db| *db.code() == SqlState::DISK_FULL) {
+        super::storage_filled();
+        return DbError::Full(describe(&e));
+    }
     DbError::Other(describe(&e))
 }
 
@@ -205,6 +209,9 @@ impl PgConn {
         let done = self.batch(finish).await;
         if done.is_ok() {
             self.in_transaction = false;
+            if finish == "COMMIT" {
+                crate::db::storage_committed();
+            }
         }
         match (outcome, done) {
             (Ok(v), Ok(())) => Ok(v),

@@ -32,7 +32,16 @@ pub(crate) struct SqliteConn {
     conn: Connection,
 }
 
+/// Is this SQLite's "database or disk is full"?
+pub(crate) fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DiskFull)
+}
+
 fn db_error(e: rusqlite::Error) -> DbError {
+    if is_full(&e) {
+        super::storage_filled();
+        return DbError::Full(e.to_string());
+    }
     if let rusqlite::Error::SqliteFailure(f, msg) = &e
         && f.code == ErrorCode::ConstraintViolation
         && matches!(
@@ -46,6 +55,10 @@ fn db_error(e: rusqlite::Error) -> DbError {
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    if is_full(&e) {
+        super::storage_filled();
+        return StoreError::Full(e.to_string());
+    }
     StoreError::Backend(e.to_string())
 }
 

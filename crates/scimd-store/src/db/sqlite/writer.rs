@@ -127,7 +127,7 @@ fn run(mut conn: SqliteConn, rx: mpsc::Receiver<Box<dyn Job>>) {
 }
 
 fn run_batch(conn: &mut SqliteConn, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let backend = |e: rusqlite::Error| StoreError::Backend(e.to_string());
+    let backend = super::backend;
     conn.raw().execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     for job in batch.iter_mut() {
         let step = conn.raw().execute_batch("SAVEPOINT job").and_then(|_| {
@@ -147,5 +147,6 @@ fn run_batch(conn: &mut SqliteConn, batch: &mut [Box<dyn Job>]) -> Result<(), St
         let _ = conn.raw().execute_batch("ROLLBACK");
         return Err(backend(e));
     }
+    crate::db::storage_committed();
     Ok(())
 }
