@@ -43,7 +43,7 @@ pub struct GlobalOpts {
     /// public addresses), comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
     #[arg(long, global = true, env = "SCIMD_RECEIVER_ALLOW", value_name = "CIDR,...")]
     pub receiver_allow: Option<String>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key, receiver_allow, delivery_give_up, delivery_first_retry, event_retention)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, max_pending_per_address, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key, receiver_allow, delivery_give_up, delivery_first_retry, event_retention)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -275,9 +275,14 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Most connections open at once; past it a connection is answered 503 [default: 1024]
+    /// Most connections open at once; past it the oldest idle one is closed, and only when
+    /// all are busy is a new one answered 503 [default: from the open-file limit, at most 10000]
     #[arg(long, env = "SCIMD_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Most connections one address may hold before they send a complete request; past it
+    /// its oldest such connection is closed [default: 64]
+    #[arg(long, env = "SCIMD_MAX_PENDING_PER_ADDRESS", value_name = "N")]
+    pub max_pending_per_address: Option<usize>,
     /// How long a client may take to send a request's headers, e.g. 10s [default: 10s]
     #[arg(long, env = "SCIMD_HEADER_TIMEOUT", value_name = "DURATION")]
     pub header_timeout: Option<String>,

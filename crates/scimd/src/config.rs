@@ -9,7 +9,10 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::cli::{GlobalOpts, ServeArgs};
-use crate::connections::{ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT};
+use crate::connections::{
+    ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_SHUTDOWN_TIMEOUT,
+    default_max_connections,
+};
 use crate::tls::TlsFiles;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://./scimd.db";
@@ -28,6 +31,7 @@ struct FileConfig {
     public_url: Option<String>,
     listen: Option<String>,
     max_connections: Option<usize>,
+    max_pending_per_address: Option<usize>,
     header_timeout: Option<String>,
     body_timeout: Option<String>,
     shutdown_timeout: Option<String>,
@@ -105,15 +109,23 @@ impl Settings {
         let max_connections = serve
             .and_then(|a| a.max_connections)
             .or(file.max_connections)
-            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        if max_connections == 0 {
+            .unwrap_or_else(|| serve.map_or(0, |_| default_max_connections()));
+        if max_connections == 0 && serve.is_some() {
             bail!("the connection limit must be at least 1");
+        }
+        let max_pending_per_address = serve
+            .and_then(|a| a.max_pending_per_address)
+            .or(file.max_pending_per_address)
+            .unwrap_or(DEFAULT_MAX_PENDING_PER_ADDRESS);
+        if max_pending_per_address == 0 {
+            bail!("the pending connections allowed per address must be at least 1");
         }
         let timeout = |name: &str, flag: Option<String>, file: Option<String>, default: std::time::Duration| {
             flag.or(file).map_or(Ok(default), |t| duration(name, &t))
         };
         let connections = ConnectionLimits {
             max_connections,
+            max_pending_per_address,
             header_timeout: timeout(
                 "header timeout",
                 serve_flag(|a| a.header_timeout.clone()),

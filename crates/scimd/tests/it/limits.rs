@@ -169,32 +169,87 @@ fn a_body_that_does_not_arrive_in_time_gets_408() {
     assert_eq!(scim.get("/Users").json()["totalResults"], 0);
 }
 
+/// A connection from `from` (a loopback address other than 127.0.0.1 plays another client).
+fn connect_from(from: &str, addr: &str) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+        socket
+            .bind(format!("{from}:0").parse().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("bind {from}: {e}"));
+        let stream = socket
+            .connect(addr.parse().unwrap_or_else(|e| panic!("{e}")))
+            .await
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream.into_std().unwrap_or_else(|e| panic!("{e}"))
+    });
+    stream.set_nonblocking(false).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    stream
+}
+
+/// A request whose body never finishes: its connection stays busy answering it.
+fn busy(addr: &str) -> std::net::TcpStream {
+    let mut c = connect(addr);
+    c.write_all(
+        b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c
+}
+
 #[test]
-fn connections_past_the_limit_get_503_until_one_closes() {
-    let scim = Scim::start_serving("internal", &["--max-connections", "3", "--header-timeout", "5m"]);
-    // Three keep-alive connections, each answered once, hold every slot (a connection of
-    // the set-up may still hold one a moment after it closed: then try again).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut held: Vec<_> = (0..3)
+fn past_the_connection_limit_the_oldest_idle_connection_makes_room_and_only_busy_ones_refuse() {
+    let scim = Scim::start_serving(
+        "internal",
+        &[
+            "--max-connections",
+            "3",
+            "--header-timeout",
+            "5m",
+            "--body-timeout",
+            "5m",
+        ],
+    );
+    let addr = scim.server.addr();
+    // Three keep-alive connections, each answered once and idle since, hold every slot.
+    let mut idle: Vec<_> = (0..3)
         .map(|_| {
-            loop {
-                let mut c = connect(&scim.server.addr());
-                match get_keep_alive(&mut c, "/healthz") {
-                    200 => break c,
-                    status => assert!(status == 503 && Instant::now() < deadline, "{status}"),
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            let mut c = connect(&addr);
+            assert_eq!(get_keep_alive(&mut c, "/healthz"), 200);
+            c
         })
         .collect();
-    let refused = scim.get("/Users");
+    // A new client is answered: the oldest idle connection is closed to make room.
+    assert_eq!(scim.get("/Users").status, 200);
+    assert!(
+        read_until_closed(&mut idle[0]).is_empty(),
+        "the oldest idle connection was closed"
+    );
+    assert_eq!(get_keep_alive(&mut idle[2], "/healthz"), 200, "a newer one still works");
+    drop(idle);
+
+    // Every slot answering a request (bodies still on their way): a new one is refused.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut held = Vec::new();
+    while held.len() < 3 {
+        held.push(busy(&addr));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(Instant::now() < deadline);
+    }
+    let mut refused = scim.get("/Users");
+    while refused.status == 200 {
+        // A connection of the set-up may have been closing still: one more busy one.
+        assert!(Instant::now() < deadline, "never refused");
+        held.push(busy(&addr));
+        std::thread::sleep(Duration::from_millis(100));
+        refused = scim.get("/Users");
+    }
     assert_scim_error(&refused, 503, None);
     assert_eq!(refused.header("retry-after"), Some("1"));
-    assert_eq!(
-        get_keep_alive(&mut held[0], "/healthz"),
-        200,
-        "a held connection was dropped"
-    );
     let token = call(
         "POST",
         &format!("{}/oauth2/token", scim.server.url),
@@ -202,12 +257,60 @@ fn connections_past_the_limit_get_503_until_one_closes() {
         Some("grant_type=client_credentials"),
     );
     assert_oauth_error(&token, 503, "temporarily_unavailable");
-
-    held.pop();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // One finishes (its client goes away): the next is served.
+    held.remove(0);
     while scim.get("/Users").status != 200 {
         assert!(Instant::now() < deadline, "a freed slot was never reused");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(scim.server.log().contains("too many connections"));
+    assert!(scim.server.log().contains("every connection is busy"));
+}
+
+#[test]
+fn a_flood_of_idle_and_slow_connections_from_one_address_does_not_lock_others_out() {
+    let scim = Scim::start_serving(
+        "internal",
+        &[
+            "--max-connections",
+            "100",
+            "--max-pending-per-address",
+            "16",
+            "--header-timeout",
+            "5m",
+        ],
+    );
+    let addr = scim.server.addr();
+    // Another address opens 300 connections that send nothing, 50 that send one request and
+    // stay open, and one that trickles its headers.
+    let mut silent: Vec<_> = (0..300).map(|_| connect_from("127.0.0.2", &addr)).collect();
+    let mut kept: Vec<_> = (0..50)
+        .map(|_| {
+            let mut c = connect_from("127.0.0.2", &addr);
+            assert_eq!(get_keep_alive(&mut c, "/healthz"), 200);
+            c
+        })
+        .collect();
+    let mut slow = connect_from("127.0.0.2", &addr);
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Meanwhile, everyone else is served, every time.
+    for i in 0..30 {
+        let r = scim.get("/Users");
+        assert_eq!(r.status, 200, "request {i}: {}", r.body);
+        let _ = slow.write_all(b"X-Slow: 1\r\n");
+    }
+    // The flood kept at most its share of pending connections: the oldest went first.
+    let _ = silent[0].set_read_timeout(Some(Duration::from_secs(5)));
+    assert!(
+        read_until_closed(&mut silent[0]).is_empty(),
+        "the oldest silent connection is closed"
+    );
+    let _ = silent[299].set_read_timeout(Some(Duration::from_millis(300)));
+    let mut byte = [0u8; 1];
+    let newest = std::io::Read::read(&mut silent[299], &mut byte);
+    assert!(
+        newest.is_err(),
+        "the newest pending connection is still open (read timed out): {newest:?}"
+    );
+    kept.truncate(1);
 }
