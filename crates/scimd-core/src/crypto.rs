@@ -103,11 +103,28 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Where the keys come from, when they can change while scimd runs (a key rotation): the
+/// keys as they are now, the sealing key first, or `None` when nothing changed since the
+/// last call.
+pub trait KeySource: Send + Sync {
+    fn changed(&self) -> Option<Vec<[u8; KEY_LEN]>>;
+}
+
 /// ChaCha20-Poly1305 under the server's key. Sealed values are `nonce || ciphertext || tag`;
 /// the associated data binds a ciphertext to the record it belongs to, so a sealed secret
-/// copied onto another provider's row does not open.
+/// copied onto another provider's row does not open. During a key rotation it holds the new
+/// key (sealing) and the previous one (opening only), and reads its source again when a value
+/// does not open, so every process on the database follows a rotation without a restart.
 pub struct SecretBox {
-    key: LessSafeKey,
+    keys: std::sync::RwLock<Vec<LessSafeKey>>,
+    source: Option<Box<dyn KeySource>>,
+}
+
+fn aead_key(key: &[u8; KEY_LEN]) -> LessSafeKey {
+    // A 32-byte key is always valid for ChaCha20-Poly1305.
+    #[allow(clippy::expect_used)]
+    let unbound = UnboundKey::new(&CHACHA20_POLY1305, key).expect("32-byte ChaCha20 key");
+    LessSafeKey::new(unbound)
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -118,26 +135,52 @@ impl std::fmt::Debug for SecretBox {
 
 impl SecretBox {
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        // A 32-byte key is always valid for ChaCha20-Poly1305.
-        #[allow(clippy::expect_used)]
-        let unbound = UnboundKey::new(&CHACHA20_POLY1305, key).expect("32-byte ChaCha20 key");
         SecretBox {
-            key: LessSafeKey::new(unbound),
+            keys: std::sync::RwLock::new(vec![aead_key(key)]),
+            source: None,
         }
     }
 
+    /// Keys read from `source` (the sealing key first), read again when it says they changed.
+    pub fn from_source(keys: &[[u8; KEY_LEN]], source: Box<dyn KeySource>) -> Self {
+        SecretBox {
+            keys: std::sync::RwLock::new(keys.iter().map(aead_key).collect()),
+            source: Some(source),
+        }
+    }
+
+    /// Take the source's keys if they changed; whether they did.
+    fn refresh(&self) -> bool {
+        let Some(keys) = self.source.as_ref().and_then(|s| s.changed()) else {
+            return false;
+        };
+        if keys.is_empty() {
+            return false;
+        }
+        if let Ok(mut current) = self.keys.write() {
+            *current = keys.iter().map(aead_key).collect();
+        }
+        true
+    }
+
     pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> Vec<u8> {
+        self.refresh();
         let mut nonce = [0u8; NONCE_LEN];
         random_bytes(&mut nonce);
         let mut data = plaintext.to_vec();
         // Sealing cannot fail for inputs under ChaCha20's 256 GiB limit.
         #[allow(clippy::expect_used)]
-        self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(associated), &mut data)
+        self.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(associated), &mut data)
             .expect("sealing a short secret");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&data);
         out
+    }
+
+    fn seal_in_place_append_tag(&self, nonce: Nonce, aad: Aad<&[u8]>, data: &mut Vec<u8>) -> Result<(), ()> {
+        let keys = self.keys.read().map_err(|_| ())?;
+        let key = keys.first().ok_or(())?;
+        key.seal_in_place_append_tag(nonce, aad, data).map_err(|_| ())
     }
 
     pub fn open(&self, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, CoreError> {
@@ -149,14 +192,28 @@ impl SecretBox {
         if sealed.len() < NONCE_LEN + aead::CHACHA20_POLY1305.tag_len() {
             return Err(broken());
         }
+        if let Some(plain) = self.try_open(sealed, associated) {
+            return Ok(plain);
+        }
+        // Sealed under a key this process has not read yet (another process rotated it)?
+        if self.refresh()
+            && let Some(plain) = self.try_open(sealed, associated)
+        {
+            return Ok(plain);
+        }
+        Err(broken())
+    }
+
+    fn try_open(&self, sealed: &[u8], associated: &[u8]) -> Option<Vec<u8>> {
         let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| broken())?;
-        let mut data = body.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(associated), &mut data)
-            .map_err(|_| broken())?;
-        Ok(plain.to_vec())
+        let keys = self.keys.read().ok()?;
+        keys.iter().find_map(|key| {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut data = body.to_vec();
+            key.open_in_place(nonce, Aad::from(associated), &mut data)
+                .ok()
+                .map(|plain| plain.to_vec())
+        })
     }
 }
 

@@ -19,6 +19,7 @@ pub mod postman;
 pub mod provider;
 pub mod provisioning;
 pub mod registry;
+pub mod rekey;
 pub mod resource;
 pub mod service;
 pub mod setup;

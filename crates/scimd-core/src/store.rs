@@ -401,6 +401,10 @@ pub trait ProviderStore: Send + Sync {
     async fn revoke_token_by_hash(&self, hash: &[u8; 32], at: Timestamp, event: &AuditEvent) -> StoreResult<bool>;
     async fn touch_token(&self, token_id: &str, at: Timestamp) -> StoreResult<()>;
 
+    /// Write each value sealed again under a new key where the old one still stands, all in
+    /// one transaction with `event`; `Stale` (and nothing written) if one changed meanwhile.
+    async fn reseal(&self, changes: &[crate::rekey::Reseal], event: &AuditEvent) -> StoreResult<()>;
+
     /// An event with no other change attached (e.g. a secret reveal).
     async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<StoredAuditEvent>>;

@@ -76,6 +76,9 @@ pub enum Command {
     Admin(AdminCmd),
     /// Apply database migrations and exit
     Migrate,
+    /// The key file that seals client secrets, webhook secrets and SET signing keys
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Write a consistent backup of the database to FILE, while scimd runs
     Backup {
         /// The backup file (JSON lines; created with mode 0600)
@@ -97,6 +100,17 @@ pub enum Command {
     /// The providers' change streams, and the keys that sign Security Event Tokens
     #[command(subcommand)]
     Events(EventsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Seal every secret again under a new key, in one transaction, while scimd serves; the
+    /// new key takes the key file's place and the old one is kept beside it as .previous
+    Rotate {
+        /// The new key: 32 bytes, created (mode 0600) when the file does not exist
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

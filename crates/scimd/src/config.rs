@@ -2,7 +2,6 @@
 //! then defaults. Unknown keys in the file are refused, so a typo never passes silently.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -283,21 +282,8 @@ pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
             scimd_core::crypto::random_bytes(&mut key);
             // Written whole under a temporary name, then linked into place: another process
             // starting at the same moment sees either no key or the complete one.
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            let mut opts = fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let written = opts
-                .open(&tmp)
-                .and_then(|mut f| f.write_all(&key).and_then(|_| f.sync_all()));
-            if let Err(e) = written {
-                let _ = fs::remove_file(&tmp);
-                return Err(e).with_context(|| format!("cannot create the key file {}", path.display()));
-            }
+            let tmp = crate::keys::write_beside(path, &key)
+                .with_context(|| format!("cannot create the key file {}", path.display()))?;
             let linked = fs::hard_link(&tmp, path);
             let _ = fs::remove_file(&tmp);
             match linked {

@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod connections;
 mod delivery;
+mod keys;
 mod serve;
 mod table;
 mod tls;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use clap::Parser;
 use scimd_core::{Actor, Core, SecretBox, SystemClock};
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, KeyCmd};
 use config::Settings;
 
 fn main() -> ExitCode {
@@ -110,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::admin::run(&core, cmd).await
         }
+        Command::Key(KeyCmd::Rotate { new_key_file }) => commands::key::rotate(&settings, &new_key_file).await,
         Command::Backup { file } => commands::backup::backup(&settings, &file).await,
         Command::Restore { file, force } => commands::backup::restore(&settings, &file, force).await,
         Command::Audit(cmd) => {
@@ -172,21 +174,28 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
     // key would make every client secret unreadable in silence.
     let key_missing = !settings.key_file.exists();
     let sealed = if key_missing {
-        store.providers().await.map_err(|e| anyhow::anyhow!("{e}"))?.len()
+        let failed = |e: scimd_core::StoreError| anyhow::anyhow!("{e}");
+        let secrets = store.providers().await.map_err(failed)?.len();
+        let webhooks = store.subscriptions().await.map_err(failed)?;
+        let webhooks = webhooks.iter().filter(|s| s.secret.is_some()).count();
+        secrets + webhooks + store.signing_keys().await.map_err(failed)?.len()
     } else {
         0
     };
     if sealed > 0 && !settings.accept_new_key {
         anyhow::bail!(
-            "the key file {} is missing, but the database holds {sealed} sealed client secret{}: \
+            "the key file {} is missing, but the database holds {sealed} sealed secret{} (client secrets, \
+             webhook secrets, SET signing keys): \
              put the key file back, or start once with `scimd serve --accept-new-key` to make a new key \
              (every provider's secret is then marked lost and must be rotated)",
             settings.key_file.display(),
             if sealed == 1 { "" } else { "s" }
         );
     }
-    let key = config::load_or_create_key(&settings.key_file)?;
-    let core = Arc::new(Core::new(store, Arc::new(SystemClock), SecretBox::new(&key)));
+    config::load_or_create_key(&settings.key_file)?;
+    let (keys, source) = keys::KeyFiles::open(&settings.key_file)?;
+    let secrets = SecretBox::from_source(&keys, Box::new(source));
+    let core = Arc::new(Core::new(store, Arc::new(SystemClock), secrets));
     if sealed > 0 {
         let n = core.mark_secrets_lost(&Actor::System).await?;
         tracing::warn!(

@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use scimd_core::rekey::{Reseal, Sealed};
 use scimd_core::store::StoreResult;
 use scimd_core::{
     AuditEvent, AuditLink, AuditQuery, Cidr, ClientId, PoolStats, Provider, ProviderId, ProviderStore, StoreError,
@@ -392,6 +393,42 @@ impl ProviderStore for SqlStore {
                 })
             })
             .await
+    }
+
+    async fn reseal(&self, changes: &[Reseal], event: &AuditEvent) -> StoreResult<()> {
+        let changes = changes.to_vec();
+        self.with_event(
+            event,
+            move |x| {
+                Box::pin(async move {
+                    for c in &changes {
+                        let (sql, key) = match &c.target {
+                            Sealed::ProviderSecret(id) => (
+                                "UPDATE provider SET secret_sealed = ? WHERE id = ? AND secret_sealed = ?",
+                                id,
+                            ),
+                            Sealed::WebhookSecret(id) => {
+                                ("UPDATE subscription SET secret = ? WHERE id = ? AND secret = ?", id)
+                            }
+                            Sealed::OldWebhookSecret(id) => (
+                                "UPDATE subscription SET old_secret = ? WHERE id = ? AND old_secret = ?",
+                                id,
+                            ),
+                            Sealed::SigningKey(kid) => (
+                                "UPDATE signing_key SET private_key = ? WHERE kid = ? AND private_key = ?",
+                                kid,
+                            ),
+                        };
+                        if x.execute(sql, args![&c.to, key, &c.from]).await? != 1 {
+                            return Err(StoreError::Stale);
+                        }
+                    }
+                    Ok(())
+                })
+            },
+            |()| true,
+        )
+        .await
     }
 
     async fn record(&self, event: &AuditEvent) -> StoreResult<()> {

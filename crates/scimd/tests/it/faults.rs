@@ -107,9 +107,7 @@ fn a_lost_key_file_is_not_replaced_in_silence() {
     let err = String::from_utf8_lossy(&serve.stderr);
     assert!(!serve.status.success(), "serve started without its key: {err}");
     assert!(
-        err.contains("scimd.key is missing")
-            && err.contains("1 sealed client secret")
-            && err.contains("--accept-new-key"),
+        err.contains("scimd.key is missing") && err.contains("1 sealed secret") && err.contains("--accept-new-key"),
         "{err}"
     );
     let listed = cli(&["provider", "list"]);
@@ -259,4 +257,99 @@ fn a_full_disk_answers_503_and_writes_succeed_again_when_space_returns() {
     );
     s.stop();
     crate::support::assert_database_consistent(s.path());
+}
+
+#[test]
+fn a_key_rotation_seals_every_secret_again_while_the_server_keeps_serving() {
+    use crate::admin_api::{Admin, scim_post, user_body};
+    use crate::subscriptions::{RECEIVER_FLAGS, Receiver, eventually};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let admin = Admin::on(crate::support::Server::start_serving(dir, RECEIVER_FLAGS));
+    let p = admin.create("Okta", "internal");
+    let secret = str_of(&p, "client_secret").to_owned();
+    let (base, token) = (str_of(&p, "base_url").to_owned(), admin.scim_token("okta"));
+    let receiver = Receiver::start(204, "");
+    admin.ok(
+        "POST",
+        "/subscriptions",
+        Some(&json!({"format": "webhook", "url": receiver.url, "events": ["user.created"]})),
+    );
+    let s = &admin.server;
+    let keys = s.cli(&["events", "key", "rotate", "--json"]);
+    assert!(keys.status.success(), "{}", String::from_utf8_lossy(&keys.stderr));
+    let sealed_sql = if pg_admin().is_some() {
+        "SELECT encode(secret_sealed, 'hex') FROM provider"
+    } else {
+        "SELECT hex(secret_sealed) FROM provider"
+    };
+    let sealed_before = crate::support::sql_rows(s.path(), sealed_sql);
+
+    // Traffic goes on throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (stop, url) = (std::sync::Arc::clone(&stop), format!("{base}/Users?count=1"));
+        let token = token.clone();
+        std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(get_bearer(&url, &token).status);
+            }
+            statuses
+        })
+    };
+    let new_key = s.path().join("new.key");
+    let out = s.cli(&["key", "rotate", "--new-key-file", new_key.to_str().unwrap_or_default()]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains("1 client secret, 1 webhook secret, 1 SET signing key"),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = traffic.join().unwrap_or_default();
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+
+    // The new key is the key file, the old one kept beside it; the secret is sealed anew.
+    let key_file = std::fs::read(s.path().join("scimd.key")).unwrap_or_default();
+    assert_eq!(key_file, std::fs::read(&new_key).unwrap_or_default());
+    assert!(s.path().join("scimd.key.previous").exists());
+    assert_ne!(crate::support::sql_rows(s.path(), sealed_sql), sealed_before);
+
+    // The running server opens what was sealed under the new key without a restart.
+    let revealed = admin.ok("POST", "/providers/okta/reveal", None);
+    assert_eq!(str_of(&revealed, "client_secret"), secret);
+    scim_post(
+        &base,
+        &token,
+        "/Users",
+        &user_body("after.rotation@example.com", "r1", "After"),
+    );
+    eventually("the webhook delivered after the rotation", || {
+        receiver
+            .received()
+            .iter()
+            .any(|b| b.contains("after.rotation@example.com"))
+            .then_some(())
+    });
+    // Without the old key, everything still opens: it was all sealed again.
+    std::fs::remove_file(s.path().join("scimd.key.previous")).unwrap_or_else(|e| panic!("{e}"));
+    let shown = s.cli(&["provider", "show", "okta", "--reveal", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap_or_default();
+    assert_eq!(shown["client_secret"], json!(secret));
+    let sets = s.cli(&["events", "key", "list", "--json"]);
+    assert!(sets.status.success(), "{}", String::from_utf8_lossy(&sets.stderr));
+    // Run again with the new key already in place: it only seals again.
+    let again = s.cli(&["key", "rotate", "--new-key-file", new_key.to_str().unwrap_or_default()]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("the old one is kept"));
+    // A new key file that is not a key is refused, changing nothing.
+    let junk = crate::support::temp_file(s.path(), "junk.key", "short");
+    let bad = s.cli(&["key", "rotate", "--new-key-file", junk.to_str().unwrap_or_default()]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("exactly 32 bytes"));
+    assert_eq!(std::fs::read(s.path().join("scimd.key")).unwrap_or_default(), key_file);
 }
