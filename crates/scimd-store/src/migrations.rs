@@ -16,6 +16,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0005_extension_attributes.sql"),
     include_str!("../migrations/sqlite/0006_change_events.sql"),
     include_str!("../migrations/sqlite/0007_server_state.sql"),
+    include_str!("../migrations/sqlite/0008_provisioning_log.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -26,6 +27,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0005_extension_attributes.sql"),
     include_str!("../migrations/postgres/0006_change_events.sql"),
     include_str!("../migrations/postgres/0007_server_state.sql"),
+    include_str!("../migrations/postgres/0008_provisioning_log.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

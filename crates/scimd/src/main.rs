@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod connections;
 mod delivery;
+mod request_log;
 mod serve;
 mod table;
 mod tls;
@@ -110,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let core = open_core(&settings).await?;
             commands::admin::run(&core, cmd).await
         }
-        Command::Backup { file } => commands::backup::backup(&settings, &file).await,
+        Command::Backup { file, with_logs } => commands::backup::backup(&settings, &file, with_logs).await,
         Command::Restore { file, force } => commands::backup::restore(&settings, &file, force).await,
         Command::Audit(cmd) => {
             let core = open_core(&settings).await?;

@@ -3,6 +3,7 @@
 //! both the router and the OpenAPI document are built, so the document cannot miss one.
 
 mod openapi;
+mod provider_log;
 mod providers;
 mod resources;
 mod subscriptions;
@@ -325,6 +326,7 @@ fn table() -> Vec<Route> {
             ..r(Method::GET, "/audit", "The audit log, newest first", get(audit_list))
         },
     ];
+    table.extend(provider_log::table());
     table.extend(subscriptions::table());
     table
 }
