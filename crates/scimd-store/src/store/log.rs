@@ -16,16 +16,18 @@ const WIDTH: usize = 13;
 /// Rows per INSERT statement: few statement texts, few round trips.
 const ROWS_PER_INSERT: usize = 100;
 
-/// `INSERT` of `rows` entries, skipping those whose provider is gone (deleted after the
+/// `INSERT` of `rows` entries in their order (each row's last value is its place: the
+/// filter's join may reorder rows), skipping those whose provider is gone (deleted after the
 /// flush read the providers): one missing provider must not cost the whole batch.
 fn insert_sql(rows: usize) -> String {
-    let row = format!("({})", vec!["?"; WIDTH].join(", "));
+    let row = format!("({}, ?)", vec!["?"; WIDTH].join(", "));
     let picked: Vec<String> = (1..=WIDTH).map(|i| format!("v.column{i}")).collect();
     format!(
         "INSERT INTO request_log ({COLUMNS}) SELECT {} FROM (VALUES {}) AS v \
-         WHERE v.column1 IN (SELECT id FROM provider)",
+         WHERE v.column1 IN (SELECT id FROM provider) ORDER BY v.column{}",
         picked.join(", "),
-        vec![row; rows].join(", ")
+        vec![row; rows].join(", "),
+        WIDTH + 1
     )
 }
 
@@ -81,7 +83,11 @@ const STATS_UPSERT: &str = "INSERT INTO request_log_stats \
 async fn append(x: &mut dyn Exec, batch: &LogBatch) -> Result<u64, StoreError> {
     let mut written = 0;
     for chunk in batch.entries.chunks(ROWS_PER_INSERT) {
-        let bound: Vec<Arg<'_>> = chunk.iter().flat_map(entry_args).collect();
+        let bound: Vec<Arg<'_>> = chunk
+            .iter()
+            .zip(0i64..)
+            .flat_map(|(e, place)| entry_args(e).into_iter().chain([Arg::from(place)]))
+            .collect();
         written += x.execute(&insert_sql(chunk.len()), &bound).await?;
     }
     for s in &batch.stats {
