@@ -42,6 +42,34 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// `application/x-www-form-urlencoded` decoding (a Basic credential part, a query
+/// parameter): `+` is a space and `%XX` a byte. Malformed escapes stay as they are.
+pub fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A population named in a path or a flag.
 pub fn parse_population(s: &str) -> Result<Population, CoreError> {
     s.parse().map_err(|_| CoreError::NotFound(format!("population '{s}'")))

@@ -190,7 +190,7 @@ pub fn path(p: &str) -> (String, Vec<String>) {
             out.push('&');
         }
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decoded = percent_decode(value);
+        let decoded = crate::input::form_decode(value);
         if !value.is_empty() && (is_secret_name(name) || is_secret_name(&decoded) || is_secret_value(&decoded)) {
             secrets.push(decoded);
             out.push_str(name);
@@ -201,31 +201,6 @@ pub fn path(p: &str) -> (String, Vec<String>) {
         }
     }
     (cut(out, MAX_PATH), secrets)
-}
-
-/// `%XX` and `+` decoded; bad escapes kept as they are.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(x) => {
-                        out.push(x);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `text` (an error's detail) with every one of `secrets` and every token-shaped string

@@ -183,7 +183,7 @@ fn settings_fields(p: Option<&Provider>, server: LogLimits) -> Markup {
             label for="log_failure_retention" { "Keep failed requests for (e.g. 7d, 30d)" }
             input id="log_failure_retention" name="log_failure_retention"
                 placeholder=(human_duration(server.failure_retention_seconds))
-                value=(shown(own.failure_retention_seconds.map(|s| seconds_typed(s))));
+                value=(shown(own.failure_retention_seconds.map(seconds_typed)));
             label for="log_failure_max" { "Failed requests kept, at most" }
             input id="log_failure_max" name="log_failure_max" inputmode="numeric"
                 placeholder=(server.failure_max) value=(shown(own.failure_max.map(|n| n.to_string())));
