@@ -131,19 +131,23 @@ fn entry(r: &ObservedRequest<'_>, time: Timestamp) -> LogEntry {
 /// Of one flush's entries (in time order), keep at most each provider's budget of failures
 /// and of successes, the newest: a burst larger than the budget is pruned before it is
 /// written.
-fn trim(entries: Vec<LogEntry>, budget: impl Fn(&str, bool) -> u64) -> Vec<LogEntry> {
-    let mut seen: HashMap<(String, bool), u64> = HashMap::new();
-    let mut kept: Vec<LogEntry> = entries
-        .into_iter()
-        .rev()
-        .filter(|e| {
-            let n = seen.entry((e.provider.clone(), e.failed)).or_insert(0);
-            *n += 1;
-            *n <= budget(&e.provider, e.failed)
-        })
-        .collect();
-    kept.reverse();
-    kept
+fn trim(mut entries: Vec<LogEntry>, budget: impl Fn(&str, bool) -> u64) -> Vec<LogEntry> {
+    let mut keep: Vec<bool> = {
+        let mut seen: HashMap<(&str, bool), u64> = HashMap::new();
+        entries
+            .iter()
+            .rev()
+            .map(|e| {
+                let n = seen.entry((e.provider.as_str(), e.failed)).or_insert(0);
+                *n += 1;
+                *n <= budget(&e.provider, e.failed)
+            })
+            .collect()
+    };
+    keep.reverse();
+    let mut kept = keep.into_iter();
+    entries.retain(|_| kept.next().unwrap_or(true));
+    entries
 }
 
 /// Each provider's latest outcomes in `entries` (time order): a bit each, newest lowest.
