@@ -197,6 +197,14 @@ fn the_admin_api_filters_and_pages_the_log_and_sets_a_providers_retention() {
     let p = admin.ok("PATCH", "/providers/okta", Some(&json!({"log_success_max": "default"})));
     assert_eq!(p["log_success_max"], Value::Null);
     assert_eq!(p["log_failure_max"], 500);
+    let cli = admin
+        .server
+        .cli(&["provider", "update", "okta", "--log-failure-max", "default", "--json"]);
+    let p: Value = serde_json::from_slice(&cli.stdout).unwrap_or_default();
+    assert_eq!(
+        (&p["log_failure_max"], &p["log_failure_retention_seconds"]),
+        (&Value::Null, &json!(30 * 86_400))
+    );
     let bad = admin.api(
         "PATCH",
         "/providers/okta",
