@@ -106,9 +106,17 @@ try {
     assert.equal(failed.status, 400, JSON.stringify(failed.body));
   });
 
-  await step("the status panel shows the users received", async () => {
+  await step("the status panel shows the users received, the requests and the failure's error", async () => {
     await page.goto(setupUrl);
     await page.waitForFunction(() => document.getElementById("received-users").textContent === "1", null, { timeout: 15000 });
+    await page.locator("#requests tbody tr").first().waitFor({ timeout: 15000 });
+    const rows = await page.locator("#requests tbody tr").allInnerTexts();
+    assert.ok(rows.some((r) => r.includes("POST") && r.includes("201")), rows.join("\n"));
+    assert.ok(rows.some((r) => r.includes("POST") && r.includes("400")), rows.join("\n"));
+    await page.locator("#last-error").waitFor({ state: "visible" });
+    const error = await page.locator("#last-error-text").innerText();
+    assert.match(error, /userName/);
+    assert.ok(!error.includes("Hunter2-not-to-be-kept"), "a password reached the status panel");
     await shot(page, "status");
   });
 

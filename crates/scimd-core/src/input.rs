@@ -42,6 +42,34 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// `application/x-www-form-urlencoded` decoding (a Basic credential part, a query
+/// parameter): `+` is a space and `%XX` a byte. Malformed escapes stay as they are.
+pub fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A population named in a path or a flag.
 pub fn parse_population(s: &str) -> Result<Population, CoreError> {
     s.parse().map_err(|_| CoreError::NotFound(format!("population '{s}'")))
@@ -66,7 +94,47 @@ pub struct ProviderInput {
     pub group_patch_response: Option<String>,
     /// `keep` or `reject`.
     pub undeclared: Option<String>,
+    /// The provisioning log's failure retention (`30d`), or `default` (or blank) for the
+    /// server's.
+    pub log_failure_retention: Option<String>,
+    /// Failures kept (a number), or `default` (or blank) for the server's.
+    pub log_failure_max: Option<NumberOrText>,
+    /// Successes kept (a number), or `default` (or blank) for the server's.
+    pub log_success_max: Option<NumberOrText>,
 }
+
+/// A number sent as JSON, or typed as text (a form field, a flag).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    Number(u64),
+    Text(String),
+}
+
+impl NumberOrText {
+    fn text(&self) -> String {
+        match self {
+            NumberOrText::Number(n) => n.to_string(),
+            NumberOrText::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// A provider's own log setting: absent leaves it as it is (`None`); blank or `default`
+/// hands it back to the server's (`Some(None)`); anything else is parsed.
+fn log_setting<T>(
+    given: Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<Option<T>>, CoreError> {
+    match given.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some(t) if t.is_empty() || t.eq_ignore_ascii_case("default") => Ok(Some(None)),
+        Some(t) => parse(t).map(|v| Some(Some(v))).map_err(invalid),
+    }
+}
+
+/// The three log settings of a provider input: retention in seconds, failures, successes.
+type LogSettings = (Option<Option<i64>>, Option<Option<u64>>, Option<Option<u64>>);
 
 impl ProviderInput {
     fn ttl(&self, now: Timestamp) -> Result<Option<i64>, CoreError> {
@@ -106,6 +174,19 @@ impl ProviderInput {
             .map_err(invalid)
     }
 
+    fn log_settings(&self) -> Result<LogSettings, CoreError> {
+        use crate::request_log::{parse_max, parse_retention};
+        Ok((
+            log_setting(self.log_failure_retention.clone(), parse_retention)?,
+            log_setting(self.log_failure_max.as_ref().map(NumberOrText::text), |t| {
+                parse_max("the failures kept", t)
+            })?,
+            log_setting(self.log_success_max.as_ref().map(NumberOrText::text), |t| {
+                parse_max("the successes kept", t)
+            })?,
+        ))
+    }
+
     pub fn into_new(self, now: Timestamp) -> Result<NewProvider, CoreError> {
         let population: Population = self
             .population
@@ -115,6 +196,7 @@ impl ProviderInput {
             .map_err(invalid)?;
         let group_patch_response = choice(self.group_patch_response.as_deref())?.unwrap_or_default();
         let undeclared = choice(self.undeclared.as_deref())?.unwrap_or_default();
+        let (retention, failures, successes) = self.log_settings()?;
         Ok(NewProvider {
             token_ttl_seconds: self.ttl(now)?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
             allowed_networks: self.networks()?.unwrap_or_default(),
@@ -126,6 +208,11 @@ impl ProviderInput {
             settings: ProviderSettings {
                 group_patch_response,
                 undeclared,
+                log: crate::request_log::LogOverrides {
+                    failure_retention_seconds: retention.flatten(),
+                    failure_max: failures.flatten(),
+                    success_max: successes.flatten(),
+                },
                 ..ProviderSettings::default()
             },
         })
@@ -137,7 +224,11 @@ impl ProviderInput {
         if self.population.is_some() {
             return Err(invalid("a provider's population is fixed once saved"));
         }
+        let (log_failure_retention_seconds, log_failure_max, log_success_max) = self.log_settings()?;
         let update = ProviderUpdate {
+            log_failure_retention_seconds,
+            log_failure_max,
+            log_success_max,
             token_ttl_seconds: self.ttl(now)?,
             allowed_networks: self.networks()?,
             group_patch_response: choice(self.group_patch_response.as_deref())?,
@@ -164,7 +255,7 @@ pub struct AuditFilter {
     pub count: Option<u32>,
 }
 
-fn time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, CoreError> {
+pub(crate) fn time_param(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, CoreError> {
     let Some(s) = s.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };

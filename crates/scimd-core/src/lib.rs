@@ -20,6 +20,7 @@ pub mod provider;
 pub mod provisioning;
 pub mod registry;
 pub mod rekey;
+pub mod request_log;
 pub mod resource;
 pub mod service;
 pub mod setup;
@@ -37,7 +38,7 @@ pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
 pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
 pub use store::{
-    AdminStore, AuditLink, AuditQuery, EventStore, MemberRow, PoolStats, PopulationPage, PopulationQuery,
+    AdminStore, AuditLink, AuditQuery, EventStore, LogStore, MemberRow, PoolStats, PopulationPage, PopulationQuery,
     ProviderStore, ResourceStore, SetupStore, Store, StoredAuditEvent,
 };
 pub use token::{AccessToken, TokenRecord};

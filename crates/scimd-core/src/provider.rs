@@ -228,6 +228,9 @@ pub struct ProviderSettings {
     /// it cannot be revealed or checked until it is rotated.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub secret_lost: bool,
+    /// The provisioning log's retention where it differs from the server's.
+    #[serde(skip_serializing_if = "crate::request_log::LogOverrides::is_empty")]
+    pub log: crate::request_log::LogOverrides,
 }
 
 /// `--undeclared keep|reject`.

@@ -22,6 +22,21 @@ pub struct ProviderUpdate {
     pub allowed_networks: Option<Vec<crate::net::Cidr>>,
     pub group_patch_response: Option<GroupPatchResponse>,
     pub undeclared: Option<UndeclaredPolicy>,
+    /// The provisioning log's retention: `Some(None)` hands a setting back to the server's.
+    pub log_failure_retention_seconds: Option<Option<i64>>,
+    pub log_failure_max: Option<Option<u64>>,
+    pub log_success_max: Option<Option<u64>>,
+}
+
+/// A provider's own setting given in an update (`Some(None)`: the server's again), named in
+/// the audit event when it changes.
+fn set_override<T: PartialEq>(slot: &mut Option<T>, given: Option<Option<T>>, name: &str, changed: &mut Vec<String>) {
+    if let Some(v) = given
+        && *slot != v
+    {
+        *slot = v;
+        changed.push(name.to_owned());
+    }
 }
 
 impl Core {
@@ -188,6 +203,25 @@ impl Core {
             p.settings.undeclared = u;
             changed.push("undeclared".to_owned());
         }
+        let log = &mut p.settings.log;
+        set_override(
+            &mut log.failure_retention_seconds,
+            update.log_failure_retention_seconds,
+            "log_failure_retention",
+            &mut changed,
+        );
+        set_override(
+            &mut log.failure_max,
+            update.log_failure_max,
+            "log_failure_max",
+            &mut changed,
+        );
+        set_override(
+            &mut log.success_max,
+            update.log_success_max,
+            "log_success_max",
+            &mut changed,
+        );
         p.modified = self.clock.now();
         let event = self
             .provider_event(actor, "provider.update", &p)

@@ -2,7 +2,8 @@
 //! admin API, the CLI) goes through, holding the store, the clock, the key that seals
 //! secrets and the short-lived token cache. What it does is spread by concern: `registry`
 //! (providers), `grants` (activation tokens), `provisioning` (users and groups),
-//! `accounts` (administrators), `browse` (administrators' reads).
+//! `accounts` (administrators), `browse` (administrators' reads), `request_log` (the
+//! provisioning log).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::crypto::SecretBox;
 use crate::error::CoreError;
 use crate::events::service::EventsState;
 use crate::limiter::FailureLimiter;
+use crate::request_log::LogState;
 use crate::resource::MemberRef;
 use crate::store::{PoolStats, Store};
 use crate::token_cache::TokenCache;
@@ -26,6 +28,7 @@ pub struct Core {
     pub(crate) tokens: TokenCache,
     pub(crate) failures: FailureLimiter,
     pub(crate) events: EventsState,
+    pub(crate) log: LogState,
 }
 
 impl Core {
@@ -37,6 +40,7 @@ impl Core {
             tokens: TokenCache::default(),
             failures: FailureLimiter::default(),
             events: EventsState::default(),
+            log: LogState::default(),
         }
     }
 

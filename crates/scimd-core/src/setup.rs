@@ -16,6 +16,7 @@ use crate::error::CoreError;
 use crate::grants::IssuedToken;
 use crate::limiter;
 use crate::provider::{Provider, ProviderId};
+use crate::request_log::{LogEntry, LogFilter};
 use crate::service::Core;
 
 /// How long a link lives unless told otherwise: three days, time for a vendor to act.
@@ -91,12 +92,25 @@ pub struct OpenLink {
     pub provider: Provider,
 }
 
-/// What a setup page's status panel shows besides the provisioning log.
+/// How many users and groups a provider holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Received {
     pub users: u64,
     pub groups: u64,
 }
+
+/// What a setup page's status panel shows.
+#[derive(Debug, Clone, Default)]
+pub struct SetupStatus {
+    pub received: Received,
+    /// The provider's last requests, newest first.
+    pub requests: Vec<LogEntry>,
+    /// Its latest failure, in full (its error and masked body), however long ago.
+    pub last_error: Option<LogEntry>,
+}
+
+/// Requests the status panel lists.
+const STATUS_REQUESTS: u32 = 50;
 
 /// The value a setup page's forms carry to prove they came from the page (so that a link
 /// scanner's or another site's request changes nothing): derived from the code, which only
@@ -308,9 +322,19 @@ impl Core {
         Ok((open, doc))
     }
 
-    /// How many users and groups the link's provider holds, for its status panel; not
-    /// audited (the panel refreshes every few seconds).
-    pub async fn setup_received(&self, open: &OpenLink) -> Result<Received, CoreError> {
-        Ok(self.store.received(&open.provider.id).await?)
+    /// The status panel of a link's page: users and groups received, the last 50 requests
+    /// and the latest failure. Not audited (the panel refreshes every few seconds).
+    pub async fn setup_status(&self, open: &OpenLink) -> Result<SetupStatus, CoreError> {
+        let id = open.provider.id.as_str();
+        let failures = LogFilter {
+            failed: true,
+            limit: 1,
+            ..LogFilter::default()
+        };
+        Ok(SetupStatus {
+            received: self.store.received(&open.provider.id).await?,
+            requests: self.latest_requests(id, STATUS_REQUESTS).await?,
+            last_error: self.provider_log(id, &failures).await?.entries.into_iter().next(),
+        })
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{CoreError, StoreError};
 use crate::events::ChangeEvent;
 use crate::events::subscription::{Attempt, Cursor, DeadLetter, EventQuery, Progress, SigningKeyRecord, Subscription};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
+use crate::request_log::{LogBatch, LogEntry, LogFilter, LogHealth, LogLimits};
 use crate::resource::{
     Discovered, IndexEntry, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
 };
@@ -138,9 +139,38 @@ pub struct PoolStats {
 }
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
-pub trait Store: ProviderStore + ResourceStore + AdminStore + EventStore + SetupStore + Send + Sync + 'static {}
+pub trait Store:
+    ProviderStore + ResourceStore + AdminStore + EventStore + LogStore + SetupStore + Send + Sync + 'static
+{
+}
 
-impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + SetupStore + Send + Sync + 'static> Store for T {}
+impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + LogStore + SetupStore + Send + Sync + 'static> Store
+    for T
+{
+}
+
+/// The provisioning log: entries written a batch at a time, read by provider, pruned by
+/// each provider's budgets; and the per-provider counters the providers list shows.
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    /// Write a flush's entries and counters in one transaction (those of providers that no
+    /// longer exist are left out). Returns how many entries were written.
+    async fn append_log(&self, batch: LogBatch) -> StoreResult<u64>;
+    /// A provider's entries as the filter asks: newest first, or oldest first after a cursor.
+    async fn log_entries(&self, provider: &ProviderId, filter: &LogFilter) -> StoreResult<Vec<LogEntry>>;
+    /// Each provider's counters (only providers that have some).
+    async fn log_health(&self) -> StoreResult<Vec<(String, LogHealth)>>;
+    /// Delete up to `chunk` of each of the provider's entries past its limits at `now`:
+    /// failures older than the retention or beyond their count, successes beyond theirs.
+    /// Returns how many went, and whether more are due.
+    async fn prune_log(
+        &self,
+        provider: &ProviderId,
+        limits: &LogLimits,
+        now: Timestamp,
+        chunk: u32,
+    ) -> StoreResult<(u64, bool)>;
+}
 
 /// Setup links: made and revoked by administrators, opened by the identity provider's own
 /// administrator through their code.

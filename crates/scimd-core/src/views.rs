@@ -10,6 +10,7 @@ use crate::browse::ResourceView;
 use crate::clock::Timestamp;
 use crate::grants::IssuedToken;
 use crate::provider::{ExtensionDecl, Provider};
+use crate::request_log::{LogEntry, LogHealth};
 use crate::resource::Discovered;
 use crate::resource::ResourceRecord;
 use crate::store::{MemberRow, StoredAuditEvent};
@@ -128,6 +129,9 @@ pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, se
         "group_patch_response": p.settings.group_patch_response.as_str(),
         "undeclared": p.settings.undeclared.as_str(),
         "secret_lost": p.settings.secret_lost,
+        "log_failure_retention_seconds": p.settings.log.failure_retention_seconds,
+        "log_failure_max": p.settings.log.failure_max,
+        "log_success_max": p.settings.log.success_max,
         "extensions": p.settings.extensions.iter().map(|e| json!({
             "schema": e.schema.id,
             "resourceType": e.resource_type.name(),
@@ -145,6 +149,43 @@ pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, se
         v["client_secret"] = json!(secret);
     }
     v
+}
+
+/// What the provisioning log says of a provider's connection: requests refused before
+/// authentication, and whether most of its latest requests failed.
+pub fn log_health_json(h: &LogHealth) -> Value {
+    json!({
+        "unauthenticated": h.unauthenticated,
+        "last_unauthenticated": h.last_unauthenticated,
+        "recent_total": h.recent_total,
+        "recent_failed": h.recent_failed,
+        "failing": h.failing(),
+        "warning": h.warning(),
+    })
+}
+
+/// One entry of a provider's provisioning log.
+pub fn log_entry_json(e: &LogEntry) -> Value {
+    json!({
+        "seq": e.seq,
+        "time": e.time,
+        "method": e.method,
+        "path": e.path,
+        "status": e.status,
+        "failed": e.failed,
+        "latency_ms": latency_ms(e.latency_us),
+        "request_id": e.request_id,
+        "client": e.client,
+        "user_agent": e.user_agent,
+        "scim_type": e.scim_type,
+        "detail": e.detail,
+        "body": e.body,
+    })
+}
+
+/// A latency in microseconds as milliseconds with three decimals.
+pub fn latency_ms(us: i64) -> f64 {
+    us as f64 / 1000.0
 }
 
 /// An issued token's record: `live`, `revoked` or `expired` by its state at `now`.

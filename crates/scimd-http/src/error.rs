@@ -155,6 +155,16 @@ pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
     resp
 }
 
+/// The SCIM error an answer carries, in its extensions: the provisioning log reads it
+/// there instead of parsing the body back.
+#[derive(Debug, Clone)]
+pub struct ErrorNote {
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+    /// A Bulk request answered `200` some of whose operations failed: a failure all the same.
+    pub partial: bool,
+}
+
 impl IntoResponse for ScimFailure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -162,6 +172,11 @@ impl IntoResponse for ScimFailure {
         for (name, value) in self.headers {
             resp.headers_mut().insert(name, value);
         }
+        resp.extensions_mut().insert(ErrorNote {
+            scim_type: self.error.scim_type.map(|t| t.as_str()),
+            detail: self.error.detail,
+            partial: false,
+        });
         resp
     }
 }

@@ -10,7 +10,7 @@ mod health;
 pub mod limits;
 pub mod metrics;
 mod oauth;
-mod request_id;
+pub mod request_id;
 mod scim;
 pub mod security_headers;
 pub mod setup;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -36,10 +36,11 @@ impl Default for Limits {
     }
 }
 
-/// Bodies at the SCIM Base URLs, after authentication: anonymous clients never make the
-/// server buffer a body.
-pub async fn read_scim_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    read_body(&state, Protocol::Scim, req, next).await
+/// A body at a SCIM Base URL, read after authentication (anonymous clients never make the
+/// server buffer a body): the request to hand on, and the bytes it carries (shared, not
+/// copied) for the provisioning log.
+pub async fn read_scim_body(state: &AppState, req: Request) -> Result<(Request, Bytes), Response> {
+    collect(state, Protocol::Scim, req).await
 }
 
 /// Bodies at the token and revocation endpoints.
@@ -55,6 +56,15 @@ enum Protocol {
 
 /// Read the whole body within the size and time limits, then hand the request on.
 async fn read_body(state: &AppState, protocol: Protocol, req: Request, next: Next) -> Response {
+    match collect(state, protocol, req).await {
+        Ok((req, _)) => next.run(req).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Read the whole body within the size and time limits: the request with its body in
+/// memory, and the bytes; or the refusal.
+async fn collect(state: &AppState, protocol: Protocol, req: Request) -> Result<(Request, Bytes), Response> {
     let max = match protocol {
         Protocol::Scim => MAX_SCIM_BODY,
         Protocol::OAuth => MAX_FORM_BODY,
@@ -70,16 +80,19 @@ async fn read_body(state: &AppState, protocol: Protocol, req: Request, next: Nex
     let (parts, body) = req.into_parts();
     let timeout = state.limits.body_timeout;
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Ok(Err(e)) if exceeds_limit(&e) => refuse(
+        Ok(Ok(bytes)) => Ok((Request::from_parts(parts, Body::from(bytes.clone())), bytes)),
+        Ok(Err(e)) if exceeds_limit(&e) => Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than this server accepts ({max} bytes)"),
-        ),
-        Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, "the request body could not be read".into()),
-        Err(_) => refuse(
+        )),
+        Ok(Err(_)) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".into(),
+        )),
+        Err(_) => Err(refuse(
             StatusCode::REQUEST_TIMEOUT,
             format!("the request body did not arrive within {} ms", timeout.as_millis()),
-        ),
+        )),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Metrics at `/metrics` in the OpenMetrics text format (what Prometheus scrapes), with the
 //! `prometheus-client` crate: requests by route template and status, latency histograms,
 //! token issuance and failures by provider, provisioning operations by provider and kind,
-//! the seconds left on each provider's newest token, and the database pool's use. Counters
-//! are per process: Prometheus adds up instances.
+//! the seconds left on each provider's newest token, the database pool's use, and the
+//! provisioning log (entries written and dropped, requests refused before authentication by
+//! provider). Counters are per process: Prometheus adds up instances.
 
 use std::time::Instant;
 
@@ -89,6 +90,9 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     lag_events: Family<SubscriptionLabels, Gauge>,
     lag_seconds: Family<SubscriptionLabels, Gauge>,
+    log_written: Counter,
+    log_dropped: Counter,
+    unauthenticated: Family<ProviderLabels, Counter>,
     /// Requests answered since the start, for background work that yields to a busy server.
     served: std::sync::atomic::AtomicU64,
 }
@@ -110,6 +114,9 @@ impl Default for Metrics {
             deliveries: Family::default(),
             lag_events: Family::default(),
             lag_seconds: Family::default(),
+            log_written: Counter::default(),
+            log_dropped: Counter::default(),
+            unauthenticated: Family::default(),
             served: std::sync::atomic::AtomicU64::new(0),
             registry: Registry::default(),
         };
@@ -175,6 +182,21 @@ impl Default for Metrics {
             "Age of the oldest change event a subscription has not yet delivered",
             m.lag_seconds.clone(),
         );
+        registry.register(
+            "scimd_provisioning_log_written",
+            "Entries this instance wrote to the providers' provisioning logs",
+            m.log_written.clone(),
+        );
+        registry.register(
+            "scimd_provisioning_log_dropped",
+            "Entries of the provisioning log this instance lost: more requests at once than its queue holds, or a failed write",
+            m.log_dropped.clone(),
+        );
+        registry.register(
+            "scimd_unauthenticated_requests",
+            "Requests at a provider's Base URL refused before authentication (no token, or an invalid, expired, revoked or other provider's one), by provider",
+            m.unauthenticated.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -224,6 +246,19 @@ impl Metrics {
                     })
                     .inc_by(n);
             }
+        }
+    }
+
+    /// What a flush of the provisioning log did.
+    pub fn log_flushed(&self, written: u64, dropped: u64, unauthenticated: &[(String, u64)]) {
+        self.log_written.inc_by(written);
+        self.log_dropped.inc_by(dropped);
+        for (provider, n) in unauthenticated {
+            self.unauthenticated
+                .get_or_create(&ProviderLabels {
+                    provider: provider.clone(),
+                })
+                .inc_by(*n);
         }
     }
 

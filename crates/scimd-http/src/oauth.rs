@@ -125,8 +125,8 @@ fn credentials(
                 .split_once(':')
                 .ok_or_else(|| OAuthError::invalid_client(true))?;
             Ok(Credentials {
-                id: form_decode(id),
-                secret: form_decode(secret),
+                id: scimd_core::input::form_decode(id),
+                secret: scimd_core::input::form_decode(secret),
                 basic: true,
             })
         }
@@ -139,34 +139,6 @@ fn credentials(
             _ => Err(OAuthError::invalid_client(true)),
         },
     }
-}
-
-/// `application/x-www-form-urlencoded` decoding of one Basic credential part: `+` is a
-/// space and `%XX` a byte. Malformed escapes stay as they are (the lookup then fails).
-fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The token endpoint, counted: every refusal by its reason and provider (when the client id

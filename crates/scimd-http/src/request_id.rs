@@ -17,7 +17,11 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-pub async fn assign(req: Request, next: Next) -> Response {
+/// The request's id, in its extensions (the provisioning log records it).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub std::sync::Arc<str>);
+
+pub async fn assign(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(HEADER)
@@ -25,6 +29,7 @@ pub async fn assign(req: Request, next: Next) -> Response {
         .filter(|v| acceptable(v))
         .map(str::to_owned)
         .unwrap_or_else(|| scimd_core::crypto::random_alphanumeric(16));
+    req.extensions_mut().insert(RequestId(id.as_str().into()));
     let path = crate::setup::loggable_path(req.uri().path());
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %path, client = tracing::field::Empty);

@@ -158,13 +158,24 @@ async fn status(
             return p.with_retry_after((p.status, Json(json!({"error": p.detail}))).into_response());
         }
     };
-    match state.core.setup_received(&open).await {
-        Ok(received) => {
+    match state.core.setup_status(&open).await {
+        Ok(status) => {
+            let requests: Vec<_> = status
+                .requests
+                .iter()
+                .map(|e| json!({"time": e.time, "method": e.method, "path": e.path, "status": e.status}))
+                .collect();
+            let last_error = status.last_error.as_ref().map(|e| {
+                json!({
+                    "time": e.time, "method": e.method, "path": e.path, "status": e.status,
+                    "scimType": e.scim_type, "detail": e.detail, "body": e.body,
+                })
+            });
             let mut resp = Json(json!({
-                "users": received.users,
-                "groups": received.groups,
-                "requests": [],
-                "last_error": null,
+                "users": status.received.users,
+                "groups": status.received.groups,
+                "requests": requests,
+                "last_error": last_error,
             }))
             .into_response();
             no_store(&mut resp);

@@ -16,6 +16,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0005_extension_attributes.sql"),
     include_str!("../migrations/sqlite/0006_change_events.sql"),
     include_str!("../migrations/sqlite/0007_server_state.sql"),
+    include_str!("../migrations/sqlite/0008_provisioning_log.sql"),
     include_str!("../migrations/sqlite/0009_setup_links.sql"),
 ];
 
@@ -27,6 +28,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0005_extension_attributes.sql"),
     include_str!("../migrations/postgres/0006_change_events.sql"),
     include_str!("../migrations/postgres/0007_server_state.sql"),
+    include_str!("../migrations/postgres/0008_provisioning_log.sql"),
     include_str!("../migrations/postgres/0009_setup_links.sql"),
 ];
 

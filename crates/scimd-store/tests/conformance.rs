@@ -13,6 +13,7 @@ use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
 use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
+use scimd_core::request_log::{LogBatch, LogEntry, LogFilter, LogLimits, StatsDelta};
 use scimd_core::resource::{Change, ListQuery, ListRequest, NewResource, PageStart, ResourceKey, SortOrder};
 use scimd_core::setup::{Received, SetupLink};
 use scimd_core::{
@@ -914,6 +915,202 @@ async fn populations_are_searched_and_group_members_paged_across_providers() {
             .await
             .unwrap();
         assert!(none.is_empty(), "% is not a wildcard in a filter");
+    })
+    .await;
+}
+
+fn log_entry(provider: &str, n: i64, failed: bool) -> LogEntry {
+    LogEntry {
+        seq: 0,
+        provider: provider.into(),
+        time: Timestamp(now().0 + n * 1000),
+        method: "GET".into(),
+        path: format!("/Users/{n}"),
+        status: if failed { 404 } else { 200 },
+        failed,
+        latency_us: 900,
+        request_id: format!("r{n}"),
+        client: "10.0.0.1".into(),
+        user_agent: Some("Okta".into()),
+        scim_type: None,
+        detail: failed.then(|| "not found".to_owned()),
+        body: failed.then(|| "{\"password\":\"********\"}".to_owned()),
+    }
+}
+
+fn stats(provider: &str, unauthenticated: u64, recent: i64, recent_count: i64) -> StatsDelta {
+    StatsDelta {
+        provider: provider.into(),
+        unauthenticated,
+        last_unauthenticated: (unauthenticated > 0).then(now),
+        recent,
+        recent_count,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provisioning_log_keeps_failures_and_successes_in_budgets_of_their_own() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        // Failures at seconds 0-2, successes at 3-12, and a provider that does not exist.
+        let mut entries: Vec<LogEntry> = (0..13).map(|n| log_entry("okta", n, n < 3)).collect();
+        entries.push(log_entry("gone", 13, true));
+        let batch = LogBatch {
+            entries,
+            stats: vec![stats("okta", 2, 0b101, 3), stats("gone", 5, 1, 1)],
+        };
+        assert_eq!(
+            s.append_log(batch).await.unwrap(),
+            13,
+            "the unknown provider's entry is left out"
+        );
+        let read = |f: LogFilter| {
+            let s = Arc::clone(&s);
+            let id = p.id.clone();
+            async move { s.log_entries(&id, &LogFilter { limit: 100, ..f }).await.unwrap() }
+        };
+        let all = read(LogFilter::default()).await;
+        assert_eq!(all.len(), 13);
+        assert_eq!(all[0].path, "/Users/12", "newest first");
+        assert_eq!(all[12].body.as_deref(), Some("{\"password\":\"********\"}"));
+        assert_eq!(
+            read(LogFilter {
+                failed: true,
+                ..LogFilter::default()
+            })
+            .await
+            .len(),
+            3
+        );
+        assert_eq!(
+            read(LogFilter {
+                status: Some((200, 300)),
+                ..LogFilter::default()
+            })
+            .await
+            .len(),
+            10
+        );
+        let prefixed = read(LogFilter {
+            path: Some("/USERS/1".into()),
+            ..LogFilter::default()
+        })
+        .await;
+        assert_eq!(prefixed.len(), 4, "/Users/1, 10, 11, 12 in any case");
+        let t = |n: i64| Some(Timestamp(now().0 + n * 1000));
+        assert_eq!(
+            read(LogFilter {
+                since: t(5),
+                until: t(7),
+                ..LogFilter::default()
+            })
+            .await
+            .len(),
+            2
+        );
+        let after = read(LogFilter {
+            after: Some(all[2].seq),
+            ..LogFilter::default()
+        })
+        .await;
+        assert_eq!(
+            after.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            ["/Users/11", "/Users/12"]
+        );
+        let before = read(LogFilter {
+            before: Some(all[10].seq),
+            limit: 1,
+            ..LogFilter::default()
+        })
+        .await;
+        assert_eq!(before[0].path, "/Users/1");
+
+        // Counters add up; the window of outcomes shifts (newest lowest).
+        s.append_log(LogBatch {
+            entries: vec![],
+            stats: vec![stats("okta", 1, 1, 1)],
+        })
+        .await
+        .unwrap();
+        let health = s.log_health().await.unwrap();
+        assert_eq!(health.len(), 1, "{health:?}");
+        let (id, h) = &health[0];
+        assert_eq!(
+            (id.as_str(), h.unauthenticated, h.recent_failed, h.recent_total),
+            ("okta", 3, 3, 4)
+        );
+        assert_eq!(h.last_unauthenticated, Some(now()));
+
+        // Each budget by count: the newest two failures, the newest four successes.
+        let limits = LogLimits {
+            failure_retention_seconds: 86_400,
+            failure_max: 2,
+            success_max: 4,
+        };
+        assert_eq!(s.prune_log(&p.id, &limits, now(), 100).await.unwrap(), (7, false));
+        let left = read(LogFilter::default()).await;
+        let paths: Vec<&str> = left.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/Users/12",
+                "/Users/11",
+                "/Users/10",
+                "/Users/9",
+                "/Users/2",
+                "/Users/1"
+            ]
+        );
+        // Failures by age (successes never): at second 7 with a 5-second retention, those of
+        // seconds 1 and 2 are past it.
+        let limits = LogLimits {
+            failure_retention_seconds: 5,
+            ..limits
+        };
+        let later = Timestamp(now().0 + 7_500);
+        assert_eq!(s.prune_log(&p.id, &limits, later, 100).await.unwrap(), (2, false));
+        assert_eq!(
+            read(LogFilter {
+                failed: true,
+                ..LogFilter::default()
+            })
+            .await
+            .len(),
+            0
+        );
+        // At most `chunk` rows a statement; `more` says another round is due.
+        let none = LogLimits {
+            success_max: 0,
+            ..limits
+        };
+        assert_eq!(s.prune_log(&p.id, &none, later, 3).await.unwrap(), (3, true));
+        assert_eq!(s.prune_log(&p.id, &none, later, 3).await.unwrap(), (1, false));
+        // A deleted provider's log and counters go with it.
+        s.append_log(LogBatch {
+            entries: vec![log_entry("okta", 20, true)],
+            stats: vec![],
+        })
+        .await
+        .unwrap();
+        assert!(
+            s.delete_provider(&p.id, &event("provider.delete", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(s.log_health().await.unwrap().is_empty());
+        let p2 = add_provider(&s, "okta", Population::Internal).await;
+        assert!(
+            s.log_entries(
+                &p2.id,
+                &LogFilter {
+                    limit: 10,
+                    ..LogFilter::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        );
     })
     .await;
 }

@@ -43,7 +43,7 @@ pub struct GlobalOpts {
     /// public addresses), comma-separated, e.g. 10.0.0.0/8,127.0.0.1 [default: none]
     #[arg(long, global = true, env = "SCIMD_RECEIVER_ALLOW", value_name = "CIDR,...")]
     pub receiver_allow: Option<String>,
-    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, max_pending_per_address, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key, receiver_allow, delivery_give_up, delivery_first_retry, event_retention)
+    /// A TOML configuration file (keys: database, db_pool_size, db_timeout, key_file, public_url, listen, max_connections, max_pending_per_address, header_timeout, body_timeout, shutdown_timeout, trusted_proxies, tls_cert, tls_key, receiver_allow, delivery_give_up, delivery_first_retry, event_retention, provisioning_log, log_failure_retention, log_failure_max, log_success_max)
     #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -83,6 +83,10 @@ pub enum Command {
     Backup {
         /// The backup file (JSON lines; created with mode 0600)
         file: PathBuf,
+        /// Include the provisioning log (request bodies and client addresses: personal
+        /// data), which is left out otherwise
+        #[arg(long)]
+        with_logs: bool,
     },
     /// Load a backup into an empty database (SQLite or PostgreSQL, whichever made it)
     Restore {
@@ -329,6 +333,25 @@ pub struct ServeArgs {
     /// delivered them), e.g. 7d [default: 7d]
     #[arg(long, env = "SCIMD_EVENT_RETENTION", value_name = "DURATION")]
     pub event_retention: Option<String>,
+    /// Record every authenticated SCIM request in its provider's provisioning log [default: on]
+    #[arg(long, env = "SCIMD_PROVISIONING_LOG", value_enum, value_name = "on|off")]
+    pub provisioning_log: Option<Switch>,
+    /// Failures in the provisioning log are kept this long, e.g. 7d (providers may override) [default: 7d]
+    #[arg(long, env = "SCIMD_LOG_FAILURE_RETENTION", value_name = "DURATION")]
+    pub log_failure_retention: Option<String>,
+    /// At most this many failures are kept per provider (providers may override) [default: 100000]
+    #[arg(long, env = "SCIMD_LOG_FAILURE_MAX", value_name = "N")]
+    pub log_failure_max: Option<String>,
+    /// The last this many successes are kept per provider (providers may override) [default: 10000]
+    #[arg(long, env = "SCIMD_LOG_SUCCESS_MAX", value_name = "N")]
+    pub log_success_max: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Subcommand, Debug)]
@@ -393,6 +416,43 @@ pub enum ProviderCmd {
     /// Setup links: a page where the identity provider's own administrator connects it
     #[command(subcommand)]
     SetupLink(SetupLinkCmd),
+    /// The provider's provisioning log: its authenticated SCIM requests, newest first
+    Log(ProviderLogArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProviderLogArgs {
+    pub id: String,
+    /// Only failed requests
+    #[arg(long)]
+    pub failed: bool,
+    /// Only this status class or status: 2xx, 4xx, 5xx, 409
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only paths (relative to the Base URL) starting with this, e.g. /Users
+    #[arg(long)]
+    pub path: Option<String>,
+    /// From this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many (1 to 1000)
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Older than this entry (the cursor printed after a full page)
+    #[arg(long, value_name = "SEQ", conflicts_with = "follow")]
+    pub before: Option<i64>,
+    /// Keep printing new entries as they are written (a second or so after each request)
+    #[arg(long)]
+    pub follow: bool,
+    /// Each entry with its error and masked body, instead of a table
+    #[arg(long, conflicts_with = "json")]
+    pub long: bool,
+    /// A JSON array (JSON lines with --follow)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -519,8 +579,24 @@ pub struct ProviderAddArgs {
     /// What happens to attributes no schema declares: keep them as sent, or reject the request
     #[arg(long, value_name = "keep|reject", default_value = "keep")]
     pub undeclared: String,
+    #[command(flatten)]
+    pub log: ProviderLogSettings,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A provider's own retention of its provisioning log; `default` is the server's.
+#[derive(Args, Debug, Default)]
+pub struct ProviderLogSettings {
+    /// Failed requests are kept this long, e.g. 30d, or default [default: the server's, 7d]
+    #[arg(long, value_name = "DURATION|default")]
+    pub log_failure_retention: Option<String>,
+    /// At most this many failed requests are kept, or default [default: the server's, 100000]
+    #[arg(long, value_name = "N|default")]
+    pub log_failure_max: Option<String>,
+    /// The last this many successful requests are kept, or default [default: the server's, 10000]
+    #[arg(long, value_name = "N|default")]
+    pub log_success_max: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -552,6 +628,8 @@ pub struct ProviderUpdateArgs {
     /// What happens to attributes no schema declares: keep them as sent, or reject the request
     #[arg(long, value_name = "keep|reject")]
     pub undeclared: Option<String>,
+    #[command(flatten)]
+    pub log: ProviderLogSettings,
     #[arg(long)]
     pub json: bool,
 }

@@ -5,9 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use scimd_core::request_log::{LogConfig, LogLimits, parse_max, parse_retention};
 use serde::Deserialize;
 
-use crate::cli::{GlobalOpts, ServeArgs};
+use crate::cli::{GlobalOpts, ServeArgs, Switch};
 use crate::connections::{
     ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_SHUTDOWN_TIMEOUT,
     default_max_connections,
@@ -41,6 +42,10 @@ struct FileConfig {
     delivery_give_up: Option<String>,
     delivery_first_retry: Option<String>,
     event_retention: Option<String>,
+    provisioning_log: Option<Switch>,
+    log_failure_retention: Option<String>,
+    log_failure_max: Option<u64>,
+    log_success_max: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +73,8 @@ pub struct Settings {
     pub delivery_give_up: std::time::Duration,
     pub delivery_first_retry: std::time::Duration,
     pub event_retention: std::time::Duration,
+    /// The provisioning log: on or off, and the server's retention.
+    pub log: LogConfig,
 }
 
 impl Settings {
@@ -81,6 +88,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let log = log_config(serve, &file)?;
         let serve_flag = |get: fn(&ServeArgs) -> Option<String>| serve.and_then(get);
         let listen = serve_flag(|a| a.listen.clone())
             .or_else(|| std::env::var("SCIMD_LISTEN").ok().filter(|s| !s.is_empty()))
@@ -192,6 +200,7 @@ impl Settings {
             delivery_give_up,
             delivery_first_retry,
             event_retention,
+            log,
             database: global
                 .database
                 .clone()
@@ -225,6 +234,45 @@ impl Settings {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{host_port}")
     }
+}
+
+/// The provisioning log's settings: flags (or their variables), then the file, then the
+/// defaults (on; failures 7 days and 100,000, successes 10,000 per provider).
+fn log_config(serve: Option<&ServeArgs>, file: &FileConfig) -> anyhow::Result<LogConfig> {
+    let defaults = LogLimits::default();
+    let enabled = serve.and_then(|s| s.provisioning_log).or(file.provisioning_log) != Some(Switch::Off);
+    let retention = match serve
+        .and_then(|s| s.log_failure_retention.clone())
+        .or_else(|| file.log_failure_retention.clone())
+    {
+        Some(t) => parse_retention(&t).map_err(|e| anyhow::anyhow!("--log-failure-retention: {e}"))?,
+        None => defaults.failure_retention_seconds,
+    };
+    let count = |flag: Option<&String>, file: Option<u64>, name: &str, default: u64| -> anyhow::Result<u64> {
+        match (flag, file) {
+            (Some(t), _) => parse_max(name, t).map_err(|e| anyhow::anyhow!("{e}")),
+            (None, Some(n)) => parse_max(name, &n.to_string()).map_err(|e| anyhow::anyhow!("{e}")),
+            (None, None) => Ok(default),
+        }
+    };
+    Ok(LogConfig {
+        enabled,
+        limits: LogLimits {
+            failure_retention_seconds: retention,
+            failure_max: count(
+                serve.and_then(|s| s.log_failure_max.as_ref()),
+                file.log_failure_max,
+                "--log-failure-max",
+                defaults.failure_max,
+            )?,
+            success_max: count(
+                serve.and_then(|s| s.log_success_max.as_ref()),
+                file.log_success_max,
+                "--log-success-max",
+                defaults.success_max,
+            )?,
+        },
+    })
 }
 
 /// A duration typed in a command's flag (`24h`, `7d`, ...), with the flag's name in the error.

@@ -6,6 +6,7 @@ mod config;
 mod connections;
 mod delivery;
 mod keys;
+mod request_log;
 mod serve;
 mod table;
 mod tls;
@@ -112,7 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::admin::run(&core, cmd).await
         }
         Command::Key(KeyCmd::Rotate { new_key_file }) => commands::key::rotate(&settings, &new_key_file).await,
-        Command::Backup { file } => commands::backup::backup(&settings, &file).await,
+        Command::Backup { file, with_logs } => commands::backup::backup(&settings, &file, with_logs).await,
         Command::Restore { file, force } => commands::backup::restore(&settings, &file, force).await,
         Command::Audit(cmd) => {
             let core = open_core(&settings).await?;

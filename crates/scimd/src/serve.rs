@@ -1,5 +1,5 @@
-//! `scimd serve`: bind, say where, serve until SIGINT or SIGTERM, then finish in-flight work
-//! and let go of the database.
+//! `scimd serve`: bind, say where, serve until SIGINT or SIGTERM, then finish in-flight work,
+//! write the provisioning log's last entries, and let go of the database.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // `scimd provider add` in another terminal prints its Base URL with this one.
     core.record_public_url(&public_url).await?;
     crate::delivery::configure(&core, settings, &public_url);
+    core.configure_log(settings.log);
     let state = AppState::new(Arc::clone(&core), &public_url)
         .with_trusted_proxies(settings.trusted_proxies.clone())
         .serving_https(tls.is_some())
@@ -43,12 +44,14 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(address = %local, "serving");
     let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics));
     let watcher = certificate.map(crate::tls::Certificate::watch);
+    let log_writer = crate::request_log::start(Arc::clone(&core), Arc::clone(&state.metrics));
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
     deliverer.abort();
     if let Some(w) = watcher {
         w.abort();
     }
+    log_writer.finish().await;
     core.close().await;
     tracing::info!("stopped");
     Ok(())

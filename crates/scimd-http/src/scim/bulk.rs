@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::Authenticated;
 use super::body::ScimJson;
 use crate::AppState;
-use crate::error::{ScimFailure, scim_error, scim_json};
+use crate::error::{ErrorNote, ScimFailure, scim_error, scim_json};
 
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -265,6 +265,7 @@ async fn bulk(
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<Value>> = vec![None; ops.len()];
     let mut errors = 0usize;
+    let mut first_error: Option<(usize, ScimError)> = None;
     // Operations run in order, except that one referring to a bulkId whose operation has
     // not run yet waits for it (RFC 7644 §3.7.2). When nothing can run, the rest run and
     // fail on their unresolved references (circular or missing ones).
@@ -309,8 +310,11 @@ async fn bulk(
                 if let (Some(b), Some(id)) = (&ops[i].bulk_id, &outcome.id) {
                     ids.insert(b.clone(), id.clone());
                 }
-                if outcome.error.is_some() {
+                if let Some(e) = &outcome.error {
                     errors += 1;
+                    if first_error.as_ref().is_none_or(|(at, _)| i < *at) {
+                        first_error = Some((i, e.clone()));
+                    }
                 }
                 results[i] = Some(outcome.to_json(&ops[i]));
             }
@@ -321,10 +325,26 @@ async fn bulk(
         queue = deferred;
     }
     let operations: Vec<Value> = results.into_iter().flatten().collect();
-    Ok(scim_json(
+    let mut resp = scim_json(
         StatusCode::OK,
         &json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": operations}),
-    ))
+    );
+    // Answered 200, yet a failure to whoever reads the provisioning log.
+    if let Some((i, e)) = first_error {
+        resp.extensions_mut().insert(ErrorNote {
+            scim_type: e.scim_type.map(|t| t.as_str()),
+            detail: format!(
+                "{errors} of {} operations failed; the first, {} {}: {} ({})",
+                ops.len(),
+                ops[i].method,
+                ops[i].path,
+                e.detail,
+                e.status
+            ),
+            partial: true,
+        });
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Every provider's SCIM 2.0 Base URL, `/scim/v2/{provider}` (RFC 7644), behind bearer
-//! authentication (RFC 6750 §3): the token must be that provider's own.
+//! authentication (RFC 6750 §3): the token must be that provider's own. Authenticated
+//! requests go to the provider's provisioning log; refused ones are only counted.
 
 mod body;
 mod bulk;
 mod discovery;
+mod log;
 mod query;
 mod render;
 mod resources;
@@ -36,10 +38,6 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(search::routes())
         .layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_SCIM_BODY))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::limits::read_scim_body,
-        ))
         .layer(middleware::from_fn_with_state(state, authenticate));
     Router::new().nest("/scim/v2/{provider}", base)
 }
@@ -77,13 +75,15 @@ pub(crate) fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
 const CHALLENGE: &str = "Bearer realm=\"scimd\"";
 
 /// RFC 6750 §3.1: no credentials -> 401 with a bare challenge; a bad token -> 401 with
-/// `error="invalid_token"`. The SCIM body says the same in RFC 7644's words.
+/// `error="invalid_token"`. The SCIM body says the same in RFC 7644's words. Only once the
+/// token is accepted is the body read, and the request then goes to the provider's log.
 async fn authenticate(
     State(state): State<AppState>,
     Extension(ClientAddr(peer)): Extension<ClientAddr>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
     // Inside `nest` the URI has lost its prefix; the provider segment is in the original.
     let original = req
         .extensions()
@@ -98,6 +98,7 @@ async fn authenticate(
         .to_owned();
     let bearer = bearer_token(req.headers());
     let Some(token) = bearer else {
+        state.core.count_unauthenticated(&path_provider);
         return ScimFailure::from(ScimError::new(
             401,
             None,
@@ -109,14 +110,30 @@ async fn authenticate(
     match state.core.authenticate_bearer(&token, &path_provider, peer).await {
         Ok(provider) => {
             let (method, kind) = (req.method().clone(), resource_kind(original.path()));
+            let seen = log::Seen::of(&state, &req, &original, provider.id.as_str(), peer, started);
+            let (mut req, body) = match crate::limits::read_scim_body(&state, req).await {
+                Ok(read) => read,
+                Err(refused) => {
+                    if let Some(seen) = &seen {
+                        seen.record(&state, &refused, &[]);
+                    }
+                    return refused;
+                }
+            };
             req.extensions_mut().insert(Authenticated(Arc::clone(&provider)));
             let resp = next.run(req).await;
             if resp.status().is_success() && method != axum::http::Method::GET && method != axum::http::Method::HEAD {
                 state.metrics.provisioned(provider.id.as_str(), kind, method.as_str());
             }
+            if let Some(seen) = &seen {
+                seen.record(&state, &resp, &body);
+            }
             resp
         }
-        Err(AuthFailure::InvalidToken) => invalid_token("the access token is invalid, expired or revoked"),
+        Err(AuthFailure::InvalidToken) => {
+            state.core.count_unauthenticated(&path_provider);
+            invalid_token("the access token is invalid, expired or revoked")
+        }
         // No provider may take an endpoint's name: the Base URL was copied without its provider.
         Err(AuthFailure::OtherProvider) if scimd_core::provider::is_scim_endpoint(&path_provider) => {
             let rest = original.path().strip_prefix("/scim/v2").unwrap_or("");
@@ -125,9 +142,12 @@ async fn authenticate(
                 format!("this URL leaves out the provider: a Base URL is {base}, so this request goes to {base}{rest}");
             ScimFailure::from(ScimError::new(404, None, why)).into_response()
         }
-        Err(AuthFailure::OtherProvider) => invalid_token(
-            "the access token belongs to another provider: use it at that provider's Base URL, or get a token for this one",
-        ),
+        Err(AuthFailure::OtherProvider) => {
+            state.core.count_unauthenticated(&path_provider);
+            invalid_token(
+                "the access token belongs to another provider: use it at that provider's Base URL, or get a token for this one",
+            )
+        }
         // A token that could not be checked is no verdict on it: an identity provider told
         // 401 raises an alert and may stop provisioning until a person re-enters it.
         Err(AuthFailure::Unavailable) => ScimFailure::from(ScimError::new(
@@ -137,12 +157,20 @@ async fn authenticate(
         ))
         .with_header(header::RETRY_AFTER, &crate::error::UNAVAILABLE_RETRY_AFTER.to_string())
         .into_response(),
-        Err(AuthFailure::NetworkNotAllowed) => ScimFailure::from(ScimError::new(
-            403,
-            None,
-            format!("requests from {} are not allowed for this provider", peer),
-        ))
-        .into_response(),
+        // The provider's own valid token, from elsewhere: its log shows the refusal (a
+        // network rule left behind when the identity provider's addresses changed).
+        Err(AuthFailure::NetworkNotAllowed) => {
+            let resp = ScimFailure::from(ScimError::new(
+                403,
+                None,
+                format!("requests from {} are not allowed for this provider", peer),
+            ))
+            .into_response();
+            if let Some(seen) = log::Seen::of(&state, &req, &original, &path_provider, peer, started) {
+                seen.record(&state, &resp, &[]);
+            }
+            resp
+        }
     }
 }
 

@@ -10,19 +10,23 @@ use std::path::Path;
 use scimd_core::StoreError;
 use serde_json::Value;
 
-use super::{Kind, Reader, Summary, TABLES, Table, bytes_value, check_tables, header, trailer, write_line};
+use super::{Kind, Reader, Summary, TABLES, Table, bytes_value, check_tables, exported, header, trailer, write_line};
 use crate::db::sqlite::{backend, open_conn};
 use crate::db::{Arg, Cell, Db, Dialect, Exec, Row, run_now};
 use crate::store::SqlStore;
 
 const PAGE: usize = 1000;
 
-pub(crate) async fn export(store: &SqlStore, out: &mut (dyn std::io::Write + Send)) -> Result<Summary, StoreError> {
+pub(crate) async fn export(
+    store: &SqlStore,
+    out: &mut (dyn std::io::Write + Send),
+    with_logs: bool,
+) -> Result<Summary, StoreError> {
     match &store.db {
         Db::Sqlite(db) => {
             let mut c = open_conn(db.path())?;
             c.raw().execute_batch("BEGIN").map_err(backend)?;
-            let summary = run_now(Box::pin(export_rows(&mut c, out)))?;
+            let summary = run_now(Box::pin(export_rows(&mut c, out, with_logs)))?;
             c.raw().execute_batch("COMMIT").map_err(backend)?;
             Ok(summary)
         }
@@ -31,7 +35,7 @@ pub(crate) async fn export(store: &SqlStore, out: &mut (dyn std::io::Write + Sen
             c.begin().await?;
             c.batch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .await?;
-            let outcome = export_rows(&mut c, out).await;
+            let outcome = export_rows(&mut c, out, with_logs).await;
             c.end(outcome).await
         }
     }
@@ -84,12 +88,16 @@ fn arg<'a>(kind: Kind, c: &'a Cell) -> Arg<'a> {
     }
 }
 
-async fn export_rows(x: &mut dyn Exec, out: &mut (dyn std::io::Write + Send)) -> Result<Summary, StoreError> {
+async fn export_rows(
+    x: &mut dyn Exec,
+    out: &mut (dyn std::io::Write + Send),
+    with_logs: bool,
+) -> Result<Summary, StoreError> {
     check_tables(&table_names(x).await?)?;
     let schema = crate::migrations::version(x).await?;
-    write_line(out, &header(schema))?;
+    write_line(out, &header(schema, with_logs))?;
     let mut summary = Summary::default();
-    for t in TABLES {
+    for t in exported(with_logs) {
         let columns: Vec<&str> = t.columns.iter().map(|(c, _)| *c).collect();
         let key_at: Vec<usize> = t
             .key

@@ -5,7 +5,9 @@
 //! which makes it also the way from SQLite to PostgreSQL and back.
 //!
 //! A backup holds what the database holds: sealed client secrets and token hashes, never a
-//! secret or token in clear. Sealed secrets open only with the key file, kept apart.
+//! secret or token in clear. Sealed secrets open only with the key file, kept apart. The
+//! provisioning log ([`LOGS`]: request bodies and client addresses, personal data kept for
+//! diagnosis) is left out unless asked for.
 
 mod copy;
 
@@ -297,7 +299,50 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         defaults: &[],
     },
+    Table {
+        name: "request_log",
+        key: &["seq"],
+        identity: true,
+        columns: &[
+            ("seq", Int),
+            ("provider_id", Text),
+            ("time", Int),
+            ("failed", Bool),
+            ("method", Text),
+            ("path", Text),
+            ("status", Int),
+            ("latency_us", Int),
+            ("request_id", Text),
+            ("client", Text),
+            ("user_agent", Text),
+            ("scim_type", Text),
+            ("detail", Text),
+            ("body", Text),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "request_log_stats",
+        key: &["provider_id"],
+        identity: false,
+        columns: &[
+            ("provider_id", Text),
+            ("unauthenticated", Int),
+            ("last_unauthenticated", Int),
+            ("recent", Int),
+            ("recent_count", Int),
+        ],
+        defaults: &[],
+    },
 ];
+
+/// The provisioning log's tables: in a backup only when asked (`scimd backup --with-logs`).
+pub const LOGS: &[&str] = &["request_log", "request_log_stats"];
+
+/// The tables a backup writes.
+pub(crate) fn exported(with_logs: bool) -> impl Iterator<Item = &'static Table> {
+    TABLES.iter().filter(move |t| with_logs || !LOGS.contains(&t.name))
+}
 
 /// Tables that are bookkeeping, not data. Console sessions are not carried over: a restored
 /// server starts with everyone signed out; nor is the log of delivery attempts, nor what the
@@ -317,9 +362,15 @@ impl Summary {
     }
 }
 
-/// Write a consistent backup of the database at `url` to `out`.
-pub async fn export(url: &str, options: crate::PgOptions, out: &mut (dyn Write + Send)) -> Result<Summary, StoreError> {
-    copy::export(&crate::open_sql(url, options).await?, out).await
+/// Write a consistent backup of the database at `url` to `out`, with the provisioning log
+/// when `with_logs`.
+pub async fn export(
+    url: &str,
+    options: crate::PgOptions,
+    out: &mut (dyn Write + Send),
+    with_logs: bool,
+) -> Result<Summary, StoreError> {
+    copy::export(&crate::open_sql(url, options).await?, out, with_logs).await
 }
 
 /// Load a backup into the database at `url`, which must hold no data unless `force` (then
@@ -334,9 +385,8 @@ pub async fn import(
     copy::import(crate::open_sql(url, options).await?, &mut reader, force).await
 }
 
-pub(crate) fn header(schema: i64) -> Value {
-    let tables: serde_json::Map<String, Value> = TABLES
-        .iter()
+pub(crate) fn header(schema: i64, with_logs: bool) -> Value {
+    let tables: serde_json::Map<String, Value> = exported(with_logs)
         .map(|t| {
             (
                 t.name.to_owned(),

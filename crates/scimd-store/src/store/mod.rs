@@ -5,6 +5,7 @@
 
 pub(crate) mod admins;
 pub(crate) mod events;
+pub(crate) mod log;
 pub(crate) mod providers;
 pub(crate) mod resources;
 pub(crate) mod setup_links;

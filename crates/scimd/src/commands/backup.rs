@@ -17,7 +17,7 @@ fn pg_options(settings: &Settings) -> scimd_store::PgOptions {
 
 /// Write the backup under a temporary name (mode 0600: it holds sealed secrets and token
 /// hashes) and move it into place once complete.
-pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
+pub async fn backup(settings: &Settings, file: &Path, with_logs: bool) -> anyhow::Result<()> {
     let tmp = file.with_extension(format!("partial{}", std::process::id()));
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -30,7 +30,7 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
         .open(&tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut out = BufWriter::new(f);
-    let written = scimd_store::backup::export(&settings.database, pg_options(settings), &mut out)
+    let written = scimd_store::backup::export(&settings.database, pg_options(settings), &mut out, with_logs)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .and_then(|summary| {
@@ -48,7 +48,14 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     fs::rename(&tmp, file).with_context(|| format!("cannot write {}", file.display()))?;
     println!("backup written to {}: {} rows", file.display(), summary.rows());
     for (table, n) in &summary.tables {
-        println!("  {table:<14} {n}");
+        println!("  {table:<18} {n}");
+    }
+    if with_logs {
+        println!(
+            "It holds the provisioning log: request bodies (secrets masked) and client addresses are personal data."
+        );
+    } else {
+        println!("The provisioning log is left out (--with-logs to include it).");
     }
     println!(
         "It holds sealed client secrets: keep the key file ({}) too, apart from it.",
@@ -69,7 +76,7 @@ pub async fn restore(settings: &Settings, file: &Path, force: bool) -> anyhow::R
         scimd_store::postgres::redact(&settings.database)
     );
     for (table, n) in &summary.tables {
-        println!("  {table:<14} {n}");
+        println!("  {table:<18} {n}");
     }
     let core = crate::open_core(settings).await?;
     let report = core.verify_audit().await?;

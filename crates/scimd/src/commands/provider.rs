@@ -3,8 +3,9 @@
 use std::fs;
 
 use anyhow::{Context, bail};
-use scimd_core::input::ProviderInput;
-use scimd_core::views::{Urls, human_duration, provider_json, token_json, token_state};
+use scimd_core::input::{NumberOrText, ProviderInput};
+use scimd_core::request_log::LogHealth;
+use scimd_core::views::{Urls, human_duration, log_health_json, provider_json, token_json, token_state};
 use scimd_core::{Actor, Core, Provider};
 use serde_json::Value;
 
@@ -37,6 +38,9 @@ fn add_input(a: ProviderAddArgs) -> ProviderInput {
         allowed_networks: Some(a.allowed_ips),
         group_patch_response: Some(a.group_patch_response),
         undeclared: Some(a.undeclared),
+        log_failure_retention: a.log.log_failure_retention,
+        log_failure_max: a.log.log_failure_max.map(NumberOrText::Text),
+        log_success_max: a.log.log_success_max.map(NumberOrText::Text),
     }
 }
 
@@ -57,6 +61,9 @@ fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
         },
         group_patch_response: u.group_patch_response,
         undeclared: u.undeclared,
+        log_failure_retention: u.log.log_failure_retention,
+        log_failure_max: u.log.log_failure_max.map(NumberOrText::Text),
+        log_success_max: u.log.log_success_max.map(NumberOrText::Text),
         ..ProviderInput::default()
     }
 }
@@ -82,6 +89,7 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     }
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Undeclared     {}", p.settings.undeclared.as_str());
+    println!("  Log kept       {}", log_retention(p));
     if p.settings.secret_lost {
         println!(
             "  ! The client secret was lost with the old key file: rotate it (scimd provider rotate-secret {})",
@@ -92,6 +100,27 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
         println!("  Extension      {}", crate::commands::schema::describe(e));
     }
     println!("  Created        {}", p.created);
+}
+
+/// The providers list's column: how many of the latest requests failed.
+fn recent_requests(h: &LogHealth) -> String {
+    match (h.recent_total, h.failing()) {
+        (0, _) => "-".to_owned(),
+        (n, true) => format!("{} of {n} failed !", h.recent_failed),
+        (n, false) => format!("{} of {n} failed", h.recent_failed),
+    }
+}
+
+/// A provider's log retention, its own settings or the server's.
+fn log_retention(p: &Provider) -> String {
+    let o = &p.settings.log;
+    let server = || "the server's".to_owned();
+    format!(
+        "failures {}, at most {}; successes, the last {}",
+        o.failure_retention_seconds.map_or_else(server, human_duration),
+        o.failure_max.map_or_else(server, |n| n.to_string()),
+        o.success_max.map_or_else(server, |n| n.to_string()),
+    )
 }
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
@@ -138,26 +167,40 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
         }
         ProviderCmd::List(f) => {
             let all = core.providers().await?;
+            let health = core.log_health_all().await?;
+            let health_of = |p: &Provider| health.get(p.id.as_str()).copied().unwrap_or_default();
             if f.json {
                 return print_json(&Value::Array(
-                    all.iter().map(|p| provider_json(&urls, p, None, None)).collect(),
+                    all.iter()
+                        .map(|p| {
+                            let mut v = provider_json(&urls, p, None, None);
+                            v["requests"] = log_health_json(&health_of(p));
+                            v
+                        })
+                        .collect(),
                 ));
             }
             if all.is_empty() {
                 println!("No providers yet. Register one with: scimd provider add --name NAME --population internal");
                 return Ok(());
             }
-            let mut t = table::new(&["ID", "POPULATION", "ENABLED", "CREATED", "NAME"]);
+            let mut t = table::new(&["ID", "POPULATION", "ENABLED", "CREATED", "LAST REQUESTS", "NAME"]);
             for p in &all {
                 t.add_row(vec![
                     p.id.to_string(),
                     p.population.to_string(),
                     (if p.enabled { "yes" } else { "no" }).to_owned(),
                     p.created.to_rfc3339(),
+                    recent_requests(&health_of(p)),
                     p.name.clone(),
                 ]);
             }
             table::print(&t);
+            for p in &all {
+                if let Some(w) = health_of(p).warning() {
+                    println!("! '{}': {w} (scimd provider log {} --failed)", p.id, p.id);
+                }
+            }
             for p in all.iter().filter(|p| p.settings.secret_lost) {
                 println!(
                     "! the client secret of '{}' was lost with the old key file: scimd provider rotate-secret {}",
@@ -243,6 +286,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
         }
         ProviderCmd::Schema(cmd) => return crate::commands::schema::run(core, cmd).await,
         ProviderCmd::SetupLink(cmd) => return crate::commands::setup_link::run(core, &urls, cmd).await,
+        ProviderCmd::Log(args) => return crate::commands::log::run(core, args).await,
         ProviderCmd::Postman { id, output } => {
             let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;

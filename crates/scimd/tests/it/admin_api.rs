@@ -138,6 +138,7 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "GET /admin/api/v1/openapi.json",
         "GET /admin/api/v1/providers",
         "GET /admin/api/v1/providers/okta",
+        "GET /admin/api/v1/providers/okta/log",
         "GET /admin/api/v1/providers/okta/postman",
         "GET /admin/api/v1/providers/okta/schemas",
         "GET /admin/api/v1/providers/okta/setup-links",

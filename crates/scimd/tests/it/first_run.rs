@@ -199,7 +199,7 @@ fn cli_tables_stay_aligned_and_whole_when_not_on_a_terminal() {
     // A short id and name, and a long one: each column starts at one place for both.
     assert_aligned(
         &out,
-        &["ID", "POPULATION", "ENABLED", "CREATED", "NAME"],
+        &["ID", "POPULATION", "ENABLED", "CREATED", "LAST REQUESTS", "NAME"],
         &[&long, "third-party", "okta", "Okta"],
     );
 

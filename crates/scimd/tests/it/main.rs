@@ -18,6 +18,8 @@ mod multi_instance;
 mod oauth;
 mod operations;
 mod postgres_tls;
+mod provisioning_log;
+mod provisioning_log_views;
 mod push;
 mod races;
 mod scim_auth;

@@ -127,12 +127,49 @@ fn a_setup_page_shows_the_values_makes_a_token_on_request_and_counts_what_arrive
     let table = text(&s.cli(&["provider", "tokens", "acme-vendor"]).stdout);
     assert!(table.contains("SETUP LINK") && table.contains(&id), "{table}");
 
-    // The status panel counts what arrived.
-    let st = call("GET", &format!("{url}/status"), &[], None);
-    assert_eq!(st.status, 200, "{}", st.body);
+    // A push that fails, as a misconfigured identity provider's would, with a password in it.
+    let bad = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "displayName": "No name",
+        "password": "Hunter2-kept-nowhere-at-all"});
+    let failed = call(
+        "POST",
+        &format!("{base}/Users"),
+        &[("Authorization", &auth), ("Content-Type", "application/scim+json")],
+        Some(&bad.to_string()),
+    );
+    assert_eq!(failed.status, 400, "{}", failed.body);
+
+    // The status panel counts what arrived, lists the requests (the log is written a second
+    // at a time) and shows the failure in full, its password masked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let st = loop {
+        let st = call("GET", &format!("{url}/status"), &[], None);
+        assert_eq!(st.status, 200, "{}", st.body);
+        if st.json()["requests"].as_array().map(Vec::len) == Some(2) {
+            break st.json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the requests never showed: {}",
+            st.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!((st["users"].clone(), st["groups"].clone()), (json!(1), json!(0)));
     assert_eq!(
-        (st.json()["users"].clone(), st.json()["groups"].clone()),
-        (json!(1), json!(0))
+        (st["requests"][0]["status"].clone(), st["requests"][1]["status"].clone()),
+        (json!(400), json!(201))
+    );
+    assert_eq!(st["requests"][0]["path"], "/Users");
+    let error = &st["last_error"];
+    assert_eq!(error["status"], 400);
+    assert!(
+        error["detail"].as_str().is_some_and(|d| d.contains("userName")),
+        "{error}"
+    );
+    assert!(error["body"].as_str().is_some_and(|b| b.contains("No name")), "{error}");
+    assert!(
+        !st.to_string().contains("Hunter2"),
+        "a password reached the status panel: {st}"
     );
 
     // The secret: this link may not show it.

@@ -371,7 +371,15 @@ pub fn db_bytes(dir: &Path) -> Vec<u8> {
         return stored;
     }
     let mut out = Vec::new();
-    for table in ["provider", "access_token", "audit_event", "resource", "membership"] {
+    for table in [
+        "provider",
+        "access_token",
+        "audit_event",
+        "resource",
+        "membership",
+        "request_log",
+        "request_log_stats",
+    ] {
         for row in sql_rows(dir, &format!("SELECT CAST(t AS TEXT) FROM {table} t")) {
             let text = row.into_iter().flatten().collect::<String>();
             out.extend(text.as_bytes());

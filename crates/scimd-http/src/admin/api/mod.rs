@@ -3,6 +3,7 @@
 //! both the router and the OpenAPI document are built, so the document cannot miss one.
 
 mod openapi;
+mod provider_log;
 mod providers;
 mod resources;
 mod setup_links;
@@ -327,6 +328,7 @@ fn table() -> Vec<Route> {
         },
     ];
     table.extend(setup_links::table());
+    table.extend(provider_log::table());
     table.extend(subscriptions::table());
     table
 }

@@ -63,7 +63,10 @@ pub fn document() -> Value {
                     "token_expiry_date": {"type": "string", "format": "date", "description": "or the date tokens issued today expire"},
                     "allowed_networks": list("CIDR networks allowed to request tokens and push; empty: any"),
                     "group_patch_response": {"type": "string", "enum": ["no-content", "full"], "description": "the answer to a group PATCH without attributes: 204, or 200 with the whole group"},
-                    "undeclared": {"type": "string", "enum": ["keep", "reject"], "description": "attributes no schema declares: kept as sent, or refused"}
+                    "undeclared": {"type": "string", "enum": ["keep", "reject"], "description": "attributes no schema declares: kept as sent, or refused"},
+                    "log_failure_retention": {"type": "string", "description": "how long the provisioning log keeps failed requests, e.g. 30d; \"default\" (or empty): the server's"},
+                    "log_failure_max": {"type": ["integer", "string"], "description": "at most this many failed requests are kept; \"default\": the server's"},
+                    "log_success_max": {"type": ["integer", "string"], "description": "the last this many successful requests are kept; \"default\": the server's"}
                 }},
                 "SubscriptionInput": {"type": "object", "additionalProperties": false, "required": ["format"], "properties": {
                     "format": {"type": "string", "enum": ["webhook", "set"], "description": "Standard Webhooks, or RFC 9967 Security Event Tokens"},

@@ -14,19 +14,17 @@ use super::{ApiResult, Body, ok};
 use crate::AppState;
 use crate::admin::auth::ApiAdmin;
 use scimd_core::input::ProviderInput;
-use scimd_core::views::{TokenStatus, issued_json, provider_json, token_json};
+use scimd_core::views::{TokenStatus, issued_json, log_health_json, provider_json, token_json};
 
 pub(super) async fn providers_list(State(state): State<AppState>) -> ApiResult {
     let now = state.core.now();
+    let health = state.core.log_health_all().await?;
     let mut out = Vec::new();
     for p in state.core.providers().await? {
         let tokens = state.core.tokens(p.id.as_str()).await?;
-        out.push(provider_json(
-            &state.urls,
-            &p,
-            Some(&TokenStatus::of(&tokens, now)),
-            None,
-        ));
+        let mut v = provider_json(&state.urls, &p, Some(&TokenStatus::of(&tokens, now)), None);
+        v["requests"] = log_health_json(&health.get(p.id.as_str()).copied().unwrap_or_default());
+        out.push(v);
     }
     ok(Value::Array(out))
 }
@@ -45,12 +43,9 @@ pub(super) async fn providers_create(
 pub(super) async fn provider_with_status(state: &AppState, id: &str) -> ApiResult {
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
-    ok(provider_json(
-        &state.urls,
-        &p,
-        Some(&TokenStatus::of(&tokens, state.core.now())),
-        None,
-    ))
+    let mut v = provider_json(&state.urls, &p, Some(&TokenStatus::of(&tokens, state.core.now())), None);
+    v["requests"] = log_health_json(&state.core.log_health(id).await?);
+    ok(v)
 }
 
 pub(super) async fn providers_show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {

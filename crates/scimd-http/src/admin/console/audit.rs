@@ -63,7 +63,7 @@ fn input(name: &str, label: &str, value: Option<&str>, hint: &str) -> Markup {
 }
 
 /// The query string without the paging cursor, for links that keep the filters.
-fn filters_only(raw: Option<&str>) -> String {
+pub(super) fn filters_only(raw: Option<&str>) -> String {
     raw.unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty() && !kv.starts_with("before="))

@@ -2,6 +2,7 @@
 //! and one small script of our own (reveal, copy, confirm) served from the binary.
 
 mod audit;
+mod provider_log;
 mod provider_page;
 mod provider_schemas;
 mod provider_setup_links;

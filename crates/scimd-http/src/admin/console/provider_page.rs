@@ -2,7 +2,7 @@
 //! button), activation tokens, custom attributes, and the actions on it (rotate, Postman,
 //! enable, disable).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -11,6 +11,7 @@ use scimd_core::grants::IssuedToken;
 use serde_json::json;
 
 use super::PROVIDERS as CRUMB;
+use super::provider_log;
 use super::provider_schemas::{self, SchemaForm};
 use super::provider_setup_links;
 use super::{Page, render};
@@ -18,6 +19,7 @@ use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Section, copy_field, csrf as html_csrf, post_button};
 use maud::html;
+use scimd_core::request_log::{LogOverrides, LogQuery};
 use scimd_core::views::{TokenStatus, human_duration, token_state};
 
 pub fn routes() -> Router<AppState> {
@@ -48,7 +50,20 @@ pub(super) enum Once {
 }
 
 pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, once: Once) -> Page {
+    details_with_log(state, admin, id, once, &LogQuery::default(), None).await
+}
+
+/// The page, its log section filtered by `log` (`raw`: the query string, for paging links).
+async fn details_with_log(
+    state: &AppState,
+    admin: &ConsoleAdmin,
+    id: &str,
+    once: Once,
+    log: &LogQuery,
+    raw: Option<&str>,
+) -> Page {
     let p = state.core.provider(id).await?;
+    let log_section = provider_log::section(state, &p, log, raw).await;
     let tokens = state.core.tokens(id).await?;
     let discovered = state.core.discovered(&p).await?;
     let links = state.core.setup_links(id).await?;
@@ -108,6 +123,7 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                 dt { "Allowed networks" } dd { (networks) }
                 dt { "Group PATCH answer" } dd { (p.settings.group_patch_response.as_str()) }
                 dt { "Undeclared attributes" } dd #undeclared { (p.settings.undeclared.as_str()) }
+                dt { "Log retention" } dd #log-retention { (own_log_settings(&p.settings.log)) }
                 dt { "Created" } dd { (p.created.to_rfc3339()) }
             }
             (copy_field("base-url", "Base URL", &state.base_url(p.id.as_str())))
@@ -188,6 +204,7 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
             Once::SchemaRefused(form, why) => Some((&**form, why.as_str())),
             _ => None,
         }))
+        (log_section)
         section.card.actions {
             h2 { "Actions" }
             (post_button(&format!("{base}/postman"), csrf, "Download Postman collection", ""))
@@ -209,12 +226,32 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
     Ok(resp)
 }
 
+/// The provider's own log settings, or that it follows the server's.
+fn own_log_settings(o: &LogOverrides) -> String {
+    if o.is_empty() {
+        return "the server's".to_owned();
+    }
+    let mut parts = Vec::new();
+    if let Some(s) = o.failure_retention_seconds {
+        parts.push(format!("failures for {}", human_duration(s)));
+    }
+    if let Some(n) = o.failure_max {
+        parts.push(format!("at most {n} failures"));
+    }
+    if let Some(n) = o.success_max {
+        parts.push(format!("the last {n} successes"));
+    }
+    format!("{} (the rest the server's)", parts.join(", "))
+}
+
 async fn providers_show(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
     Path(id): Path<String>,
+    Query(log): Query<LogQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Page {
-    details(&state, &admin, &id, Once::Nothing).await
+    details_with_log(&state, &admin, &id, Once::Nothing, &log, raw.as_deref()).await
 }
 
 /// The eye button: the page's script asks for JSON and fills the field in place; without

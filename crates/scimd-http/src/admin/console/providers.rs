@@ -14,8 +14,9 @@ use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Section, confirm_form, csrf, select};
 use maud::{Markup, html};
-use scimd_core::input::{ProviderInput, split_list};
-use scimd_core::views::TokenStatus;
+use scimd_core::input::{NumberOrText, ProviderInput, split_list};
+use scimd_core::request_log::{LogHealth, LogLimits};
+use scimd_core::views::{TokenStatus, human_duration};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,10 +59,12 @@ async fn providers_list(
     let all = state.core.providers().await?;
     let now = state.core.now();
     let shown: Vec<&Provider> = all.iter().filter(|p| matches(p, &f)).collect();
+    let health = state.core.log_health_all().await.unwrap_or_default();
     let mut rows = Vec::with_capacity(shown.len());
     for p in shown {
         let tokens = state.core.tokens(p.id.as_str()).await.unwrap_or_default();
-        rows.push((p, TokenStatus::of(&tokens, now)));
+        let h = health.get(p.id.as_str()).copied().unwrap_or_default();
+        rows.push((p, TokenStatus::of(&tokens, now), h));
     }
     let h = html! {
         div.actions { a.button.primary href="/admin/providers/new" { "New provider" } }
@@ -82,10 +85,10 @@ async fn providers_list(
             div.table { table {
                 thead { tr {
                     th { "ID" } th { "Name" } th { "Population" } th { "Tags" }
-                    th { "Enabled" } th { "Created" } th { "Token expiry" }
+                    th { "Enabled" } th { "Created" } th { "Token expiry" } th { "Last requests" }
                 } }
                 tbody {
-                    @for (p, status) in &rows {
+                    @for (p, status, h) in &rows {
                         tr {
                             td { a href=(format!("/admin/providers/{}", p.id)) { (p.id.as_str()) } }
                             td { (p.name) }
@@ -96,6 +99,7 @@ async fn providers_list(
                             td class=[status.expiring_soon.then_some("warn")] {
                                 (status.expires.map_or_else(|| "no live token".to_owned(), |e| e.to_rfc3339()))
                             }
+                            (recent_cell(p, h))
                         }
                     }
                 }
@@ -105,9 +109,28 @@ async fn providers_list(
     render(&admin, "Providers", Section::Providers, &[CRUMB], h)
 }
 
+/// How the provider's latest requests went: a warning linking to its failures when most of
+/// them failed (see `LogHealth::failing`).
+fn recent_cell(p: &Provider, h: &LogHealth) -> Markup {
+    html! {
+        @if let Some(w) = h.warning() {
+            td.warn.failing {
+                a href=(format!("/admin/providers/{}?status=failed#log", p.id)) { (w) }
+            }
+        } @else if h.recent_total == 0 {
+            td.empty { "none yet" }
+        } @else {
+            td { (h.recent_failed) " of the last " (h.recent_total) " failed" }
+        }
+    }
+}
+
 /// The settings fields of the new and edit forms; `p` fills them when editing. The
-/// population is chosen only when registering.
-fn settings_fields(p: Option<&Provider>) -> Markup {
+/// population is chosen only when registering. Log settings left empty are the server's
+/// (`server`, shown as placeholders).
+fn settings_fields(p: Option<&Provider>, server: LogLimits) -> Markup {
+    let own = p.map(|p| p.settings.log).unwrap_or_default();
+    let shown = |v: Option<String>| v.unwrap_or_default();
     let ttl = p
         .map(|p| format!("{}d", p.token_ttl_seconds / 86_400))
         .unwrap_or_default();
@@ -155,14 +178,37 @@ fn settings_fields(p: Option<&Provider>) -> Markup {
             ("keep", "Keep them as sent (and advertise them in /Schemas)"),
             ("reject", "Refuse the request, naming them"),
         ]))
+        fieldset #log-settings {
+            legend { "Provisioning log (empty: the server's setting)" }
+            label for="log_failure_retention" { "Keep failed requests for (e.g. 7d, 30d)" }
+            input id="log_failure_retention" name="log_failure_retention"
+                placeholder=(human_duration(server.failure_retention_seconds))
+                value=(shown(own.failure_retention_seconds.map(seconds_typed)));
+            label for="log_failure_max" { "Failed requests kept, at most" }
+            input id="log_failure_max" name="log_failure_max" inputmode="numeric"
+                placeholder=(server.failure_max) value=(shown(own.failure_max.map(|n| n.to_string())));
+            label for="log_success_max" { "Successful requests kept (the last ones)" }
+            input id="log_success_max" name="log_success_max" inputmode="numeric"
+                placeholder=(server.success_max) value=(shown(own.success_max.map(|n| n.to_string())));
+        }
     }
 }
 
-async fn providers_new(Extension(admin): Extension<ConsoleAdmin>) -> Page {
+/// Seconds as an administrator would type them back: `7d`, `12h`, `90m` or `45s`.
+fn seconds_typed(s: i64) -> String {
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+async fn providers_new(State(state): State<AppState>, Extension(admin): Extension<ConsoleAdmin>) -> Page {
     let h = html! {
         form method="post" action="/admin/providers" class="card" {
             (csrf(&admin.session.csrf))
-            (settings_fields(None))
+            (settings_fields(None, state.core.log_config().limits))
             button type="submit" class="primary" { "Register provider" }
         }
     };
@@ -178,7 +224,7 @@ async fn providers_edit(
     let h = html! {
         form method="post" action=(format!("/admin/providers/{}/edit", p.id)) class="card" {
             (csrf(&admin.session.csrf))
-            (settings_fields(Some(&p)))
+            (settings_fields(Some(&p), state.core.log_config().limits))
             button type="submit" class="primary" { "Save" }
         }
     };
@@ -203,6 +249,9 @@ struct ProviderForm {
     allowed_networks: String,
     group_patch_response: Option<String>,
     undeclared: Option<String>,
+    log_failure_retention: Option<String>,
+    log_failure_max: Option<String>,
+    log_success_max: Option<String>,
 }
 
 impl ProviderForm {
@@ -220,6 +269,9 @@ impl ProviderForm {
             allowed_networks: Some(split_list(&self.allowed_networks)),
             group_patch_response: self.group_patch_response,
             undeclared: self.undeclared,
+            log_failure_retention: self.log_failure_retention,
+            log_failure_max: self.log_failure_max.map(NumberOrText::Text),
+            log_success_max: self.log_success_max.map(NumberOrText::Text),
         }
     }
 }

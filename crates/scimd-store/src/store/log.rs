@@ -1,0 +1,255 @@
+//! The provisioning log: a flush's entries written with multi-row inserts in one
+//! transaction, read by provider a page at a time, pruned a bounded number of rows per
+//! statement; and the per-provider counters (refused requests, the last ten outcomes).
+
+use async_trait::async_trait;
+use scimd_core::request_log::{LogBatch, LogEntry, LogFilter, LogHealth, LogLimits, RECENT};
+use scimd_core::store::{StoreResult, like_escape};
+use scimd_core::{LogStore, ProviderId, StoreError, Timestamp};
+
+use super::SqlStore;
+use crate::db::{Arg, Exec, Row, args};
+
+const COLUMNS: &str = "provider_id, time, failed, method, path, status, latency_us, request_id, client, \
+                       user_agent, scim_type, detail, body";
+const WIDTH: usize = 13;
+/// Rows per INSERT statement: few statement texts, few round trips.
+const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT` of `rows` entries in their order (each row's last value is its place: the
+/// filter's join may reorder rows), skipping those whose provider is gone (deleted after the
+/// flush read the providers): one missing provider must not cost the whole batch.
+fn insert_sql(rows: usize) -> String {
+    let row = format!("({}, ?)", vec!["?"; WIDTH].join(", "));
+    let picked: Vec<String> = (1..=WIDTH).map(|i| format!("v.column{i}")).collect();
+    format!(
+        "INSERT INTO request_log ({COLUMNS}) SELECT {} FROM (VALUES {}) AS v \
+         WHERE v.column1 IN (SELECT id FROM provider) ORDER BY v.column{}",
+        picked.join(", "),
+        vec![row; rows].join(", "),
+        WIDTH + 1
+    )
+}
+
+fn entry_args(e: &LogEntry) -> [Arg<'_>; WIDTH] {
+    [
+        Arg::from(e.provider.as_str()),
+        Arg::from(e.time.0),
+        Arg::from(e.failed),
+        Arg::from(e.method.as_str()),
+        Arg::from(e.path.as_str()),
+        Arg::from(i64::from(e.status)),
+        Arg::from(e.latency_us),
+        Arg::from(e.request_id.as_str()),
+        Arg::from(e.client.as_str()),
+        Arg::from(&e.user_agent),
+        Arg::from(&e.scim_type),
+        Arg::from(&e.detail),
+        Arg::from(&e.body),
+    ]
+}
+
+fn entry_from_row(mut r: Row) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry {
+        seq: r.int(0)?,
+        provider: r.take_text(1)?,
+        time: Timestamp(r.int(2)?),
+        failed: r.bool(3)?,
+        method: r.take_text(4)?,
+        path: r.take_text(5)?,
+        status: u16::try_from(r.int(6)?).unwrap_or(0),
+        latency_us: r.int(7)?,
+        request_id: r.take_text(8)?,
+        client: r.take_text(9)?,
+        user_agent: r.take_opt_text(10)?,
+        scim_type: r.take_opt_text(11)?,
+        detail: r.take_opt_text(12)?,
+        body: r.take_opt_text(13)?,
+    })
+}
+
+/// Counters add up across flushes and instances; the window of outcomes shifts by the
+/// flush's count (multiplying by `2^count`: `<<` is typed differently in the two databases).
+const STATS_UPSERT: &str = "INSERT INTO request_log_stats \
+     (provider_id, unauthenticated, last_unauthenticated, recent, recent_count) \
+     SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM provider WHERE id = ?1) \
+     ON CONFLICT (provider_id) DO UPDATE SET \
+     unauthenticated = request_log_stats.unauthenticated + excluded.unauthenticated, \
+     last_unauthenticated = coalesce(excluded.last_unauthenticated, request_log_stats.last_unauthenticated), \
+     recent = (request_log_stats.recent * ?6 + excluded.recent) % ?7, \
+     recent_count = CASE WHEN request_log_stats.recent_count + excluded.recent_count > ?8 THEN ?8 \
+     ELSE request_log_stats.recent_count + excluded.recent_count END";
+
+async fn append(x: &mut dyn Exec, batch: &LogBatch) -> Result<u64, StoreError> {
+    let mut written = 0;
+    for chunk in batch.entries.chunks(ROWS_PER_INSERT) {
+        let bound: Vec<Arg<'_>> = chunk
+            .iter()
+            .zip(0i64..)
+            .flat_map(|(e, place)| entry_args(e).into_iter().chain([Arg::from(place)]))
+            .collect();
+        written += x.execute(&insert_sql(chunk.len()), &bound).await?;
+    }
+    for s in &batch.stats {
+        let window = 1i64 << RECENT;
+        x.execute(
+            STATS_UPSERT,
+            args![
+                s.provider.as_str(),
+                i64::try_from(s.unauthenticated).unwrap_or(i64::MAX),
+                s.last_unauthenticated.map(|t| t.0),
+                s.recent,
+                s.recent_count,
+                1i64 << s.recent_count.clamp(0, i64::from(RECENT)),
+                window,
+                i64::from(RECENT)
+            ],
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+async fn entries(x: &mut dyn Exec, provider: &str, f: &LogFilter) -> Result<Vec<LogEntry>, StoreError> {
+    // A path prefix in any case, compared the same way in both databases (LIKE is not).
+    let pattern = f
+        .path
+        .as_ref()
+        .map(|p| format!("{}%", like_escape(&p.to_ascii_lowercase())));
+    let mut sql = format!("SELECT seq, {COLUMNS} FROM request_log WHERE provider_id = ?");
+    let mut bound: Vec<Arg<'_>> = vec![Arg::from(provider)];
+    if f.failed {
+        sql.push_str(" AND failed = ?");
+        bound.push(Arg::from(true));
+    }
+    if let Some((from, to)) = f.status {
+        sql.push_str(" AND status >= ? AND status < ?");
+        bound.extend([Arg::from(i64::from(from)), Arg::from(i64::from(to))]);
+    }
+    if let Some(p) = &pattern {
+        sql.push_str(" AND lower(path) LIKE ? ESCAPE '\\'");
+        bound.push(Arg::from(p.as_str()));
+    }
+    for (clause, value) in [
+        ("time >= ?", f.since.map(|t| t.0)),
+        ("time < ?", f.until.map(|t| t.0)),
+        ("seq < ?", f.before),
+        ("seq > ?", f.after),
+    ] {
+        if let Some(v) = value {
+            sql.push_str(" AND ");
+            sql.push_str(clause);
+            bound.push(Arg::from(v));
+        }
+    }
+    let order = if f.after.is_some() { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY seq {order} LIMIT ?"));
+    bound.push(Arg::from(f.limit));
+    x.query(&sql, &bound).await?.into_iter().map(entry_from_row).collect()
+}
+
+/// Delete up to `chunk` of the provider's entries of one kind (failed or not) up to `upto`.
+async fn delete_upto(x: &mut dyn Exec, p: &str, failed: bool, upto: i64, chunk: u32) -> Result<u64, StoreError> {
+    Ok(x.execute(
+        "DELETE FROM request_log WHERE seq IN (SELECT seq FROM request_log \
+         WHERE provider_id = ? AND failed = ? AND seq <= ? ORDER BY seq LIMIT ?)",
+        args![p, failed, upto, chunk],
+    )
+    .await?)
+}
+
+async fn prune(
+    x: &mut dyn Exec,
+    p: &str,
+    limits: &LogLimits,
+    now: Timestamp,
+    chunk: u32,
+) -> Result<(u64, bool), StoreError> {
+    // Failures past their age: of the oldest `chunk` (at most that many rows looked at),
+    // those older than the retention.
+    let cutoff = now
+        .0
+        .saturating_sub(limits.failure_retention_seconds.saturating_mul(1000));
+    let aged = x
+        .execute(
+            "DELETE FROM request_log WHERE seq IN (SELECT o.seq FROM (SELECT seq, time FROM request_log \
+             WHERE provider_id = ? AND failed = ? ORDER BY seq LIMIT ?) o WHERE o.time < ?)",
+            args![p, true, chunk, cutoff],
+        )
+        .await?;
+    let mut deleted = aged;
+    let mut more = aged >= u64::from(chunk);
+    // Each kind beyond its count: everything up to the newest entry past the budget.
+    for (failed, max) in [(true, limits.failure_max), (false, limits.success_max)] {
+        let edge = x
+            .query_opt(
+                "SELECT seq FROM request_log WHERE provider_id = ? AND failed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                args![p, failed, i64::try_from(max).unwrap_or(i64::MAX)],
+            )
+            .await?;
+        if let Some(edge) = edge {
+            let n = delete_upto(x, p, failed, edge.int(0)?, chunk).await?;
+            deleted += n;
+            more |= n >= u64::from(chunk);
+        }
+    }
+    Ok((deleted, more))
+}
+
+#[async_trait]
+impl LogStore for SqlStore {
+    async fn append_log(&self, batch: LogBatch) -> StoreResult<u64> {
+        if batch.entries.is_empty() && batch.stats.is_empty() {
+            return Ok(0);
+        }
+        self.db
+            .write(move |x| Box::pin(async move { append(x, &batch).await }))
+            .await
+    }
+
+    async fn log_entries(&self, provider: &ProviderId, filter: &LogFilter) -> StoreResult<Vec<LogEntry>> {
+        let (provider, filter) = (provider.as_str().to_owned(), filter.clone());
+        self.db
+            .read(move |x| Box::pin(async move { entries(x, &provider, &filter).await }))
+            .await
+    }
+
+    async fn log_health(&self) -> StoreResult<Vec<(String, LogHealth)>> {
+        self.db
+            .read(|x| {
+                Box::pin(async move {
+                    x.query(
+                        "SELECT provider_id, unauthenticated, last_unauthenticated, recent, recent_count \
+                         FROM request_log_stats ORDER BY provider_id",
+                        &[],
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|mut r| {
+                        let health = LogHealth::from_window(
+                            u64::try_from(r.int(1)?).unwrap_or(0),
+                            r.opt_int(2)?.map(Timestamp),
+                            r.int(3)?,
+                            r.int(4)?,
+                        );
+                        Ok((r.take_text(0)?, health))
+                    })
+                    .collect()
+                })
+            })
+            .await
+    }
+
+    async fn prune_log(
+        &self,
+        provider: &ProviderId,
+        limits: &LogLimits,
+        now: Timestamp,
+        chunk: u32,
+    ) -> StoreResult<(u64, bool)> {
+        let (provider, limits) = (provider.as_str().to_owned(), *limits);
+        self.db
+            .write(move |x| Box::pin(async move { prune(x, &provider, &limits, now, chunk).await }))
+            .await
+    }
+}
