@@ -6,6 +6,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::{CoreError, StoreError};
 use crate::events;
+use crate::lifecycle::{GuardSettings, OnDelete};
 use crate::provider::{
     CLIENT_SECRET_LEN, ClientId, GroupPatchResponse, NewProvider, Provider, ProviderId, UndeclaredPolicy,
 };
@@ -22,6 +23,36 @@ pub struct ProviderUpdate {
     pub allowed_networks: Option<Vec<crate::net::Cidr>>,
     pub group_patch_response: Option<GroupPatchResponse>,
     pub undeclared: Option<UndeclaredPolicy>,
+    pub on_delete: Option<OnDelete>,
+    pub retention_seconds: Option<i64>,
+    /// `Some(None)` removes the access lifetime (users keep the end dates they have).
+    pub access_ttl_seconds: Option<Option<i64>>,
+    pub guard: GuardUpdate,
+}
+
+/// Changes to the mass-deletion guard; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardUpdate {
+    pub enabled: Option<bool>,
+    pub share_percent: Option<u32>,
+    pub window_seconds: Option<i64>,
+    pub min_users: Option<u64>,
+}
+
+impl GuardUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == GuardUpdate::default()
+    }
+
+    /// `settings` with these changes.
+    pub fn apply(&self, settings: GuardSettings) -> GuardSettings {
+        GuardSettings {
+            enabled: self.enabled.unwrap_or(settings.enabled),
+            share_percent: self.share_percent.unwrap_or(settings.share_percent),
+            window_seconds: self.window_seconds.unwrap_or(settings.window_seconds),
+            min_users: self.min_users.unwrap_or(settings.min_users),
+        }
+    }
 }
 
 impl Core {
@@ -187,6 +218,22 @@ impl Core {
         if let Some(u) = update.undeclared {
             p.settings.undeclared = u;
             changed.push("undeclared".to_owned());
+        }
+        if let Some(d) = update.on_delete {
+            p.settings.on_delete = d;
+            changed.push("on_delete".to_owned());
+        }
+        if let Some(r) = update.retention_seconds {
+            p.settings.retention_seconds = r;
+            changed.push("retention_seconds".to_owned());
+        }
+        if let Some(t) = update.access_ttl_seconds {
+            p.settings.access_ttl_seconds = t;
+            changed.push("access_ttl_seconds".to_owned());
+        }
+        if !update.guard.is_empty() {
+            p.settings.guard = update.guard.apply(p.settings.guard);
+            changed.push("guard".to_owned());
         }
         p.modified = self.clock.now();
         let event = self

@@ -17,6 +17,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0006_change_events.sql"),
     include_str!("../migrations/sqlite/0007_server_state.sql"),
     include_str!("../migrations/sqlite/0009_setup_links.sql"),
+    include_str!("../migrations/sqlite/0010_lifecycle.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -28,6 +29,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0006_change_events.sql"),
     include_str!("../migrations/postgres/0007_server_state.sql"),
     include_str!("../migrations/postgres/0009_setup_links.sql"),
+    include_str!("../migrations/postgres/0010_lifecycle.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

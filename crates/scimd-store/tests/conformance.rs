@@ -12,6 +12,7 @@ use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
+use scimd_core::lifecycle::Removal;
 use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
 use scimd_core::resource::{Change, ListQuery, ListRequest, NewResource, PageStart, ResourceKey, SortOrder};
 use scimd_core::setup::{Received, SetupLink};
@@ -109,6 +110,7 @@ fn new_resource(p: &Provider, kind: ResourceKind, body: Value, members: &[&str])
             .collect(),
         index: Vec::new(),
         kept: Vec::new(),
+        access_end: None,
     }
 }
 
@@ -558,9 +560,14 @@ async fn memberships_are_kept_apart_and_cascade() {
         .await
         .unwrap();
         // Deleting a member removes its memberships.
-        s.delete_resource(key(&p, ResourceKind::User, &b), None, event("user.delete", "okta"))
-            .await
-            .unwrap();
+        s.delete_resource(
+            key(&p, ResourceKind::User, &b),
+            None,
+            Removal::hard(),
+            event("user.delete", "okta"),
+        )
+        .await
+        .unwrap();
         let members = s.members_of(&[grec.seq]).await.unwrap();
         assert!(members.get(&grec.seq).is_none_or(|m| m.is_empty()), "{members:?}");
 
@@ -591,15 +598,15 @@ async fn memberships_are_kept_apart_and_cascade() {
         assert_eq!(members.len(), ids.len());
 
         let e = s
-            .delete_resource(gk.clone(), Some(1), event("group.delete", "okta"))
+            .delete_resource(gk.clone(), Some(1), Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap_err();
         assert!(matches!(e, CoreError::PreconditionFailed(_)), "{e:?}");
-        s.delete_resource(gk.clone(), None, event("group.delete", "okta"))
+        s.delete_resource(gk.clone(), None, Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap();
         let e = s
-            .delete_resource(gk, None, event("group.delete", "okta"))
+            .delete_resource(gk, None, Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap_err();
         assert!(matches!(e, CoreError::NotFound(_)), "{e:?}");

@@ -38,10 +38,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("Register a first identity provider with:");
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
-    let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics));
+    let holder = crate::delivery::holder();
+    let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics), holder.clone());
+    let lifecycle = crate::lifecycle::start(Arc::clone(&core), holder);
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
     deliverer.abort();
+    lifecycle.abort();
     core.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod events;
+pub mod lifecycle;
 pub mod population;
 pub mod provider;
 pub mod push;

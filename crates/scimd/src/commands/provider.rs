@@ -3,12 +3,12 @@
 use std::fs;
 
 use anyhow::{Context, bail};
-use scimd_core::input::ProviderInput;
+use scimd_core::input::{NumberOrText, ProviderInput};
 use scimd_core::views::{Urls, human_duration, provider_json, token_json, token_state};
 use scimd_core::{Actor, Core, Provider};
 use serde_json::Value;
 
-use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
+use crate::cli::{GuardArgs, ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
 use crate::config::Settings;
 use crate::table;
 
@@ -37,6 +37,21 @@ fn add_input(a: ProviderAddArgs) -> ProviderInput {
         allowed_networks: Some(a.allowed_ips),
         group_patch_response: Some(a.group_patch_response),
         undeclared: Some(a.undeclared),
+        on_delete: Some(a.on_delete),
+        retention: Some(a.retention),
+        access_ttl: a.access_ttl,
+        ..guard_input(a.guard)
+    }
+}
+
+/// The guard's flags as input.
+fn guard_input(g: GuardArgs) -> ProviderInput {
+    ProviderInput {
+        guard: g.guard,
+        guard_share: g.guard_share,
+        guard_window: g.guard_window,
+        guard_min_users: g.guard_min_users.map(NumberOrText::Number),
+        ..ProviderInput::default()
     }
 }
 
@@ -57,7 +72,10 @@ fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
         },
         group_patch_response: u.group_patch_response,
         undeclared: u.undeclared,
-        ..ProviderInput::default()
+        on_delete: u.on_delete,
+        retention: u.retention,
+        access_ttl: u.access_ttl,
+        ..guard_input(u.guard)
     }
 }
 
@@ -243,6 +261,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
         }
         ProviderCmd::Schema(cmd) => return crate::commands::schema::run(core, cmd).await,
         ProviderCmd::SetupLink(cmd) => return crate::commands::setup_link::run(core, &urls, cmd).await,
+        ProviderCmd::Guard(cmd) => return crate::commands::lifecycle::guard(core, cmd).await,
         ProviderCmd::Postman { id, output } => {
             let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;

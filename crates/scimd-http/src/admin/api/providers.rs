@@ -14,7 +14,7 @@ use super::{ApiResult, Body, ok};
 use crate::AppState;
 use crate::admin::auth::ApiAdmin;
 use scimd_core::input::ProviderInput;
-use scimd_core::views::{TokenStatus, issued_json, provider_json, token_json};
+use scimd_core::views::{TokenStatus, guard_json, issued_json, provider_json, token_json};
 
 pub(super) async fn providers_list(State(state): State<AppState>) -> ApiResult {
     let now = state.core.now();
@@ -45,12 +45,9 @@ pub(super) async fn providers_create(
 pub(super) async fn provider_with_status(state: &AppState, id: &str) -> ApiResult {
     let p = state.core.provider(id).await?;
     let tokens = state.core.tokens(id).await?;
-    ok(provider_json(
-        &state.urls,
-        &p,
-        Some(&TokenStatus::of(&tokens, state.core.now())),
-        None,
-    ))
+    let mut v = provider_json(&state.urls, &p, Some(&TokenStatus::of(&tokens, state.core.now())), None);
+    v["guard_state"] = guard_json(&state.core.guard_state(id).await?);
+    ok(v)
 }
 
 pub(super) async fn providers_show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {

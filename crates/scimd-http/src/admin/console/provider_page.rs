@@ -69,7 +69,9 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
         Once::Registered(s) | Once::Secret(s) | Once::Rotated(s) => Some(s.as_str()),
         _ => None,
     };
+    let banner = super::lifecycle::guard_banner(state, csrf, Some(p.id.as_str())).await?;
     let h = html! {
+        (banner)
         @if status.expiring_soon {
             p.warning role="alert" {
                 "This provider's tokens expire within 14 days ("
@@ -108,6 +110,7 @@ pub(super) async fn details(state: &AppState, admin: &ConsoleAdmin, id: &str, on
                 dt { "Allowed networks" } dd { (networks) }
                 dt { "Group PATCH answer" } dd { (p.settings.group_patch_response.as_str()) }
                 dt { "Undeclared attributes" } dd #undeclared { (p.settings.undeclared.as_str()) }
+                (super::lifecycle::facts(&p))
                 dt { "Created" } dd { (p.created.to_rfc3339()) }
             }
             (copy_field("base-url", "Base URL", &state.base_url(p.id.as_str())))

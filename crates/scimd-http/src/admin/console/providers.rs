@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Extension, Form, Router};
 use scimd_core::Provider;
+use scimd_core::provider::ProviderSettings;
 use serde::Deserialize;
 
 use super::provider_page::{self, Once, details};
@@ -14,7 +15,7 @@ use crate::AppState;
 use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Section, confirm_form, csrf, select};
 use maud::{Markup, html};
-use scimd_core::input::{ProviderInput, split_list};
+use scimd_core::input::{NumberOrText, ProviderInput, split_list};
 use scimd_core::views::TokenStatus;
 
 pub fn routes() -> Router<AppState> {
@@ -63,7 +64,9 @@ async fn providers_list(
         let tokens = state.core.tokens(p.id.as_str()).await.unwrap_or_default();
         rows.push((p, TokenStatus::of(&tokens, now)));
     }
+    let banner = super::lifecycle::guard_banner(&state, &admin.session.csrf, None).await?;
     let h = html! {
+        (banner)
         div.actions { a.button.primary href="/admin/providers/new" { "New provider" } }
         form method="get" class="filters" role="search" {
             label for="name" { "Name" }
@@ -155,6 +158,43 @@ fn settings_fields(p: Option<&Provider>) -> Markup {
             ("keep", "Keep them as sent (and advertise them in /Schemas)"),
             ("reject", "Refuse the request, naming them"),
         ]))
+        (lifecycle_fields(p))
+    }
+}
+
+/// Deletes, retention, access lifetime and the mass-deletion guard.
+fn lifecycle_fields(p: Option<&Provider>) -> Markup {
+    let defaults = ProviderSettings::default();
+    let s = p.map_or(&defaults, |p| &p.settings);
+    let secs = |n: i64| {
+        if n % 86_400 == 0 {
+            format!("{}d", n / 86_400)
+        } else {
+            format!("{n}s")
+        }
+    };
+    html! {
+        fieldset #lifecycle {
+            legend { "Lifecycle" }
+            label for="on_delete" { "When the identity provider deletes a user or group" }
+            (select("on_delete", Some(s.on_delete.as_str()), &[
+                ("soft", "Keep it, restorable, for the retention (soft delete)"),
+                ("hard", "Delete it for good"),
+            ]))
+            label for="retention" { "Retention of deleted users and groups (e.g. 30d, 12h)" }
+            input id="retention" name="retention" value=(secs(s.retention_seconds));
+            label for="access_ttl" { "Access lifetime (e.g. 90d; empty: access never ends)" }
+            input id="access_ttl" name="access_ttl" placeholder="90d"
+                value=(s.access_ttl_seconds.map(secs).unwrap_or_default());
+            p.hint { "Suggested for third-party providers (vendors, contractors): their users' access then ends                       unless an administrator renews it." }
+            label.check { input type="checkbox" name="guard" value="on" checked[s.guard.enabled]; " Mass-deletion guard" }
+            label for="guard_share" { "Refuse deletes and deactivations past this share of users (or groups)" }
+            input id="guard_share" name="guard_share" value=(format!("{}%", s.guard.share_percent));
+            label for="guard_window" { "within (e.g. 10m)" }
+            input id="guard_window" name="guard_window" value=(format!("{}s", s.guard.window_seconds));
+            label for="guard_min_users" { "from this many users (or groups)" }
+            input id="guard_min_users" name="guard_min_users" value=(s.guard.min_users);
+        }
     }
 }
 
@@ -203,6 +243,14 @@ struct ProviderForm {
     allowed_networks: String,
     group_patch_response: Option<String>,
     undeclared: Option<String>,
+    on_delete: Option<String>,
+    retention: Option<String>,
+    access_ttl: Option<String>,
+    /// The checkbox: present when on.
+    guard: Option<String>,
+    guard_share: Option<String>,
+    guard_window: Option<String>,
+    guard_min_users: Option<String>,
 }
 
 impl ProviderForm {
@@ -220,6 +268,18 @@ impl ProviderForm {
             allowed_networks: Some(split_list(&self.allowed_networks)),
             group_patch_response: self.group_patch_response,
             undeclared: self.undeclared,
+            on_delete: self.on_delete,
+            retention: self.retention,
+            // Empty: no access lifetime.
+            access_ttl: Some(
+                self.access_ttl
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            guard: Some(if self.guard.is_some() { "on" } else { "off" }.to_owned()),
+            guard_share: self.guard_share,
+            guard_window: self.guard_window,
+            guard_min_users: self.guard_min_users.map(NumberOrText::Text),
         }
     }
 }
