@@ -11,6 +11,7 @@ mod events;
 mod events_sets;
 mod faults;
 mod first_run;
+mod lifecycle;
 mod limits;
 mod malformed;
 mod metrics_families;
