@@ -479,6 +479,10 @@ impl Core {
                 out.push((*decl.schema).clone());
             }
         }
+        // scimd's own access extension, for providers whose users' access ends.
+        if p.settings.access_ttl_seconds.is_some() {
+            out.push((*crate::lifecycle::access::access_schema()).clone());
+        }
         // One discovered schema per URN sent but not declared (attributes in first-seen order).
         let mut by_uri: BTreeMap<&str, Vec<&Discovered>> = BTreeMap::new();
         for d in discovered.iter().filter(|d| !d.uri.is_empty()) {

@@ -12,6 +12,7 @@ mod events_sets;
 mod faults;
 mod first_run;
 mod lifecycle;
+mod lifecycle_access;
 mod lifecycle_guard;
 mod limits;
 mod malformed;

@@ -596,18 +596,20 @@ impl Scim {
 
     /// A server with one provider registered with these `provider add` flags, and a token.
     pub fn start_with(population: &str, provider_flags: &[&str]) -> Scim {
-        let server = Server::start();
-        let provider = server.add_provider("Okta", population, provider_flags);
-        let token = server.token_for(&provider);
-        let base = str_of(&provider, "base_url").to_owned();
-        Scim { server, token, base }
+        Self::start_serving_with(population, &[], provider_flags)
     }
 
     /// A server started with `scimd serve` options, one provider and a token.
     pub fn start_serving(population: &str, serve_extra: &[&str]) -> Scim {
+        Self::start_serving_with(population, serve_extra, &[])
+    }
+
+    /// A server started with `scimd serve` options, one provider registered with these
+    /// `provider add` flags, and a token.
+    pub fn start_serving_with(population: &str, serve_extra: &[&str], provider_flags: &[&str]) -> Scim {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let server = Server::start_serving(dir, serve_extra);
-        let provider = server.add_provider("Okta", population, &[]);
+        let provider = server.add_provider("Okta", population, provider_flags);
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();
         Scim { server, token, base }
