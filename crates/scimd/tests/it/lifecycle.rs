@@ -406,3 +406,51 @@ fn erasure_removes_a_user_for_good_with_the_values_change_events_kept() {
     let again = s.server.api(&token, "POST", &format!("/users/{vid}/erase"), None);
     assert_eq!((again.status, again.json()["error"].as_str()), (404, Some("not_found")));
 }
+
+#[test]
+fn a_backup_carries_deleted_resources_their_memberships_the_guard_and_access_end_dates() {
+    let s = Scim::start_with(
+        "third-party",
+        &["--access-ttl", "30d", "--guard-min-users", "5", "--guard-share", "20%"],
+    );
+    let ids: Vec<String> = (0..6)
+        .map(|i| str_of(&s.user(&format!("b{i}@example.com")), "id").to_owned())
+        .collect();
+    let g = s.group("Vendor", &[&ids[0], &ids[1]]);
+    let gid = str_of(&g, "id").to_owned();
+    assert_eq!(s.call("DELETE", &format!("/Users/{}", ids[0]), None).status, 204);
+    // One of six is within 20%; a second trips the guard.
+    assert_eq!(s.call("DELETE", &format!("/Users/{}", ids[1]), None).status, 503);
+    let before = s.get(&format!("/Users/{}", ids[2])).json();
+
+    let file = s.server.path().join("scimd.backup");
+    let o = s.server.cli(&["backup", file.to_str().unwrap_or_default()]);
+    assert!(o.status.success(), "{}", err(&o));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(s.server.path().join("scimd.key"), dir.path().join("scimd.key")).unwrap_or_else(|e| panic!("{e}"));
+    let o = crate::support::cli_in(
+        dir.path(),
+        "http://localhost",
+        &["restore", file.to_str().unwrap_or_default()],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let r = Server::start_in(dir);
+    let base = s.base.replace(&s.server.url, &r.url);
+
+    let status = r.cli(&["provider", "guard", "status", "okta", "--json"]);
+    let guard: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    assert_eq!(guard["tripped"], true, "{guard}");
+    let deleted = r.cli(&["users", "deleted", "--population", "third-party", "--json"]);
+    let deleted: Value = serde_json::from_slice(&deleted.stdout).unwrap_or_default();
+    assert_eq!(deleted[0]["id"].as_str(), Some(ids[0].as_str()), "{deleted}");
+    let after = crate::support::get_bearer(&format!("{base}/Users/{}", ids[2]), &s.token).json();
+    let access = "urn:scimd:params:scim:schemas:extension:access:2.0:User";
+    assert_eq!(after[access], before[access]);
+    // Restored there, the user rejoins its group from the memberships the backup carried.
+    let o = r.cli(&["users", "restore", &ids[0]]);
+    assert!(o.status.success(), "{}", err(&o));
+    let group = crate::support::get_bearer(&format!("{base}/Groups/{gid}"), &s.token).json();
+    let mut want = vec![ids[0].clone(), ids[1].clone()];
+    want.sort();
+    assert_eq!(member_ids(&group), want);
+}
