@@ -1119,6 +1119,14 @@ async fn postgres_schema(url: &str) -> std::collections::BTreeSet<String> {
     out
 }
 
+/// Delete a resource of `p` as `how` says, which must work.
+async fn remove(s: &Arc<dyn Store>, p: &Provider, kind: ResourceKind, id: &str, how: Removal) {
+    let action = format!("{}.delete", kind.name().to_lowercase());
+    s.delete_resource(key(p, kind, id), None, how, event(&action, "okta"))
+        .await
+        .unwrap();
+}
+
 fn soft(purge_after: Timestamp) -> Removal {
     Removal {
         keep_until: Some(purge_after),
@@ -1134,14 +1142,7 @@ async fn soft_deleted_resources_are_kept_apart_restored_with_their_memberships_a
         let b = user(&s, &p, "b@example.com").await.unwrap();
         let g = group(&s, &p, "Ops", &[&a, &b]).await.unwrap();
         let later = Timestamp(now().0 + 1000);
-        s.delete_resource(
-            key(&p, ResourceKind::User, &a),
-            None,
-            soft(later),
-            event("user.delete", "okta"),
-        )
-        .await
-        .unwrap();
+        remove(&s, &p, ResourceKind::User, &a, soft(later)).await;
         // Out of every live read, its name free at once.
         assert!(s.resource(&p.id, ResourceKind::User, &a).await.unwrap().is_none());
         let again = user(&s, &p, "A@example.com").await.unwrap();
@@ -1165,14 +1166,7 @@ async fn soft_deleted_resources_are_kept_apart_restored_with_their_memberships_a
             "{e:?}"
         );
         assert!(s.deleted_resource(ResourceKind::User, &a).await.unwrap().is_some());
-        s.delete_resource(
-            key(&p, ResourceKind::User, &again),
-            None,
-            Removal::hard(),
-            event("user.delete", "okta"),
-        )
-        .await
-        .unwrap();
+        remove(&s, &p, ResourceKind::User, &again, Removal::hard()).await;
         let back = s
             .restore_resource(ResourceKind::User, &a, Vec::new(), event("user.restore", "okta"))
             .await
@@ -1190,22 +1184,8 @@ async fn soft_deleted_resources_are_kept_apart_restored_with_their_memberships_a
         assert!(s.deleted_resource(ResourceKind::User, &a).await.unwrap().is_none());
 
         // A group keeps its members for a restore; those gone since stay out.
-        s.delete_resource(
-            key(&p, ResourceKind::Group, &g),
-            None,
-            soft(later),
-            event("group.delete", "okta"),
-        )
-        .await
-        .unwrap();
-        s.delete_resource(
-            key(&p, ResourceKind::User, &b),
-            None,
-            Removal::hard(),
-            event("user.delete", "okta"),
-        )
-        .await
-        .unwrap();
+        remove(&s, &p, ResourceKind::Group, &g, soft(later)).await;
+        remove(&s, &p, ResourceKind::User, &b, Removal::hard()).await;
         let back = s
             .restore_resource(ResourceKind::Group, &g, Vec::new(), event("group.restore", "okta"))
             .await
@@ -1218,14 +1198,7 @@ async fn soft_deleted_resources_are_kept_apart_restored_with_their_memberships_a
         for i in 0..5 {
             let id = user(&s, &p, &format!("p{i}@example.com")).await.unwrap();
             let until = if i < 4 { later } else { Timestamp(later.0 + 10_000) };
-            s.delete_resource(
-                key(&p, ResourceKind::User, &id),
-                None,
-                soft(until),
-                event("user.delete", "okta"),
-            )
-            .await
-            .unwrap();
+            remove(&s, &p, ResourceKind::User, &id, soft(until)).await;
             soft_ids.push(id);
         }
         assert!(s.purge_due(now(), 100).await.unwrap().is_empty());
@@ -1324,14 +1297,7 @@ async fn the_guard_counts_removals_trips_and_releases_and_job_leases_have_one_ho
         assert!(!s.release_guard(&p.id, now(), &release).await.unwrap());
         let state = s.guard_state(&p.id).await.unwrap();
         assert!(state.tripped.is_none() && state.released.is_some());
-        s.delete_resource(
-            key(&p, ResourceKind::User, &ids[2]),
-            None,
-            guarded,
-            event("user.delete", "okta"),
-        )
-        .await
-        .unwrap();
+        remove(&s, &p, ResourceKind::User, &ids[2], guarded).await;
 
         let (t0, t1) = (now(), Timestamp(now().0 + 30_000));
         assert!(s.take_job_lease("lifecycle", "a", t0, t1).await.unwrap());
