@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
-use crate::lifecycle::access::strip_access;
+use crate::lifecycle::access::{names_access, strip_access};
 use crate::lifecycle::{OnDelete, Removal};
 use crate::provider::Provider;
 use crate::resource::{
@@ -298,7 +298,16 @@ impl Core {
         kind: ResourceKind,
         request: ListRequest,
     ) -> Result<Page, CoreError> {
-        let query = ListQuery::new(provider.schemas(kind), request);
+        let schemas = provider.schemas(kind);
+        if names_access(&schemas, request.filter.as_ref(), request.sort.as_ref().map(|(p, _)| p)) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidFilter,
+                "the access extension's accessEnd and state are stated by scimd at each read: they cannot be \
+                 filtered or sorted on",
+            )
+            .into());
+        }
+        let query = ListQuery::new(schemas, request);
         self.store().list_resources(&provider.id, kind, query).await
     }
 }

@@ -7,7 +7,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use scim_proto::schema::Schema;
+use scim_proto::filter::Filter;
+use scim_proto::path::AttrPath;
+use scim_proto::schema::{ResourceSchemas, Schema};
 use serde_json::{Value, json};
 
 use crate::clock::Timestamp;
@@ -117,6 +119,27 @@ pub fn strip_access(doc: &mut Value) {
 /// (`urn:...:access:2.0:User:accessEnd`).
 pub fn access_attribute(name: &str) -> String {
     format!("{ACCESS_SCHEMA}:{name}")
+}
+
+/// Does the filter (or `sortBy` path) name an attribute of the access extension? Its
+/// values are stated at each read, not stored in the document the store filters, so a
+/// filter on them would silently match nothing.
+pub fn names_access(schemas: &ResourceSchemas, filter: Option<&Filter>, sort: Option<&AttrPath>) -> bool {
+    fn path(schemas: &ResourceSchemas, p: &AttrPath) -> bool {
+        p.uri.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(ACCESS_SCHEMA))
+            || schemas
+                .resolve(p)
+                .is_some_and(|r| r.schema.id.eq_ignore_ascii_case(ACCESS_SCHEMA))
+    }
+    fn walk(schemas: &ResourceSchemas, f: &Filter) -> bool {
+        match f {
+            Filter::Compare { path: p, .. } | Filter::Present(p) => path(schemas, p),
+            Filter::And(a, b) | Filter::Or(a, b) => walk(schemas, a) || walk(schemas, b),
+            Filter::Not(a) => walk(schemas, a),
+            Filter::ValuePath { attr, .. } => path(schemas, attr),
+        }
+    }
+    filter.is_some_and(|f| walk(schemas, f)) || sort.is_some_and(|p| path(schemas, p))
 }
 
 /// What the expiry job has announced of a user's end date, as stored (`access_notice`).

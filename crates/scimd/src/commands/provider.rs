@@ -100,6 +100,25 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     }
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Undeclared     {}", p.settings.undeclared.as_str());
+    let s = &p.settings;
+    println!(
+        "  On delete      {} (kept {} before purged)",
+        s.on_delete,
+        human_duration(s.retention_seconds)
+    );
+    if let Some(ttl) = s.access_ttl_seconds {
+        println!("  Access ends    {} after a user is created", human_duration(ttl));
+    }
+    if s.guard.enabled {
+        println!(
+            "  Guard          more than {}% of its users or groups deleted or deactivated within {} (from {})",
+            s.guard.share_percent,
+            human_duration(s.guard.window_seconds),
+            s.guard.min_users
+        );
+    } else {
+        println!("  Guard          off");
+    }
     if p.settings.secret_lost {
         println!(
             "  ! The client secret was lost with the old key file: rotate it (scimd provider rotate-secret {})",

@@ -209,6 +209,16 @@ fn renewals_by_api_console_and_group_and_what_they_refuse() {
     let g = str_of(&s.group("Vendor", &[&a, &b]), "id").to_owned();
     s.server.advance_clock(3 * DAY);
     assert_eq!(admin_view(&s, &token, &a)["access_state"], "expired");
+    // Stated at each read, never stored: a filter or sort on it is refused, not left empty.
+    for query in [
+        format!(
+            "filter={}",
+            crate::support::enc(&format!("{ACCESS}:state eq \"expired\""))
+        ),
+        format!("sortBy={ACCESS}:accessEnd"),
+    ] {
+        assert_scim_error(&s.get(&format!("/Users?{query}")), 400, Some("invalidFilter"));
+    }
 
     let r = s.server.api(
         &token,

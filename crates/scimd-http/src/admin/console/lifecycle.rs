@@ -130,7 +130,7 @@ async fn deleted_table(
     population: Population,
     kind: ResourceKind,
     page: u64,
-) -> Result<Markup, CoreError> {
+) -> Result<(Markup, u64), CoreError> {
     let (total, items) = state
         .core
         .deleted_page(DeletedQuery {
@@ -159,7 +159,7 @@ async fn deleted_table(
             }
         }
     };
-    Ok(html! {
+    let markup = html! {
         section.card {
             h2 { "Deleted " (noun) }
             p.count { (total) " deleted " (noun) }
@@ -171,11 +171,9 @@ async fn deleted_table(
                     tbody { @for d in &items { (row(d)) } }
                 } }
             }
-            @if total > u64::from(PAGE) {
-                p.count { "Showing the newest " (items.len()) "." }
-            }
         }
-    })
+    };
+    Ok((markup, total))
 }
 
 async fn deleted_list(
@@ -187,8 +185,9 @@ async fn deleted_list(
     let population = parse_population(&population)?;
     let page = p.page.unwrap_or(1).max(1);
     let base = format!("/admin/deleted/{}", population.as_str());
-    let users = deleted_table(&state, &admin, population, ResourceKind::User, page).await?;
-    let groups = deleted_table(&state, &admin, population, ResourceKind::Group, page).await?;
+    let (users, user_count) = deleted_table(&state, &admin, population, ResourceKind::User, page).await?;
+    let (groups, group_count) = deleted_table(&state, &admin, population, ResourceKind::Group, page).await?;
+    let more = page * u64::from(PAGE) < user_count.max(group_count);
     let at = |n: u64| format!("{base}?page={n}");
     let h = html! {
         (guard_banner(&state, &admin.session.csrf, None).await?)
@@ -200,7 +199,7 @@ async fn deleted_list(
         }
         (users)
         (groups)
-        (pager((page > 1).then(|| at(page - 1)), Some(at(page + 1))))
+        (pager((page > 1).then(|| at(page - 1)), more.then(|| at(page + 1))))
     };
     render(&admin, "Deleted", Section::Deleted, &[("Deleted", "")], h)
 }
