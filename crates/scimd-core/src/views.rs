@@ -338,11 +338,22 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
+/// A duration as an administrator would type it back into a form: `30d`, `12h`, `10m`, `45s`.
+pub fn typed_duration(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// A days-or-hours reading of a lifetime in seconds, for people.
 pub fn human_duration(secs: i64) -> String {
     match secs {
         s if s % 86_400 == 0 => format!("{} days", s / 86_400),
         s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
         s => format!("{s} seconds"),
     }
 }
@@ -445,6 +456,15 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn durations_read_back_as_typed_and_for_people() {
+        assert_eq!(typed_duration(30 * 86_400), "30d");
+        assert_eq!(typed_duration(600), "10m");
+        assert_eq!(typed_duration(7200), "2h");
+        assert_eq!(typed_duration(2), "2s");
+        assert_eq!(human_duration(600), "10 minutes");
     }
 
     #[test]

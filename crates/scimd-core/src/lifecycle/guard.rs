@@ -103,9 +103,9 @@ impl GuardRefusal {
     pub fn detail(&self) -> String {
         let what = if self.kind == "Group" { "groups" } else { "users" };
         format!(
-            "mass-deletion guard: provider '{}' deleted or deactivated {} of its {} {what} within {} (more than \
-             {}%), so its deletes and deactivations are refused until an administrator releases the guard \
-             (scimd provider guard release {}); retry later",
+            "mass-deletion guard: provider '{}' deleted or deactivated {} of its {} {what} within {}, and one more \
+             would exceed its share of {}%; its deletes and deactivations are refused until an administrator \
+             releases the guard (scimd provider guard release {}); retry later",
             self.provider,
             self.removed,
             self.base,

@@ -61,10 +61,10 @@ pub(super) async fn guard_banner(state: &AppState, csrf_token: &str, only: Optio
                 p {
                     strong { "Mass-deletion guard tripped for provider " a href=(format!("/admin/providers/{}", g.provider)) { (g.provider) } ". " }
                     "Since " (g.tripped_at.to_human()) " its deletes and deactivations are refused (503) so that a \
-                     mis-scoped assignment cannot wipe the directory: it removed " (g.removed) " of its " (g.base) " "
+                     mis-scoped assignment cannot wipe the directory: it had removed " (g.removed) " of its " (g.base) " "
                     (if g.kind == "Group" { "groups" } else { "users" }) " within " (human_duration(g.window_seconds))
-                    " (more than " (g.share_percent) "%). If these removals are intended, release the guard: the \
-                     identity provider's retries then go through."
+                    ", and one more would exceed its share of " (g.share_percent) "%. If these removals are intended, \
+                     release the guard: the identity provider's retries then go through."
                 }
                 (post_button(&format!("/admin/providers/{}/guard/release", g.provider), csrf_token, "Release the guard", "danger"))
             }
@@ -150,7 +150,6 @@ async fn deleted_table(
         html! {
             tr {
                 td { (text(r, name)) }
-                td.mono { (r.id) }
                 td { a href=(format!("/admin/providers/{}", r.provider)) { (r.provider.as_str()) } }
                 td { (d.deleted.to_human()) }
                 td { (d.deleted_by) }
@@ -166,7 +165,7 @@ async fn deleted_table(
             @if !items.is_empty() {
                 div.table { table id=(id) {
                     thead { tr {
-                        th { (name) } th { "id" } th { "Provider" } th { "Deleted" } th { "By" } th { "Purged after" } th {}
+                        th { (name) } th { "Provider" } th { "Deleted" } th { "By" } th { "Purged after" } th {}
                     } }
                     tbody { @for d in &items { (row(d)) } }
                 } }

@@ -16,7 +16,7 @@ use crate::admin::auth::ConsoleAdmin;
 use crate::admin::html::{Section, confirm_form, csrf, select};
 use maud::{Markup, html};
 use scimd_core::input::{NumberOrText, ProviderInput, split_list};
-use scimd_core::views::TokenStatus;
+use scimd_core::views::{TokenStatus, typed_duration};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -166,13 +166,6 @@ fn settings_fields(p: Option<&Provider>) -> Markup {
 fn lifecycle_fields(p: Option<&Provider>) -> Markup {
     let defaults = ProviderSettings::default();
     let s = p.map_or(&defaults, |p| &p.settings);
-    let secs = |n: i64| {
-        if n % 86_400 == 0 {
-            format!("{}d", n / 86_400)
-        } else {
-            format!("{n}s")
-        }
-    };
     html! {
         fieldset #lifecycle {
             legend { "Lifecycle" }
@@ -182,16 +175,16 @@ fn lifecycle_fields(p: Option<&Provider>) -> Markup {
                 ("hard", "Delete it for good"),
             ]))
             label for="retention" { "Retention of deleted users and groups (e.g. 30d, 12h)" }
-            input id="retention" name="retention" value=(secs(s.retention_seconds));
+            input id="retention" name="retention" value=(typed_duration(s.retention_seconds));
             label for="access_ttl" { "Access lifetime (e.g. 90d; empty: access never ends)" }
             input id="access_ttl" name="access_ttl" placeholder="90d"
-                value=(s.access_ttl_seconds.map(secs).unwrap_or_default());
+                value=(s.access_ttl_seconds.map(typed_duration).unwrap_or_default());
             p.hint { "Suggested for third-party providers (vendors, contractors): their users' access then ends                       unless an administrator renews it." }
             label.check { input type="checkbox" name="guard" value="on" checked[s.guard.enabled]; " Mass-deletion guard" }
             label for="guard_share" { "Refuse deletes and deactivations past this share of users (or groups)" }
             input id="guard_share" name="guard_share" value=(format!("{}%", s.guard.share_percent));
             label for="guard_window" { "within (e.g. 10m)" }
-            input id="guard_window" name="guard_window" value=(format!("{}s", s.guard.window_seconds));
+            input id="guard_window" name="guard_window" value=(typed_duration(s.guard.window_seconds));
             label for="guard_min_users" { "from this many users (or groups)" }
             input id="guard_min_users" name="guard_min_users" value=(s.guard.min_users);
         }
