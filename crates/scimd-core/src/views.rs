@@ -338,24 +338,25 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// A duration as an administrator would type it back into a form: `30d`, `12h`, `10m`, `45s`.
-pub fn typed_duration(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+/// The largest of days, hours and minutes that divides `secs` (else seconds): the count,
+/// the unit as typed, the unit for people.
+fn unit_of(secs: i64) -> (i64, &'static str, &'static str) {
+    [(86_400, "d", "days"), (3600, "h", "hours"), (60, "m", "minutes")]
+        .into_iter()
+        .find(|(n, _, _)| secs % n == 0)
+        .map_or((secs, "s", "seconds"), |(n, short, long)| (secs / n, short, long))
 }
 
-/// A days-or-hours reading of a lifetime in seconds, for people.
+/// A duration as an administrator would type it back into a form: `30d`, `12h`, `10m`, `45s`.
+pub fn typed_duration(secs: i64) -> String {
+    let (n, unit, _) = unit_of(secs);
+    format!("{n}{unit}")
+}
+
+/// A reading of a duration in seconds for people: `30 days`, `10 minutes`.
 pub fn human_duration(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s if s % 3600 == 0 => format!("{} hours", s / 3600),
-        s if s % 60 == 0 => format!("{} minutes", s / 60),
-        s => format!("{s} seconds"),
-    }
+    let (n, _, unit) = unit_of(secs);
+    format!("{n} {unit}")
 }
 
 /// A subscription as administrators see it (secrets never), with how far behind it is.
