@@ -32,12 +32,29 @@ pub(crate) async fn admit(
     if !settings.enabled {
         return Ok(());
     }
-    let sql = if x.is_postgres() {
-        "SELECT counts, tripped FROM provider_guard WHERE provider_id = ? FOR UPDATE"
+    let row = if x.is_postgres() {
+        // The row is locked for the rest of the transaction, so that a provider's removals
+        // count in turn; the first one makes it (two first removals must not both read none).
+        const LOCKED: &str = "SELECT counts, tripped FROM provider_guard WHERE provider_id = ? FOR UPDATE";
+        match x.query_opt(LOCKED, args![provider.as_str()]).await? {
+            Some(row) => Some(row),
+            None => {
+                x.execute(
+                    "INSERT INTO provider_guard (provider_id) VALUES (?) ON CONFLICT (provider_id) DO NOTHING",
+                    args![provider.as_str()],
+                )
+                .await?;
+                x.query_opt(LOCKED, args![provider.as_str()]).await?
+            }
+        }
     } else {
-        "SELECT counts, tripped FROM provider_guard WHERE provider_id = ?"
+        // SQLite's one writer already takes removals in turn.
+        x.query_opt(
+            "SELECT counts, tripped FROM provider_guard WHERE provider_id = ?",
+            args![provider.as_str()],
+        )
+        .await?
     };
-    let row = x.query_opt(sql, args![provider.as_str()]).await?;
     let mut counts = match row {
         Some(mut r) => {
             if let Some(tripped) = refusal_of(r.take_opt_text(1)?)? {

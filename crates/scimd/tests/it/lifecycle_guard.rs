@@ -244,3 +244,21 @@ fn groups_are_counted_apart_and_a_guard_turned_off_lets_removals_through() {
         assert_eq!(delete(&s, "Groups", g).status, 204);
     }
 }
+
+#[test]
+fn concurrent_removals_are_counted_in_turn_and_exactly_the_share_goes_through() {
+    let s = Scim::start_with("internal", &GUARDED);
+    let ids = users(&s, 20);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids[..10]
+            .iter()
+            .map(|id| scope.spawn(|| delete(&s, "Users", id).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    let deleted = statuses.iter().filter(|s| **s == 204).count();
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!((deleted, refused), (4, 6), "{statuses:?}");
+    let left = s.get("/Users?count=0").json();
+    assert_eq!(left["totalResults"], 16);
+}
