@@ -454,3 +454,27 @@ fn a_backup_carries_deleted_resources_their_memberships_the_guard_and_access_end
     want.sort();
     assert_eq!(member_ids(&group), want);
 }
+
+#[test]
+fn with_two_instances_on_one_database_one_runs_the_purge() {
+    let s = Scim::start_with("internal", &["--retention", "1h"]);
+    let other = Server::start_sharing(&s.server);
+    let token = s.server.admin_token("ops");
+    for i in 0..3 {
+        let id = str_of(&s.user(&format!("twice{i}@example.com")), "id").to_owned();
+        assert_eq!(s.call("DELETE", &format!("/Users/{id}"), None).status, 204);
+    }
+    s.server.advance_clock(2 * 3600);
+    wait_for("the purge", || {
+        let d = other.api(&token, "GET", "/deleted/users/internal", None).json();
+        (d["total"] == 0).then_some(())
+    });
+    let audit = s.server.api(&token, "GET", "/audit?action=user.purge", None).json();
+    assert_eq!(
+        audit["events"].as_array().map(Vec::len),
+        Some(3),
+        "each purged once: {audit}"
+    );
+    let holders = sql_rows(s.server.path(), "SELECT holder FROM job_lease WHERE name = 'lifecycle'");
+    assert_eq!(holders.len(), 1, "one instance holds the job: {holders:?}");
+}
