@@ -1,6 +1,7 @@
 //! Users' access end dates: renewed by administrators, announced by the expiry job once
 //! when they come within two weeks and once when they pass (`resource.access_notice`).
 
+use scim_proto::schema::ResourceKind;
 use scimd_core::events::{self, EventType};
 use scimd_core::lifecycle::access::access_attribute;
 use scimd_core::lifecycle::{AccessState, Notice};
@@ -8,8 +9,7 @@ use scimd_core::resource::{ResourceKey, ResourceRecord};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Timestamp};
 
-use super::lifecycle::locked_user;
-use super::resources::record_from_row;
+use super::resources::{load, record_from_row};
 use crate::audit;
 use crate::db::{Exec, args};
 use crate::rows::COLUMNS;
@@ -115,4 +115,11 @@ pub(crate) async fn notice(
     event.changes = events::access_changed(&event, event_type, &after, &attributes);
     audit::append(x, &event).await?;
     Ok(true)
+}
+
+/// The user behind `key`, locked for the change.
+async fn locked_user(x: &mut dyn Exec, key: &ResourceKey) -> Result<ResourceRecord, CoreError> {
+    load(x, &key.provider, ResourceKind::User, &key.id, true)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("user '{}'", key.id)))
 }

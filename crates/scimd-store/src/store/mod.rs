@@ -5,6 +5,7 @@
 
 pub(crate) mod access;
 pub(crate) mod admins;
+pub(crate) mod deleted;
 pub(crate) mod events;
 pub(crate) mod guard;
 pub(crate) mod lifecycle;

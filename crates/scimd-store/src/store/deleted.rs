@@ -1,0 +1,262 @@
+//! Soft-deleted resources in the store: kept out of the `resource` table (so no SCIM read,
+//! filter or uniqueness check sees them) with the memberships they left, restored under
+//! their id, purged in batches past their retention, erased on request.
+
+use scim_proto::schema::ResourceKind;
+use scimd_core::lifecycle::DeletedRecord;
+use scimd_core::resource::{IndexEntry, ResourceRecord};
+use scimd_core::store::StoreResult;
+use scimd_core::{AuditEvent, CoreError, ProviderId, StoreError, Timestamp, events};
+
+use super::resources::{record_from_row, remove, write_error, write_index};
+use crate::audit;
+use crate::db::{Exec, Row, args};
+use crate::rows::{COLUMNS, Columns};
+
+/// [`COLUMNS`]' order (a deleted resource holds no `seq`), then who deleted it, when, and
+/// when it is purged.
+pub(crate) const DELETED_COLUMNS: &str = "0, d.id, d.provider_id, d.population, d.kind, d.data, d.created, d.modified, \
+                               d.version, d.access_end, d.deleted, d.deleted_by, d.purge_after";
+
+pub(crate) fn deleted_from_row(mut r: Row) -> Result<DeletedRecord, StoreError> {
+    let (deleted, deleted_by, purge_after) = (Timestamp(r.int(10)?), r.take_text(11)?, Timestamp(r.int(12)?));
+    Ok(DeletedRecord {
+        record: record_from_row(r)?,
+        deleted,
+        deleted_by,
+        purge_after,
+    })
+}
+
+/// Keep `rec`, about to be deleted by `event`, until `purge_after`, with the memberships its
+/// deletion ends (as a group, and as a member). Runs in the delete's transaction.
+pub(crate) async fn keep_deleted(
+    x: &mut dyn Exec,
+    rec: &ResourceRecord,
+    event: &AuditEvent,
+    purge_after: Timestamp,
+) -> StoreResult<()> {
+    let cols = Columns::of(rec.kind, &rec.data);
+    x.execute(
+        "INSERT INTO deleted_resource (id, provider_id, population, kind, user_name, display_name, external_id, \
+         created, modified, version, data, access_end, deleted, deleted_by, purge_after) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        args![
+            rec.id.as_str(),
+            rec.provider.as_str(),
+            rec.population.as_str(),
+            rec.kind.name(),
+            &cols.user_name,
+            &cols.display_name,
+            &cols.external_id,
+            rec.created.0,
+            rec.modified.0,
+            rec.version,
+            &rec.data,
+            rec.access_end.map(|t| t.0),
+            event.time.0,
+            event.actor.as_str(),
+            purge_after.0
+        ],
+    )
+    .await?;
+    for (end, other) in [("group_seq", "member_seq"), ("member_seq", "group_seq")] {
+        x.execute(
+            &format!(
+                "INSERT INTO deleted_membership (resource_id, group_id, member_id, display) \
+                 SELECT ?, g.id, m.id, ms.display FROM membership ms \
+                 JOIN resource g ON g.seq = ms.group_seq JOIN resource m ON m.seq = ms.member_seq \
+                 WHERE ms.{end} = ? ORDER BY ms.{other}"
+            ),
+            args![rec.id.as_str(), rec.seq],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The recorded memberships of deleted resource `id` whose other end exists now in
+/// `provider`: (that end's seq, its id, the display sent). `as_member`: the groups `id` was
+/// in; otherwise the members it had.
+async fn recorded(
+    x: &mut dyn Exec,
+    provider: &ProviderId,
+    id: &str,
+    as_member: bool,
+) -> StoreResult<Vec<(i64, String, Option<String>)>> {
+    let (mine, theirs) = if as_member {
+        ("member_id", "group_id")
+    } else {
+        ("group_id", "member_id")
+    };
+    let rows = x
+        .query(
+            &format!(
+                "SELECT o.seq, o.id, d.display FROM deleted_membership d JOIN resource o ON o.id = d.{theirs} \
+                 WHERE d.resource_id = ?1 AND d.{mine} = ?1 AND o.provider_id = ?2 {} ORDER BY o.seq",
+                if as_member { "AND o.kind = 'Group'" } else { "" }
+            ),
+            args![id, provider.as_str()],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|mut r| Ok((r.int(0)?, r.take_text(1)?, r.take_opt_text(2)?)))
+        .collect()
+}
+
+pub(crate) async fn restore(
+    x: &mut dyn Exec,
+    kind: ResourceKind,
+    id: &str,
+    index: Vec<IndexEntry>,
+    mut event: AuditEvent,
+) -> Result<ResourceRecord, CoreError> {
+    let sql = format!("SELECT {DELETED_COLUMNS} FROM deleted_resource d WHERE d.id = ? AND d.kind = ?");
+    let sql = if x.is_postgres() {
+        format!("{sql} FOR UPDATE")
+    } else {
+        sql
+    };
+    let d = x
+        .query_opt(&sql, args![id, kind.name()])
+        .await?
+        .map(deleted_from_row)
+        .transpose()?
+        .ok_or_else(|| CoreError::NotFound(format!("deleted {} '{id}'", kind.name().to_lowercase())))?;
+    let old = d.record;
+    let cols = Columns::of(kind, &old.data);
+    let at = event.time;
+    let seq = x
+        .insert(
+            "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
+             display_name, display_name_folded, active, created, modified, version, data, access_end) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            args![
+                old.id.as_str(),
+                old.provider.as_str(),
+                old.population.as_str(),
+                kind.name(),
+                &cols.user_name,
+                &cols.user_name_folded,
+                &cols.external_id,
+                &cols.display_name,
+                &cols.display_name_folded,
+                cols.active,
+                old.created.0,
+                at.0,
+                old.version + 1,
+                &old.data,
+                old.access_end.map(|t| t.0)
+            ],
+        )
+        .await
+        .map_err(|e| match write_error(e, kind, &cols) {
+            CoreError::Scim(s) if s.status == 409 => CoreError::Conflict(format!(
+                "cannot restore {} '{id}': its name has been taken since it was deleted ({})",
+                kind.name().to_lowercase(),
+                s.detail
+            )),
+            other => other,
+        })?;
+    write_index(x, &old.provider, kind, seq, None, &index)
+        .await
+        .map_err(|e| match e {
+            CoreError::Scim(s) if s.status == 409 => {
+                CoreError::Conflict(format!("cannot restore '{id}': {}", s.detail))
+            }
+            other => other,
+        })?;
+    // Back into the groups that still exist; a group gets back the members that do.
+    let groups = recorded(x, &old.provider, id, true).await?;
+    let members = match kind {
+        ResourceKind::Group => recorded(x, &old.provider, id, false).await?,
+        ResourceKind::User => Vec::new(),
+    };
+    for (g, _, display) in &groups {
+        x.execute(
+            "INSERT INTO membership (group_seq, member_seq, display) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            args![*g, seq, display],
+        )
+        .await?;
+    }
+    for (m, _, display) in &members {
+        x.execute(
+            "INSERT INTO membership (group_seq, member_seq, display) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            args![seq, *m, display],
+        )
+        .await?;
+    }
+    x.execute("DELETE FROM deleted_membership WHERE resource_id = ?", args![id])
+        .await?;
+    x.execute("DELETE FROM deleted_resource WHERE id = ?", args![id])
+        .await?;
+    let rec = ResourceRecord {
+        seq,
+        modified: at,
+        version: old.version + 1,
+        ..old
+    };
+    let ids = |l: &[(i64, String, Option<String>)]| l.iter().map(|(_, id, _)| id.clone()).collect::<Vec<_>>();
+    event.changes = events::resource_restored(&event, &rec, &ids(&members), &ids(&groups));
+    audit::append(x, &event).await?;
+    Ok(rec)
+}
+
+/// Purge up to `limit` resources whose retention ended by `now`, each audited.
+pub(crate) async fn purge(x: &mut dyn Exec, now: Timestamp, limit: u32, proto: &AuditEvent) -> StoreResult<u64> {
+    let rows = x
+        .query(
+            "SELECT id, kind, provider_id, population FROM deleted_resource WHERE purge_after <= ? \
+             ORDER BY purge_after, id LIMIT ?",
+            args![now.0, limit],
+        )
+        .await?;
+    let n = rows.len() as u64;
+    for mut r in rows {
+        let (id, kind, provider, population) = (r.take_text(0)?, r.take_text(1)?, r.take_text(2)?, r.take_text(3)?);
+        x.execute(
+            "DELETE FROM deleted_membership WHERE resource_id = ?",
+            args![id.as_str()],
+        )
+        .await?;
+        x.execute("DELETE FROM deleted_resource WHERE id = ?", args![id.as_str()])
+            .await?;
+        let mut event = proto.clone();
+        event.action = format!("{}.purge", kind.to_lowercase());
+        event.provider = Some(provider);
+        event.resource = Some(format!("{kind}/{id}"));
+        event.population = population.parse().ok();
+        audit::append(x, &event).await?;
+    }
+    Ok(n)
+}
+
+/// Remove user `id`, live or soft-deleted, and what restores kept of it.
+pub(crate) async fn erase(x: &mut dyn Exec, id: &str, mut event: AuditEvent) -> Result<bool, CoreError> {
+    let live = x
+        .query_opt(&format!("SELECT {COLUMNS} FROM resource r WHERE r.id = ?"), args![id])
+        .await?
+        .map(record_from_row)
+        .transpose()?
+        .filter(|r| r.kind == ResourceKind::User);
+    // Recorded as a member of soft-deleted groups, with the display the client sent.
+    x.execute("DELETE FROM deleted_membership WHERE member_id = ?", args![id])
+        .await?;
+    // TODO(#16 erasure): provisioning log — erasing a user must also clear the requests and
+    // answers the per-provider provisioning log kept of it, here, in this transaction.
+    if let Some(rec) = live {
+        remove(x, rec, event).await?;
+        return Ok(true);
+    }
+    x.execute("DELETE FROM deleted_membership WHERE resource_id = ?", args![id])
+        .await?;
+    let n = x
+        .execute("DELETE FROM deleted_resource WHERE id = ? AND kind = 'User'", args![id])
+        .await?;
+    if n == 0 {
+        return Ok(false);
+    }
+    event.changes.clear();
+    audit::append(x, &event).await?;
+    Ok(true)
+}
