@@ -8,10 +8,10 @@ use scimd_core::resource::{IndexEntry, ResourceRecord};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, ProviderId, StoreError, Timestamp, events};
 
-use super::resources::{record_from_row, remove, write_error, write_index};
+use super::resources::{insert_row, record_from_row, remove, write_index};
 use crate::audit;
 use crate::db::{Exec, Row, args};
-use crate::rows::{COLUMNS, Columns};
+use crate::rows::COLUMNS;
 
 /// [`COLUMNS`]' order (a deleted resource holds no `seq`), then who deleted it, when, and
 /// when it is purged.
@@ -36,28 +36,13 @@ pub(crate) async fn keep_deleted(
     event: &AuditEvent,
     purge_after: Timestamp,
 ) -> StoreResult<()> {
-    let cols = Columns::of(rec.kind, &rec.data);
+    // The row as it is, copied before the delete removes it.
     x.execute(
         "INSERT INTO deleted_resource (id, provider_id, population, kind, user_name, display_name, external_id, \
          created, modified, version, data, access_end, deleted, deleted_by, purge_after) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        args![
-            rec.id.as_str(),
-            rec.provider.as_str(),
-            rec.population.as_str(),
-            rec.kind.name(),
-            &cols.user_name,
-            &cols.display_name,
-            &cols.external_id,
-            rec.created.0,
-            rec.modified.0,
-            rec.version,
-            &rec.data,
-            rec.access_end.map(|t| t.0),
-            event.time.0,
-            event.actor.as_str(),
-            purge_after.0
-        ],
+         SELECT id, provider_id, population, kind, user_name, display_name, external_id, created, modified, \
+         version, data, access_end, ?, ?, ? FROM resource WHERE seq = ?",
+        args![event.time.0, event.actor.as_str(), purge_after.0, rec.seq],
     )
     .await?;
     for (end, other) in [("group_seq", "member_seq"), ("member_seq", "group_seq")] {
@@ -123,53 +108,29 @@ pub(crate) async fn restore(
         .map(deleted_from_row)
         .transpose()?
         .ok_or_else(|| CoreError::NotFound(format!("deleted {} '{id}'", kind.name().to_lowercase())))?;
-    let old = d.record;
-    let cols = Columns::of(kind, &old.data);
-    let at = event.time;
-    let seq = x
-        .insert(
-            "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
-             display_name, display_name_folded, active, created, modified, version, data, access_end) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            args![
-                old.id.as_str(),
-                old.provider.as_str(),
-                old.population.as_str(),
-                kind.name(),
-                &cols.user_name,
-                &cols.user_name_folded,
-                &cols.external_id,
-                &cols.display_name,
-                &cols.display_name_folded,
-                cols.active,
-                old.created.0,
-                at.0,
-                old.version + 1,
-                &old.data,
-                old.access_end.map(|t| t.0)
-            ],
-        )
+    // Its name (or a unique extension value) taken since: the 409 says so.
+    let taken = |e: CoreError| match e {
+        CoreError::Scim(s) if s.status == 409 => CoreError::Conflict(format!(
+            "cannot restore {} '{id}': its name has been taken since it was deleted ({})",
+            kind.name().to_lowercase(),
+            s.detail
+        )),
+        other => other,
+    };
+    let mut rec = ResourceRecord {
+        modified: event.time,
+        version: d.record.version + 1,
+        ..d.record
+    };
+    rec.seq = insert_row(x, &rec).await.map_err(taken)?;
+    let seq = rec.seq;
+    write_index(x, &rec.provider, kind, seq, None, &index)
         .await
-        .map_err(|e| match write_error(e, kind, &cols) {
-            CoreError::Scim(s) if s.status == 409 => CoreError::Conflict(format!(
-                "cannot restore {} '{id}': its name has been taken since it was deleted ({})",
-                kind.name().to_lowercase(),
-                s.detail
-            )),
-            other => other,
-        })?;
-    write_index(x, &old.provider, kind, seq, None, &index)
-        .await
-        .map_err(|e| match e {
-            CoreError::Scim(s) if s.status == 409 => {
-                CoreError::Conflict(format!("cannot restore '{id}': {}", s.detail))
-            }
-            other => other,
-        })?;
+        .map_err(taken)?;
     // Back into the groups that still exist; a group gets back the members that do.
-    let groups = recorded(x, &old.provider, id, true).await?;
+    let groups = recorded(x, &rec.provider, id, true).await?;
     let members = match kind {
-        ResourceKind::Group => recorded(x, &old.provider, id, false).await?,
+        ResourceKind::Group => recorded(x, &rec.provider, id, false).await?,
         ResourceKind::User => Vec::new(),
     };
     for (g, _, display) in &groups {
@@ -190,12 +151,6 @@ pub(crate) async fn restore(
         .await?;
     x.execute("DELETE FROM deleted_resource WHERE id = ?", args![id])
         .await?;
-    let rec = ResourceRecord {
-        seq,
-        modified: at,
-        version: old.version + 1,
-        ..old
-    };
     let ids = |l: &[(i64, String, Option<String>)]| l.iter().map(|(_, id, _)| id.clone()).collect::<Vec<_>>();
     event.changes = events::resource_restored(&event, &rec, &ids(&members), &ids(&groups));
     audit::append(x, &event).await?;

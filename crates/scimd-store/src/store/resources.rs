@@ -282,36 +282,48 @@ async fn record_kept(
     Ok(())
 }
 
-async fn create(x: &mut dyn Exec, new: NewResource, mut event: AuditEvent) -> Result<ResourceRecord, CoreError> {
-    let cols = Columns::of(new.kind, &new.data);
-    let seq = x
-        .insert(
-            "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
-             display_name, display_name_folded, active, created, modified, version, data, access_end) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12, ?13)",
-            args![
-                &new.id,
-                new.provider.as_str(),
-                new.population.as_str(),
-                new.kind.name(),
-                &cols.user_name,
-                &cols.user_name_folded,
-                &cols.external_id,
-                &cols.display_name,
-                &cols.display_name_folded,
-                cols.active,
-                new.created.0,
-                &new.data,
-                new.access_end.map(|t| t.0)
-            ],
-        )
-        .await
-        .map_err(|e| write_error(e, new.kind, &cols))?;
+/// Insert `rec`'s row with its extracted columns (its `seq` is ignored); the new `seq`. A
+/// name another resource holds is the uniqueness rule's 409.
+pub(crate) async fn insert_row(x: &mut dyn Exec, rec: &ResourceRecord) -> Result<i64, CoreError> {
+    let cols = Columns::of(rec.kind, &rec.data);
+    x.insert(
+        "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
+         display_name, display_name_folded, active, created, modified, version, data, access_end) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        args![
+            rec.id.as_str(),
+            rec.provider.as_str(),
+            rec.population.as_str(),
+            rec.kind.name(),
+            &cols.user_name,
+            &cols.user_name_folded,
+            &cols.external_id,
+            &cols.display_name,
+            &cols.display_name_folded,
+            cols.active,
+            rec.created.0,
+            rec.modified.0,
+            rec.version,
+            &rec.data,
+            rec.access_end.map(|t| t.0)
+        ],
+    )
+    .await
+    .map_err(|e| write_error(e, rec.kind, &cols))
+}
+
+async fn create(x: &mut dyn Exec, mut new: NewResource, mut event: AuditEvent) -> Result<ResourceRecord, CoreError> {
+    let (members, index, kept) = (
+        std::mem::take(&mut new.members),
+        std::mem::take(&mut new.index),
+        std::mem::take(&mut new.kept),
+    );
+    let mut rec = created(new, 0);
+    rec.seq = insert_row(x, &rec).await?;
     let mut delta = Delta::default();
-    add_members(x, &new.provider, seq, &new.members, &mut delta).await?;
-    write_index(x, &new.provider, new.kind, seq, None, &new.index).await?;
-    record_kept(x, &new.provider, new.kind, &new.kept, new.created).await?;
-    let rec = created(new, seq);
+    add_members(x, &rec.provider, rec.seq, &members, &mut delta).await?;
+    write_index(x, &rec.provider, rec.kind, rec.seq, None, &index).await?;
+    record_kept(x, &rec.provider, rec.kind, &kept, rec.created).await?;
     event.changes = events::resource_created(&event, &rec, &delta.added);
     audit::append(x, &event).await?;
     Ok(rec)
