@@ -1,8 +1,10 @@
 // The admin console, end to end, in headless Chromium: sign in, register a provider,
 // reveal its secret, generate an activation token, push a user and a group over SCIM with
 // that token, find them under the right population (and not under the other), read the
-// audit log, sign out; a wrong password and a missing CSRF token are refused. Every page
-// visited is saved as a screenshot.
+// audit log; the lifecycle (a vendor provider with an access lifetime and a mass-deletion
+// guard: access ending soon and its renewal, the guard's banner and release, the Deleted
+// page and a restore); sign out; a wrong password and a missing CSRF token are refused.
+// Every page visited is saved as a screenshot.
 //
 // Environment: SCIMD_URL (the running server), ADMIN_NAME, ADMIN_PASSWORD, SCREENSHOTS
 // (a directory), CHROMIUM (default /usr/bin/chromium).
@@ -216,6 +218,99 @@ try {
     const jsonl = await context.request.get(`${url}/admin/audit.jsonl?provider=${provider.id}`);
     const lines = (await jsonl.text()).trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(lines.some((e) => e.action === "token.issue" && e.actor === `admin:${name}`));
+  });
+
+  const vendor = { name: `Vendor Portal ${Date.now()}` };
+  const vendorUsers = [];
+  const vendorScim = (method, path, body) =>
+    fetch(`${vendor.baseUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${vendor.token}`, "Content-Type": "application/scim+json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  // Dangerous buttons ask first (console.js); the walk-through says yes.
+  page.on("dialog", (d) => d.accept());
+
+  await step("register a vendor provider with an access lifetime and a tight guard", async () => {
+    await page.goto(`${url}/admin/providers/new`);
+    await page.fill("#name", vendor.name);
+    await page.check("input[name=population][value=third-party]");
+    await page.getByText("Suggested for third-party providers").waitFor();
+    await page.fill("#access_ttl", "10d");
+    await page.fill("#retention", "7d");
+    await page.fill("#guard_share", "20%");
+    await page.fill("#guard_min_users", "5");
+    await shot(page, "provider-new-lifecycle");
+    await page.click("text=Register provider");
+    await page.getByText("Provider registered").waitFor();
+    vendor.baseUrl = await page.inputValue("#base-url");
+    vendor.id = vendor.baseUrl.split("/").pop();
+    assert.equal((await page.textContent("#access-ttl")).trim(), "10 days");
+    assert.equal((await page.textContent("#retention")).trim(), "7 days");
+    await page.click("text=Generate activation token");
+    await page.locator("#activation-token").waitFor();
+    vendor.token = await page.inputValue("#activation-token");
+    for (let i = 0; i < 6; i++) {
+      const u = await vendorScim("POST", "/Users", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `contractor${i}.${Date.now()}@vendor.example`,
+      });
+      assert.equal(u.status, 201, await u.clone().text());
+      vendorUsers.push(await u.json());
+    }
+    const g = await vendorScim("POST", "/Groups", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: `Vendor team ${Date.now()}`,
+      members: [{ value: vendorUsers[0].id }, { value: vendorUsers[1].id }],
+    });
+    assert.equal(g.status, 201, await g.clone().text());
+    vendor.group = (await g.json()).displayName;
+  });
+
+  await step("access ending soon is listed and renewed", async () => {
+    await page.click("nav.side >> text=Access ending");
+    const row = page.locator("#expiring tr", { hasText: vendorUsers[0].userName });
+    await row.waitFor();
+    assert.equal(await page.locator("#expiring tbody tr").count(), 6);
+    await shot(page, "access-ending");
+    await row.locator("input[name=for]").fill("90d");
+    await Promise.all([page.waitForURL(`${url}/admin/access/third-party`), row.locator("button", { hasText: "Renew" }).click()]);
+    assert.equal(await page.locator("#expiring tbody tr").count(), 5);
+    await page.goto(`${url}/admin/users/third-party/${vendorUsers[0].id}`);
+    assert.equal((await page.textContent("#access-state")).trim(), "active");
+    await shot(page, "user-access");
+  });
+
+  await step("the mass-deletion guard trips, shows its banner and is released", async () => {
+    assert.equal((await vendorScim("DELETE", `/Users/${vendorUsers[0].id}`)).status, 204);
+    const refused = await vendorScim("DELETE", `/Users/${vendorUsers[1].id}`);
+    assert.equal(refused.status, 503);
+    assert.ok(refused.headers.get("retry-after"));
+    assert.match((await refused.json()).detail, /mass-deletion guard/);
+    await page.goto(`${url}/admin/providers`);
+    const banner = page.locator("div.guard", { hasText: vendor.id });
+    await banner.getByText("Mass-deletion guard tripped").waitFor();
+    await shot(page, "guard-banner");
+    await Promise.all([page.waitForURL(`${url}/admin/providers/${vendor.id}`), banner.getByRole("button", { name: "Release the guard" }).click()]);
+    assert.equal(await page.locator("div.guard").count(), 0);
+    assert.equal((await vendorScim("DELETE", `/Users/${vendorUsers[1].id}`)).status, 204);
+  });
+
+  await step("deleted users are listed with who deleted them, and one is restored into its group", async () => {
+    await page.click("nav.side >> text=Deleted");
+    await page.getByRole("link", { name: "third-party", exact: true }).click();
+    const row = page.locator("#deleted-users tr", { hasText: vendorUsers[0].userName });
+    await row.waitFor();
+    await row.getByText(`provider:${vendor.id}`).waitFor();
+    await shot(page, "deleted");
+    await Promise.all([
+      page.waitForURL(`${url}/admin/users/third-party/${vendorUsers[0].id}`),
+      row.locator("button", { hasText: "Restore" }).click(),
+    ]);
+    await page.getByRole("link", { name: vendor.group }).waitFor();
+    await shot(page, "restored");
+    const get = await vendorScim("GET", `/Users/${vendorUsers[0].id}`);
+    assert.equal(get.status, 200);
+    await page.goto(`${url}/admin/deleted/third-party`);
+    assert.equal(await page.locator("#deleted-users tr", { hasText: vendorUsers[0].userName }).count(), 0);
   });
 
   await step("a console form without its CSRF token is refused", async () => {

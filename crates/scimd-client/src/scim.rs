@@ -54,6 +54,14 @@ pub enum ClientError {
         scim_type: Option<String>,
         detail: String,
     },
+    /// The server's mass-deletion guard (scimd's, with `503` and a detail naming it) refuses
+    /// deletes and deactivations until an administrator releases it: retrying does not help.
+    #[error("{method} {path}: refused by the server's mass-deletion guard: {detail}")]
+    Guarded {
+        method: &'static str,
+        path: String,
+        detail: String,
+    },
     #[error("{method} {path}: the answer is not SCIM JSON: {snippet}")]
     NotJson {
         method: &'static str,
@@ -305,6 +313,15 @@ impl Client {
         let mut attempt = 0;
         loop {
             let outcome = self.once(method, &url, body.as_deref());
+            if let Ok((503, _, text)) = &outcome
+                && let Some(detail) = guard_detail(text)
+            {
+                return Err(ClientError::Guarded {
+                    method: method.as_str(),
+                    path: path.to_owned(),
+                    detail,
+                });
+            }
             let retryable = match &outcome {
                 Err(_) => true,
                 Ok((status, _, _)) => *status == 429 || *status >= 500,
@@ -391,6 +408,14 @@ impl Client {
         let list = self.get(&format!("/Users?filter={}&startIndex=1&count=2", enc(&filter)))?;
         Ok(list["Resources"].as_array().and_then(|r| r.first()).cloned())
     }
+}
+
+/// The detail of a SCIM error that names a mass-deletion guard (scimd's 503 for a provider
+/// whose removals tripped it), if this is one.
+fn guard_detail(text: &str) -> Option<String> {
+    let e: Value = serde_json::from_str(text).ok()?;
+    let detail = e["detail"].as_str()?;
+    detail.contains("mass-deletion guard").then(|| detail.to_owned())
 }
 
 pub fn patch_body(ops: Vec<Value>) -> Value {

@@ -45,6 +45,10 @@ pub enum CoreError {
     /// The client is known and authenticated, but may not get a token from where it stands.
     #[error("{0}")]
     Forbidden(String),
+    /// The provider's mass-deletion guard refuses its deletes and deactivations until an
+    /// administrator releases it: a passing condition for the provider (503, retry later).
+    #[error("{}", .0.detail())]
+    Guarded(crate::lifecycle::GuardRefusal),
     #[error(transparent)]
     Scim(#[from] ScimError),
     #[error(transparent)]

@@ -94,6 +94,12 @@ impl Core {
         let mut p = self.provider(provider_id).await?;
         let schema = Schema::parse_extension(&input.schema).map_err(invalid)?;
         let kind = parse_resource_type(input.resource_type.as_deref().unwrap_or("User")).map_err(invalid)?;
+        if schema.id.eq_ignore_ascii_case(crate::lifecycle::ACCESS_SCHEMA) {
+            return Err(invalid(format!(
+                "'{}' is scimd's own access extension (--access-ttl): an extension needs a URN of its own",
+                schema.id
+            )));
+        }
         if p.settings
             .extensions
             .iter()
@@ -274,6 +280,7 @@ impl Core {
                 data,
                 members: Vec::new(),
                 attributes,
+                guard: None,
             })
         });
         let event = self.resource_event_by(actor, p, kind, verb, id);
@@ -471,6 +478,10 @@ impl Core {
             if !out.iter().any(|s| s.id.eq_ignore_ascii_case(&decl.schema.id)) {
                 out.push((*decl.schema).clone());
             }
+        }
+        // scimd's own access extension, for providers whose users' access ends.
+        if p.settings.access_ttl_seconds.is_some() {
+            out.push((*crate::lifecycle::access::access_schema()).clone());
         }
         // One discovered schema per URN sent but not declared (attributes in first-seen order).
         let mut by_uri: BTreeMap<&str, Vec<&Discovered>> = BTreeMap::new();

@@ -6,11 +6,13 @@ use serde::Deserialize;
 
 use crate::clock::Timestamp;
 use crate::error::CoreError;
+use crate::lifecycle::guard::{parse_share, parse_switch};
+use crate::lifecycle::parse_lifecycle_duration;
 use crate::net::Cidr;
 use crate::provider::{
     DEFAULT_TOKEN_TTL_SECONDS, NewProvider, Population, ProviderSettings, parse_duration, parse_seconds,
 };
-use crate::registry::ProviderUpdate;
+use crate::registry::{GuardUpdate, ProviderUpdate};
 use crate::store::AuditQuery;
 
 fn invalid(msg: impl Into<String>) -> CoreError {
@@ -101,6 +103,25 @@ pub struct ProviderInput {
     pub log_failure_max: Option<NumberOrText>,
     /// Successes kept (a number), or `default` (or blank) for the server's.
     pub log_success_max: Option<NumberOrText>,
+    /// `soft` or `hard`.
+    pub on_delete: Option<String>,
+    /// How long soft-deleted resources are kept, e.g. `30d`.
+    pub retention: Option<String>,
+    /// Users' access lifetime, e.g. `90d`; `none` for none.
+    pub access_ttl: Option<String>,
+    /// The mass-deletion guard: `on` or `off`.
+    pub guard: Option<String>,
+    /// e.g. `20%`.
+    pub guard_share: Option<String>,
+    /// e.g. `10m`.
+    pub guard_window: Option<String>,
+    /// e.g. `50` (a number or its text).
+    pub guard_min_users: Option<NumberOrText>,
+}
+
+/// Blank text is not given.
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A number sent as JSON, or typed as text (a form field, a flag).
@@ -187,6 +208,44 @@ impl ProviderInput {
         ))
     }
 
+    /// The lifecycle settings given, as changes.
+    fn lifecycle(&self) -> Result<LifecycleInput, CoreError> {
+        let duration = |what: &str, v: &Option<String>| {
+            given(v)
+                .map(|t| parse_lifecycle_duration(what, t))
+                .transpose()
+                .map_err(invalid)
+        };
+        let access_ttl = match given(&self.access_ttl) {
+            None => None,
+            Some(t) if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") => Some(None),
+            Some(t) => Some(Some(
+                parse_lifecycle_duration("the access lifetime", t).map_err(invalid)?,
+            )),
+        };
+        let min_users = match &self.guard_min_users {
+            None => None,
+            Some(NumberOrText::Number(n)) => Some(*n),
+            Some(NumberOrText::Text(t)) if t.trim().is_empty() => None,
+            Some(NumberOrText::Text(t)) => Some(
+                t.trim()
+                    .parse::<u64>()
+                    .map_err(|_| invalid(format!("the guard's minimum '{}' is not a number of users", t.trim())))?,
+            ),
+        };
+        Ok(LifecycleInput {
+            on_delete: choice(self.on_delete.as_deref())?,
+            retention_seconds: duration("the retention", &self.retention)?,
+            access_ttl_seconds: access_ttl,
+            guard: GuardUpdate {
+                enabled: given(&self.guard).map(parse_switch).transpose().map_err(invalid)?,
+                share_percent: given(&self.guard_share).map(parse_share).transpose().map_err(invalid)?,
+                window_seconds: duration("the guard's window", &self.guard_window)?,
+                min_users,
+            },
+        })
+    }
+
     pub fn into_new(self, now: Timestamp) -> Result<NewProvider, CoreError> {
         let population: Population = self
             .population
@@ -197,6 +256,8 @@ impl ProviderInput {
         let group_patch_response = choice(self.group_patch_response.as_deref())?.unwrap_or_default();
         let undeclared = choice(self.undeclared.as_deref())?.unwrap_or_default();
         let (retention, failures, successes) = self.log_settings()?;
+        let lifecycle = self.lifecycle()?;
+        let defaults = ProviderSettings::default();
         Ok(NewProvider {
             token_ttl_seconds: self.ttl(now)?.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
             allowed_networks: self.networks()?.unwrap_or_default(),
@@ -213,7 +274,11 @@ impl ProviderInput {
                     failure_max: failures.flatten(),
                     success_max: successes.flatten(),
                 },
-                ..ProviderSettings::default()
+                on_delete: lifecycle.on_delete.unwrap_or(defaults.on_delete),
+                retention_seconds: lifecycle.retention_seconds.unwrap_or(defaults.retention_seconds),
+                access_ttl_seconds: lifecycle.access_ttl_seconds.flatten(),
+                guard: lifecycle.guard.apply(defaults.guard),
+                ..defaults
             },
         })
     }
@@ -225,10 +290,15 @@ impl ProviderInput {
             return Err(invalid("a provider's population is fixed once saved"));
         }
         let (log_failure_retention_seconds, log_failure_max, log_success_max) = self.log_settings()?;
+        let lifecycle = self.lifecycle()?;
         let update = ProviderUpdate {
             log_failure_retention_seconds,
             log_failure_max,
             log_success_max,
+            on_delete: lifecycle.on_delete,
+            retention_seconds: lifecycle.retention_seconds,
+            access_ttl_seconds: lifecycle.access_ttl_seconds,
+            guard: lifecycle.guard,
             token_ttl_seconds: self.ttl(now)?,
             allowed_networks: self.networks()?,
             group_patch_response: choice(self.group_patch_response.as_deref())?,
@@ -239,6 +309,19 @@ impl ProviderInput {
         };
         Ok((update, self.enabled))
     }
+}
+
+/// The lifecycle settings an administrator gave.
+struct LifecycleInput {
+    on_delete: Option<crate::lifecycle::OnDelete>,
+    retention_seconds: Option<i64>,
+    access_ttl_seconds: Option<Option<i64>>,
+    guard: GuardUpdate,
+}
+
+/// A renewal's length as typed (`90d`).
+pub fn renewal(text: &str) -> Result<i64, CoreError> {
+    parse_lifecycle_duration("the renewal", text).map_err(invalid)
 }
 
 /// The audit log's filters as an administrator gives them (a query string, CLI flags).

@@ -13,6 +13,7 @@ pub mod events;
 pub mod extensions;
 pub mod grants;
 pub mod input;
+pub mod lifecycle;
 mod limiter;
 pub mod net;
 pub mod postman;
@@ -38,7 +39,7 @@ pub use provider::{ClientId, NewProvider, Population, Provider, ProviderId};
 pub use resource::{MemberRef, ResourceRecord};
 pub use service::Core;
 pub use store::{
-    AdminStore, AuditLink, AuditQuery, EventStore, LogStore, MemberRow, PoolStats, PopulationPage, PopulationQuery,
-    ProviderStore, ResourceStore, SetupStore, Store, StoredAuditEvent,
+    AdminStore, AuditLink, AuditQuery, EventStore, LifecycleStore, LogStore, MemberRow, PoolStats, PopulationPage,
+    PopulationQuery, ProviderStore, ResourceStore, SetupStore, Store, StoredAuditEvent,
 };
 pub use token::{AccessToken, TokenRecord};

@@ -9,6 +9,8 @@ use scim_proto::schema::{Extension, ResourceKind, ResourceSchemas, Schema, Undec
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::lifecycle::access::access_schema;
+use crate::lifecycle::{DEFAULT_RETENTION_SECONDS, GuardSettings, OnDelete};
 use crate::net::Cidr;
 
 /// The segments a SCIM client appends to a Base URL (RFC 7644 §3.2, §3.4.3, §3.7, §3.11, §4).
@@ -211,10 +213,10 @@ pub struct NewProvider {
     pub settings: ProviderSettings,
 }
 
-/// How a provider's clients are answered where SCIM leaves the server a choice. Stored as
-/// one JSON document, so a new setting needs no schema change; a setting the document lacks
-/// takes its default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// How a provider's clients are answered where SCIM leaves the server a choice, and the
+/// lifecycle of what it provisions. Stored as one JSON document, so a new setting needs no
+/// schema change; a setting the document lacks takes its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderSettings {
     pub group_patch_response: GroupPatchResponse,
@@ -231,6 +233,31 @@ pub struct ProviderSettings {
     /// The provisioning log's retention where it differs from the server's.
     #[serde(skip_serializing_if = "crate::request_log::LogOverrides::is_empty")]
     pub log: crate::request_log::LogOverrides,
+    /// What a DELETE does: soft (kept, restorable, for `retention_seconds`) or hard.
+    pub on_delete: OnDelete,
+    /// How long soft-deleted resources are kept before they are purged.
+    pub retention_seconds: i64,
+    /// Users get an access end date this long after they are created; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_ttl_seconds: Option<i64>,
+    /// The mass-deletion guard.
+    pub guard: GuardSettings,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            group_patch_response: GroupPatchResponse::default(),
+            undeclared: UndeclaredPolicy::default(),
+            extensions: Vec::new(),
+            secret_lost: false,
+            on_delete: OnDelete::default(),
+            retention_seconds: DEFAULT_RETENTION_SECONDS,
+            access_ttl_seconds: None,
+            guard: GuardSettings::default(),
+            log: crate::request_log::LogOverrides::default(),
+        }
+    }
 }
 
 /// `--undeclared keep|reject`.
@@ -324,7 +351,7 @@ pub fn parse_resource_type(s: &str) -> Result<ResourceKind, String> {
 impl Provider {
     /// The schemas the provider's resources of `kind` are checked against.
     pub fn schemas(&self, kind: ResourceKind) -> ResourceSchemas {
-        let declared = self
+        let mut declared = self
             .settings
             .extensions
             .iter()
@@ -334,7 +361,15 @@ impl Provider {
                 required: e.required,
                 indexed: e.index.clone(),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Users of a provider whose access ends carry scimd's read-only access extension.
+        if kind == ResourceKind::User && self.settings.access_ttl_seconds.is_some() {
+            declared.push(Extension {
+                schema: access_schema(),
+                required: false,
+                indexed: Vec::new(),
+            });
+        }
         ResourceSchemas::new(kind, declared).with_undeclared(match self.settings.undeclared {
             UndeclaredPolicy::Keep => Undeclared::Keep,
             UndeclaredPolicy::Reject => Undeclared::Reject,

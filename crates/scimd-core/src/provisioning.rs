@@ -13,6 +13,8 @@ use serde_json::Value;
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::CoreError;
+use crate::lifecycle::access::{names_access, strip_access};
+use crate::lifecycle::{OnDelete, Removal};
 use crate::provider::Provider;
 use crate::resource::{
     Change, ListQuery, ListRequest, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn, index_entries,
@@ -81,11 +83,17 @@ impl Core {
         let schemas = provider.schemas(kind);
         let mut data = normalize_resource(&schemas, body)?;
         strip_never_returned(&schemas, &mut data);
+        strip_access(&mut data);
         let members = match kind {
             ResourceKind::Group => take_members(&mut data)?.unwrap_or_default(),
             ResourceKind::User => Vec::new(),
         };
         let id = crypto::random_uuid();
+        // Access ends a lifetime after creation, whatever the provider says later.
+        let access_end = match (kind, provider.settings.access_ttl_seconds) {
+            (ResourceKind::User, Some(ttl)) => Some(self.now().plus_seconds(ttl)),
+            _ => None,
+        };
         let mut attributes = changed_attributes(&schemas, &Value::Null, &data);
         if !members.is_empty() {
             attributes.push("members".into());
@@ -104,6 +112,7 @@ impl Core {
             members,
             index,
             kept,
+            access_end,
         };
         let rec = self.store().create_resource(new, event).await?;
         self.announce();
@@ -136,10 +145,12 @@ impl Core {
         let schemas = provider.schemas(kind);
         let mut data = normalize_resource(&schemas, body)?;
         strip_never_returned(&schemas, &mut data);
+        strip_access(&mut data);
         let members = match kind {
             ResourceKind::Group => take_members(&mut data)?,
             ResourceKind::User => None,
         };
+        let guard = Some(provider.settings.guard);
         if let Some(given) = body.get("id").and_then(Value::as_str)
             && given != id
         {
@@ -166,6 +177,7 @@ impl Core {
                 data,
                 members,
                 attributes,
+                guard,
             })
         });
         self.update(provider, kind, id, if_match, "replace", update).await
@@ -187,6 +199,7 @@ impl Core {
             ResourceKind::User => (ops, Vec::new()),
         };
         let schemas = provider.schemas(kind);
+        let guard = Some(provider.settings.guard);
         let update = Box::new(move |old: &ResourceRecord| {
             let mut data = old.data.clone();
             let mut attributes = if doc_ops.is_empty() {
@@ -195,6 +208,7 @@ impl Core {
                 apply_patch(&schemas, &mut data, &doc_ops)?
             };
             strip_never_returned(&schemas, &mut data);
+            strip_access(&mut data);
             if !member_ops.is_empty() {
                 attributes.push("members".into());
             }
@@ -205,6 +219,7 @@ impl Core {
                 data,
                 members: member_ops,
                 attributes,
+                guard,
             })
         });
         self.update(provider, kind, id, if_match, "patch", update).await
@@ -222,14 +237,17 @@ impl Core {
     ) -> Result<ResourceRecord, CoreError> {
         let event = self.resource_event(provider, kind, verb, id);
         let key = ResourceKey::new(&provider.id, kind, id);
-        let rec = self
+        let updated = self
             .store()
             .update_resource(key, if_match, self.now(), update, event)
-            .await?;
+            .await;
+        let rec = self.guarded(updated).await?;
         self.announce();
         Ok(rec)
     }
 
+    /// DELETE (RFC 7644 §3.6): soft (kept for the provider's retention, restorable) or hard,
+    /// as the provider is set; counted against its mass-deletion guard.
     pub async fn delete_resource(
         &self,
         provider: &Provider,
@@ -238,11 +256,40 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<(), CoreError> {
         let event = self.resource_event(provider, kind, "delete", id);
-        self.store()
-            .delete_resource(ResourceKey::new(&provider.id, kind, id), if_match, event)
-            .await?;
+        let settings = &provider.settings;
+        let how = Removal {
+            keep_until: (settings.on_delete == OnDelete::Soft)
+                .then(|| self.now().plus_seconds(settings.retention_seconds)),
+            guard: Some(settings.guard),
+        };
+        let deleted = self
+            .store()
+            .delete_resource(ResourceKey::new(&provider.id, kind, id), if_match, how, event)
+            .await;
+        self.guarded(deleted).await?;
         self.announce();
         Ok(())
+    }
+
+    /// A refusal that tripped the provider's mass-deletion guard is recorded (audited, once)
+    /// before it is answered.
+    async fn guarded<T>(&self, result: Result<T, CoreError>) -> Result<T, CoreError> {
+        if let Err(CoreError::Guarded(refusal)) = &result
+            && refusal.newly
+        {
+            let event = AuditEvent::new(
+                refusal.tripped_at,
+                &Actor::Provider(refusal.provider.clone()),
+                "provider.guard.trip",
+            )
+            .provider(&refusal.provider)
+            .resource(format!("Provider/{}", refusal.provider))
+            .attributes(vec![refusal.kind.clone()]);
+            if let Err(e) = self.store().trip_guard(refusal, &event).await {
+                tracing::warn!(error = %e, provider = %refusal.provider, "cannot record the tripped guard");
+            }
+        }
+        result
     }
 
     pub async fn list_resources(
@@ -251,7 +298,16 @@ impl Core {
         kind: ResourceKind,
         request: ListRequest,
     ) -> Result<Page, CoreError> {
-        let query = ListQuery::new(provider.schemas(kind), request);
+        let schemas = provider.schemas(kind);
+        if names_access(&schemas, request.filter.as_ref(), request.sort.as_ref().map(|(p, _)| p)) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidFilter,
+                "the access extension's accessEnd and state are stated by scimd at each read: they cannot be \
+                 filtered or sorted on",
+            )
+            .into());
+        }
+        let query = ListQuery::new(schemas, request);
         self.store().list_resources(&provider.id, kind, query).await
     }
 }

@@ -6,6 +6,7 @@ use crate::audit::{Actor, AuditEvent};
 use crate::crypto;
 use crate::error::{CoreError, StoreError};
 use crate::events;
+use crate::lifecycle::{GuardSettings, OnDelete};
 use crate::provider::{
     CLIENT_SECRET_LEN, ClientId, GroupPatchResponse, NewProvider, Provider, ProviderId, UndeclaredPolicy,
 };
@@ -26,6 +27,11 @@ pub struct ProviderUpdate {
     pub log_failure_retention_seconds: Option<Option<i64>>,
     pub log_failure_max: Option<Option<u64>>,
     pub log_success_max: Option<Option<u64>>,
+    pub on_delete: Option<OnDelete>,
+    pub retention_seconds: Option<i64>,
+    /// `Some(None)` removes the access lifetime (users keep the end dates they have).
+    pub access_ttl_seconds: Option<Option<i64>>,
+    pub guard: GuardUpdate,
 }
 
 /// A provider's own setting given in an update (`Some(None)`: the server's again), named in
@@ -36,6 +42,31 @@ fn set_override<T: PartialEq>(slot: &mut Option<T>, given: Option<Option<T>>, na
     {
         *slot = v;
         changed.push(name.to_owned());
+    }
+}
+
+/// Changes to the mass-deletion guard; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardUpdate {
+    pub enabled: Option<bool>,
+    pub share_percent: Option<u32>,
+    pub window_seconds: Option<i64>,
+    pub min_users: Option<u64>,
+}
+
+impl GuardUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == GuardUpdate::default()
+    }
+
+    /// `settings` with these changes.
+    pub fn apply(&self, settings: GuardSettings) -> GuardSettings {
+        GuardSettings {
+            enabled: self.enabled.unwrap_or(settings.enabled),
+            share_percent: self.share_percent.unwrap_or(settings.share_percent),
+            window_seconds: self.window_seconds.unwrap_or(settings.window_seconds),
+            min_users: self.min_users.unwrap_or(settings.min_users),
+        }
     }
 }
 
@@ -222,6 +253,22 @@ impl Core {
             "log_success_max",
             &mut changed,
         );
+        if let Some(d) = update.on_delete {
+            p.settings.on_delete = d;
+            changed.push("on_delete".to_owned());
+        }
+        if let Some(r) = update.retention_seconds {
+            p.settings.retention_seconds = r;
+            changed.push("retention_seconds".to_owned());
+        }
+        if let Some(t) = update.access_ttl_seconds {
+            p.settings.access_ttl_seconds = t;
+            changed.push("access_ttl_seconds".to_owned());
+        }
+        if !update.guard.is_empty() {
+            p.settings.guard = update.guard.apply(p.settings.guard);
+            changed.push("guard".to_owned());
+        }
         p.modified = self.clock.now();
         let event = self
             .provider_event(actor, "provider.update", &p)

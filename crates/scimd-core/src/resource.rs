@@ -29,6 +29,9 @@ pub struct ResourceRecord {
     pub created: Timestamp,
     pub modified: Timestamp,
     pub version: i64,
+    /// When a user's access ends (providers with an access lifetime); scimd's, never the
+    /// identity provider's.
+    pub access_end: Option<Timestamp>,
 }
 
 impl ResourceRecord {
@@ -78,6 +81,8 @@ pub struct NewResource {
     pub index: Vec<IndexEntry>,
     /// What the document keeps that no schema declares (advertised as discovered).
     pub kept: Vec<Kept>,
+    /// A user's access end date.
+    pub access_end: Option<Timestamp>,
 }
 
 /// What an update turns a record into.
@@ -92,6 +97,9 @@ pub struct Change {
     pub index: Vec<IndexEntry>,
     pub indexed: Vec<String>,
     pub kept: Vec<Kept>,
+    /// A deactivation (a user's `active` turning `false`) counts against this mass-deletion
+    /// guard: the provider's own change. `None` for an administrator's.
+    pub guard: Option<crate::lifecycle::GuardSettings>,
 }
 
 /// One value of an indexed extension attribute (declared with `--index`, or with

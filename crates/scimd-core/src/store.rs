@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::{CoreError, StoreError};
 use crate::events::ChangeEvent;
 use crate::events::subscription::{Attempt, Cursor, DeadLetter, EventQuery, Progress, SigningKeyRecord, Subscription};
+use crate::lifecycle::{DeletedQuery, DeletedRecord, GuardRefusal, GuardState, Notice, Removal};
 use crate::provider::{ClientId, Population, Provider, ProviderId};
 use crate::request_log::{LogBatch, LogEntry, LogFilter, LogHealth, LogLimits};
 use crate::resource::{
@@ -140,12 +141,22 @@ pub struct PoolStats {
 
 /// Everything scimd persists. Split by concern so each backend module implements one part.
 pub trait Store:
-    ProviderStore + ResourceStore + AdminStore + EventStore + LogStore + SetupStore + Send + Sync + 'static
+    ProviderStore + ResourceStore + AdminStore + EventStore + LogStore + SetupStore + LifecycleStore + Send + Sync + 'static
 {
 }
 
-impl<T: ProviderStore + ResourceStore + AdminStore + EventStore + LogStore + SetupStore + Send + Sync + 'static> Store
-    for T
+impl<
+    T: ProviderStore
+        + ResourceStore
+        + AdminStore
+        + EventStore
+        + LogStore
+        + SetupStore
+        + LifecycleStore
+        + Send
+        + Sync
+        + 'static,
+> Store for T
 {
 }
 
@@ -170,6 +181,89 @@ pub trait LogStore: Send + Sync {
         now: Timestamp,
         chunk: u32,
     ) -> StoreResult<(u64, bool)>;
+}
+
+/// Soft-deleted resources (restore, purge, erasure), the mass-deletion guard, users' access
+/// end dates, and the leases that let one of several instances run a background job.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// A user or group by its id alone, whichever provider holds it.
+    async fn resource_by_id(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<ResourceRecord>>;
+    /// A page of soft-deleted resources, newest deletion first, and how many there are.
+    async fn deleted_page(&self, query: &DeletedQuery) -> StoreResult<(u64, Vec<DeletedRecord>)>;
+    async fn deleted_resource(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<DeletedRecord>>;
+    /// Bring a soft-deleted resource back under its id, with `index` as its indexed
+    /// values; it rejoins the groups (a group: gets back the members) of its recorded
+    /// memberships that still exist. `CoreError::Conflict` when its name was taken since.
+    async fn restore_resource(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        index: Vec<IndexEntry>,
+        event: AuditEvent,
+    ) -> Result<ResourceRecord, CoreError>;
+    /// Soft-deleted resources whose retention ended by `now`, oldest first.
+    async fn purge_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<DeletedRecord>>;
+    /// Purge up to `limit` of them for good, each with an audit event made from `event`
+    /// (its action, resource, provider and population filled in). Returns how many.
+    async fn purge(&self, now: Timestamp, limit: u32, event: &AuditEvent) -> StoreResult<u64>;
+    /// Remove user `id` for good, live (with the events of a delete) or soft-deleted, with
+    /// the memberships recorded for restores that name it. `false` when there is none.
+    async fn erase_user(&self, id: &str, event: AuditEvent) -> Result<bool, CoreError>;
+    /// Drop the resource values kept in change events about `kind`/`id` whose storage order
+    /// is in `after_seq..=upto_seq`; returns the highest order stored, to page on.
+    async fn blank_event_values(&self, kind: ResourceKind, id: &str, after_seq: i64, upto_seq: i64)
+    -> StoreResult<i64>;
+
+    /// The provider's mass-deletion guard.
+    async fn guard_state(&self, provider: &ProviderId) -> StoreResult<GuardState>;
+    /// Every tripped guard.
+    async fn tripped_guards(&self) -> StoreResult<Vec<GuardRefusal>>;
+    /// Record that a removal tripped the guard (once: `false` if it already was).
+    async fn trip_guard(&self, refusal: &GuardRefusal, event: &AuditEvent) -> StoreResult<bool>;
+    /// Lift a tripped guard and start counting afresh; `false` if it was not tripped.
+    async fn release_guard(&self, provider: &ProviderId, at: Timestamp, event: &AuditEvent) -> StoreResult<bool>;
+
+    /// Set a user's access end date (a renewal), version moved on; `CoreError::Invalid` when
+    /// the user has none to renew.
+    async fn renew_access(
+        &self,
+        key: ResourceKey,
+        until: Timestamp,
+        modified: Timestamp,
+        event: AuditEvent,
+    ) -> Result<ResourceRecord, CoreError>;
+    /// Users whose access ended by `now` or ends by `horizon` and whose end has not been
+    /// announced as such yet, soonest first, with what was announced.
+    async fn access_due(
+        &self,
+        now: Timestamp,
+        horizon: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(ResourceRecord, Notice)>>;
+    /// Record that `notice` was announced for user `key` whose end is still `end` (an
+    /// expiry also moves its version on); `false`, and nothing written, when the end moved
+    /// or it was announced already.
+    async fn record_access_notice(
+        &self,
+        key: ResourceKey,
+        end: Timestamp,
+        notice: Notice,
+        event: AuditEvent,
+    ) -> Result<bool, CoreError>;
+    /// Users of a population whose access ends by `horizon` (or ended), soonest first.
+    async fn access_ending(
+        &self,
+        population: Population,
+        horizon: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ResourceRecord>>;
+    /// Per provider, how many users' access ends after `now` and by `horizon`.
+    async fn access_ending_counts(&self, now: Timestamp, horizon: Timestamp) -> StoreResult<Vec<(String, u64)>>;
+
+    /// Take or renew the lease on background job `name` until `until`, when it is free,
+    /// expired at `now` or already `holder`'s.
+    async fn take_job_lease(&self, name: &str, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<bool>;
 }
 
 /// Setup links: made and revoked by administrators, opened by the identity provider's own
@@ -322,10 +416,13 @@ pub trait ResourceStore: Send + Sync {
         update: UpdateFn,
         event: AuditEvent,
     ) -> Result<ResourceRecord, CoreError>;
+    /// Delete the resource, softly or for good as `how` says (a soft delete keeps it, and
+    /// the memberships it leaves, for a restore).
     async fn delete_resource(
         &self,
         key: ResourceKey,
         if_match: Option<i64>,
+        how: Removal,
         event: AuditEvent,
     ) -> Result<(), CoreError>;
     async fn list_resources(

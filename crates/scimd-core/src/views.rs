@@ -9,6 +9,8 @@ use serde_json::{Map, Value, json};
 use crate::browse::ResourceView;
 use crate::clock::Timestamp;
 use crate::grants::IssuedToken;
+use crate::lifecycle::access::{ACCESS_SCHEMA, AccessState, access_extension};
+use crate::lifecycle::{DeletedRecord, GuardRefusal, GuardState};
 use crate::provider::{ExtensionDecl, Provider};
 use crate::request_log::{LogEntry, LogHealth};
 use crate::resource::Discovered;
@@ -56,17 +58,21 @@ pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
 }
 
 /// A stored record as the SCIM resource its provider's clients see (RFC 7643 §3.1), without
-/// memberships: `schemas`, `id`, the client's attributes, and `meta` with location and
-/// version.
-pub fn scim_resource(base: &str, rec: &ResourceRecord) -> Value {
+/// memberships: `schemas`, `id`, the client's attributes, a user's access extension (its
+/// state at `now`), and `meta` with location and version.
+pub fn scim_resource(base: &str, rec: &ResourceRecord, now: Timestamp) -> Value {
     let mut out = Map::new();
     let data = rec.data.as_object();
-    out.insert(
-        "schemas".into(),
-        data.and_then(|d| d.get("schemas"))
-            .cloned()
-            .unwrap_or_else(|| json!([rec.kind.core_schema().id])),
-    );
+    let mut schemas = data
+        .and_then(|d| d.get("schemas"))
+        .cloned()
+        .unwrap_or_else(|| json!([rec.kind.core_schema().id]));
+    if rec.access_end.is_some()
+        && let Some(list) = schemas.as_array_mut()
+    {
+        list.push(json!(ACCESS_SCHEMA));
+    }
+    out.insert("schemas".into(), schemas);
     out.insert("id".into(), json!(rec.id));
     if let Some(d) = data {
         for (k, v) in d {
@@ -81,6 +87,9 @@ pub fn scim_resource(base: &str, rec: &ResourceRecord) -> Value {
         && let Some(m) = manager.as_object_mut()
     {
         m.insert("$ref".into(), json!(location(base, ResourceKind::User, &id)));
+    }
+    if let Some(end) = rec.access_end {
+        out.insert(ACCESS_SCHEMA.into(), access_extension(end, now));
     }
     out.insert(
         "meta".into(),
@@ -132,6 +141,15 @@ pub fn provider_json(urls: &Urls, p: &Provider, status: Option<&TokenStatus>, se
         "log_failure_retention_seconds": p.settings.log.failure_retention_seconds,
         "log_failure_max": p.settings.log.failure_max,
         "log_success_max": p.settings.log.success_max,
+        "on_delete": p.settings.on_delete.as_str(),
+        "retention_seconds": p.settings.retention_seconds,
+        "access_ttl_seconds": p.settings.access_ttl_seconds,
+        "guard": {
+            "enabled": p.settings.guard.enabled,
+            "share_percent": p.settings.guard.share_percent,
+            "window_seconds": p.settings.guard.window_seconds,
+            "min_users": p.settings.guard.min_users,
+        },
         "extensions": p.settings.extensions.iter().map(|e| json!({
             "schema": e.schema.id,
             "resourceType": e.resource_type.name(),
@@ -249,16 +267,42 @@ pub fn issued_json(t: &IssuedToken) -> Value {
 }
 
 /// A user or group as administrators see it: the SCIM resource with its provider and
-/// population, and a group's member count.
-pub fn resource_json(urls: &Urls, v: &ResourceView) -> Value {
+/// population, a user's effective state (`access_state`: active, inactive or expired) and a
+/// group's member count.
+pub fn resource_json(urls: &Urls, v: &ResourceView, now: Timestamp) -> Value {
     let r = &v.record;
-    let mut doc = scim_resource(&urls.base(r.provider.as_str()), r);
+    let mut doc = scim_resource(&urls.base(r.provider.as_str()), r, now);
     doc["provider"] = json!(r.provider.as_str());
     doc["population"] = json!(r.population.as_str());
-    if r.kind == ResourceKind::Group {
-        doc["memberCount"] = json!(v.count);
+    match r.kind {
+        ResourceKind::Group => doc["memberCount"] = json!(v.count),
+        ResourceKind::User => doc["access_state"] = json!(AccessState::of(r, now).as_str()),
     }
     doc
+}
+
+/// A soft-deleted user or group: the resource as it was, who deleted it and when, and when
+/// it is purged.
+pub fn deleted_json(urls: &Urls, d: &DeletedRecord, now: Timestamp) -> Value {
+    let r = &d.record;
+    let mut doc = scim_resource(&urls.base(r.provider.as_str()), r, now);
+    doc["provider"] = json!(r.provider.as_str());
+    doc["population"] = json!(r.population.as_str());
+    doc["deleted"] = json!(d.deleted.to_rfc3339());
+    doc["deleted_by"] = json!(d.deleted_by);
+    doc["purge_after"] = json!(d.purge_after.to_rfc3339());
+    doc
+}
+
+/// A provider's mass-deletion guard: tripped (and why) or not, and the last release.
+pub fn guard_json(g: &GuardState) -> Value {
+    json!({
+        "tripped": g.tripped.is_some(),
+        "tripped_at": g.tripped.as_ref().map(|t| t.tripped_at.to_rfc3339()),
+        "detail": g.tripped.as_ref().map(GuardRefusal::detail),
+        "released_at": g.released.as_ref().map(|(at, _)| at.to_rfc3339()),
+        "released_by": g.released.as_ref().map(|(_, by)| by),
+    })
 }
 
 /// A declared extension schema: its URN, the resource type, whether it is required, the
@@ -335,13 +379,25 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// A days-or-hours reading of a lifetime in seconds, for people.
+/// The largest of days, hours and minutes that divides `secs` (else seconds): the count,
+/// the unit as typed, the unit for people.
+fn unit_of(secs: i64) -> (i64, &'static str, &'static str) {
+    [(86_400, "d", "days"), (3600, "h", "hours"), (60, "m", "minutes")]
+        .into_iter()
+        .find(|(n, _, _)| secs % n == 0)
+        .map_or((secs, "s", "seconds"), |(n, short, long)| (secs / n, short, long))
+}
+
+/// A duration as an administrator would type it back into a form: `30d`, `12h`, `10m`, `45s`.
+pub fn typed_duration(secs: i64) -> String {
+    let (n, unit, _) = unit_of(secs);
+    format!("{n}{unit}")
+}
+
+/// A reading of a duration in seconds for people: `30 days`, `10 minutes`.
 pub fn human_duration(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s if s % 3600 == 0 => format!("{} hours", s / 3600),
-        s => format!("{s} seconds"),
-    }
+    let (n, _, unit) = unit_of(secs);
+    format!("{n} {unit}")
 }
 
 /// A subscription as administrators see it (secrets never), with how far behind it is.
@@ -442,6 +498,15 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn durations_read_back_as_typed_and_for_people() {
+        assert_eq!(typed_duration(30 * 86_400), "30d");
+        assert_eq!(typed_duration(600), "10m");
+        assert_eq!(typed_duration(7200), "2h");
+        assert_eq!(typed_duration(2), "2s");
+        assert_eq!(human_duration(600), "10 minutes");
     }
 
     #[test]

@@ -83,6 +83,13 @@ pub fn problem(e: &CoreError) -> Problem {
                 "the server's storage is full: nothing was changed; retry later",
             )
         },
+        // Not a storage outage: the provider's own removals tripped its guard. 503 with
+        // Retry-After makes identity providers retry later, by when an administrator may
+        // have released it; the detail names the guard.
+        CoreError::Guarded(refusal) => Problem {
+            retry_after: Some(scimd_core::lifecycle::guard::GUARD_RETRY_AFTER),
+            ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, None, refusal.detail())
+        },
         CoreError::Store(StoreError::Unavailable(why)) => {
             tracing::warn!(error = %why, "database unavailable");
             Problem {

@@ -93,6 +93,7 @@ pub struct Metrics {
     log_written: Counter,
     log_dropped: Counter,
     unauthenticated: Family<ProviderLabels, Counter>,
+    access_expiring: Family<ProviderLabels, Gauge>,
     /// Requests answered since the start, for background work that yields to a busy server.
     served: std::sync::atomic::AtomicU64,
 }
@@ -117,6 +118,7 @@ impl Default for Metrics {
             log_written: Counter::default(),
             log_dropped: Counter::default(),
             unauthenticated: Family::default(),
+            access_expiring: Family::default(),
             served: std::sync::atomic::AtomicU64::new(0),
             registry: Registry::default(),
         };
@@ -196,6 +198,11 @@ impl Default for Metrics {
             "scimd_unauthenticated_requests",
             "Requests at a provider's Base URL refused before authentication (no token, or an invalid, expired, revoked or other provider's one), by provider",
             m.unauthenticated.clone(),
+        );
+        registry.register(
+            "scimd_access_expiring_users",
+            "Users of each provider with an access lifetime whose access ends within 14 days (not yet ended)",
+            m.access_expiring.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -309,6 +316,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let now = state.core.now();
     if let Ok(providers) = state.core.providers().await {
         m.token_expiry.clear();
+        m.access_expiring.clear();
+        // Every provider whose users' access ends has a value, zero included.
+        let ending = state.core.access_ending_counts().await.unwrap_or_default();
+        for p in providers.iter().filter(|p| p.settings.access_ttl_seconds.is_some()) {
+            let n = ending.iter().find(|(id, _)| id == p.id.as_str()).map_or(0, |(_, n)| *n);
+            m.access_expiring
+                .get_or_create(&ProviderLabels {
+                    provider: p.id.as_str().to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         for p in providers {
             if let Ok(tokens) = state.core.tokens(p.id.as_str()).await {
                 let left =

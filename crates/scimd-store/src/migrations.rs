@@ -18,6 +18,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0007_server_state.sql"),
     include_str!("../migrations/sqlite/0008_provisioning_log.sql"),
     include_str!("../migrations/sqlite/0009_setup_links.sql"),
+    include_str!("../migrations/sqlite/0010_lifecycle.sql"),
 ];
 
 const POSTGRES: &[&str] = &[
@@ -30,6 +31,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0007_server_state.sql"),
     include_str!("../migrations/postgres/0008_provisioning_log.sql"),
     include_str!("../migrations/postgres/0009_setup_links.sql"),
+    include_str!("../migrations/postgres/0010_lifecycle.sql"),
 ];
 
 /// The advisory lock held while migrating PostgreSQL, so instances starting together take

@@ -12,7 +12,7 @@ use crate::filter::fold;
 
 /// The columns every resource query reads, in the order `record_from_row` expects.
 pub(crate) const COLUMNS: &str =
-    "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version";
+    "r.seq, r.id, r.provider_id, r.population, r.kind, r.data, r.created, r.modified, r.version, r.access_end";
 
 /// A row of a member page (`MEMBER_PAGE`'s columns, read by either backend).
 pub(crate) fn member_row(seq: i64, id: String, kind: &str, display: Option<String>) -> scimd_core::MemberRow {
@@ -111,6 +111,7 @@ pub(crate) fn created(new: NewResource, seq: i64) -> ResourceRecord {
         created: new.created,
         modified: new.created,
         version: 1,
+        access_end: new.access_end,
     }
 }
 

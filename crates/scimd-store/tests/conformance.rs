@@ -12,6 +12,7 @@ use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::path::AttrPath;
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::normalize_resource;
+use scimd_core::lifecycle::{DeletedQuery, GuardSettings, Notice, Removal};
 use scimd_core::provider::{GroupPatchResponse, ProviderSettings};
 use scimd_core::request_log::{LogBatch, LogEntry, LogFilter, LogLimits, StatsDelta};
 use scimd_core::resource::{Change, ListQuery, ListRequest, NewResource, PageStart, ResourceKey, SortOrder};
@@ -110,6 +111,7 @@ fn new_resource(p: &Provider, kind: ResourceKind, body: Value, members: &[&str])
             .collect(),
         index: Vec::new(),
         kept: Vec::new(),
+        access_end: None,
     }
 }
 
@@ -559,9 +561,14 @@ async fn memberships_are_kept_apart_and_cascade() {
         .await
         .unwrap();
         // Deleting a member removes its memberships.
-        s.delete_resource(key(&p, ResourceKind::User, &b), None, event("user.delete", "okta"))
-            .await
-            .unwrap();
+        s.delete_resource(
+            key(&p, ResourceKind::User, &b),
+            None,
+            Removal::hard(),
+            event("user.delete", "okta"),
+        )
+        .await
+        .unwrap();
         let members = s.members_of(&[grec.seq]).await.unwrap();
         assert!(members.get(&grec.seq).is_none_or(|m| m.is_empty()), "{members:?}");
 
@@ -592,15 +599,15 @@ async fn memberships_are_kept_apart_and_cascade() {
         assert_eq!(members.len(), ids.len());
 
         let e = s
-            .delete_resource(gk.clone(), Some(1), event("group.delete", "okta"))
+            .delete_resource(gk.clone(), Some(1), Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap_err();
         assert!(matches!(e, CoreError::PreconditionFailed(_)), "{e:?}");
-        s.delete_resource(gk.clone(), None, event("group.delete", "okta"))
+        s.delete_resource(gk.clone(), None, Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap();
         let e = s
-            .delete_resource(gk, None, event("group.delete", "okta"))
+            .delete_resource(gk, None, Removal::hard(), event("group.delete", "okta"))
             .await
             .unwrap_err();
         assert!(matches!(e, CoreError::NotFound(_)), "{e:?}");
@@ -1307,4 +1314,291 @@ async fn postgres_schema(url: &str) -> std::collections::BTreeSet<String> {
     drop(client);
     let _ = task.await;
     out
+}
+
+/// Delete a resource of `p` as `how` says, which must work.
+async fn remove(s: &Arc<dyn Store>, p: &Provider, kind: ResourceKind, id: &str, how: Removal) {
+    let action = format!("{}.delete", kind.name().to_lowercase());
+    s.delete_resource(key(p, kind, id), None, how, event(&action, "okta"))
+        .await
+        .unwrap();
+}
+
+fn soft(purge_after: Timestamp) -> Removal {
+    Removal {
+        keep_until: Some(purge_after),
+        guard: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_resources_are_kept_apart_restored_with_their_memberships_and_purged_in_batches() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let a = user(&s, &p, "a@example.com").await.unwrap();
+        let b = user(&s, &p, "b@example.com").await.unwrap();
+        let g = group(&s, &p, "Ops", &[&a, &b]).await.unwrap();
+        let later = Timestamp(now().0 + 1000);
+        remove(&s, &p, ResourceKind::User, &a, soft(later)).await;
+        // Out of every live read, its name free at once.
+        assert!(s.resource(&p.id, ResourceKind::User, &a).await.unwrap().is_none());
+        let again = user(&s, &p, "A@example.com").await.unwrap();
+        let d = s.deleted_resource(ResourceKind::User, &a).await.unwrap().unwrap();
+        assert_eq!((d.deleted_by.as_str(), d.purge_after), ("cli:test", later));
+        assert_eq!(d.record.data["userName"], "a@example.com");
+        let q = DeletedQuery {
+            population: Population::Internal,
+            kind: ResourceKind::User,
+            offset: 0,
+            limit: 10,
+        };
+        assert_eq!(s.deleted_page(&q).await.unwrap().0, 1);
+        // While the name is taken the restore is refused and changes nothing.
+        let e = s
+            .restore_resource(ResourceKind::User, &a, Vec::new(), event("user.restore", "okta"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CoreError::Conflict(m) if m.contains("taken since")),
+            "{e:?}"
+        );
+        assert!(s.deleted_resource(ResourceKind::User, &a).await.unwrap().is_some());
+        remove(&s, &p, ResourceKind::User, &again, Removal::hard()).await;
+        let back = s
+            .restore_resource(ResourceKind::User, &a, Vec::new(), event("user.restore", "okta"))
+            .await
+            .unwrap();
+        assert_eq!((back.id.as_str(), back.version), (a.as_str(), d.record.version + 1));
+        let grec = s.resource(&p.id, ResourceKind::Group, &g).await.unwrap().unwrap();
+        let mut members: Vec<String> = s.members_of(&[grec.seq]).await.unwrap()[&grec.seq]
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        members.sort();
+        let mut want = vec![a.clone(), b.clone()];
+        want.sort();
+        assert_eq!(members, want);
+        assert!(s.deleted_resource(ResourceKind::User, &a).await.unwrap().is_none());
+
+        // A group keeps its members for a restore; those gone since stay out.
+        remove(&s, &p, ResourceKind::Group, &g, soft(later)).await;
+        remove(&s, &p, ResourceKind::User, &b, Removal::hard()).await;
+        let back = s
+            .restore_resource(ResourceKind::Group, &g, Vec::new(), event("group.restore", "okta"))
+            .await
+            .unwrap();
+        let members = s.members_of(&[back.seq]).await.unwrap().remove(&back.seq).unwrap();
+        assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [a.as_str()]);
+
+        // Purged a batch at a time, only what is past its retention, each audited.
+        let mut soft_ids = Vec::new();
+        for i in 0..5 {
+            let id = user(&s, &p, &format!("p{i}@example.com")).await.unwrap();
+            let until = if i < 4 { later } else { Timestamp(later.0 + 10_000) };
+            remove(&s, &p, ResourceKind::User, &id, soft(until)).await;
+            soft_ids.push(id);
+        }
+        assert!(s.purge_due(now(), 100).await.unwrap().is_empty());
+        assert_eq!(s.purge_due(later, 100).await.unwrap().len(), 4);
+        let purge = AuditEvent::new(later, &Actor::System, "purge");
+        assert_eq!(s.purge(later, 3, &purge).await.unwrap(), 3);
+        assert_eq!(s.purge(later, 3, &purge).await.unwrap(), 1);
+        assert_eq!(s.purge(later, 3, &purge).await.unwrap(), 0);
+        assert!(
+            s.deleted_resource(ResourceKind::User, &soft_ids[4])
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let audit = s
+            .audit_events(&AuditQuery {
+                action: Some("user.purge".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit.len(), 4);
+        // Erased for good, soft-deleted or live.
+        assert!(s.erase_user(&soft_ids[4], event("user.erase", "okta")).await.unwrap());
+        assert!(
+            s.deleted_resource(ResourceKind::User, &soft_ids[4])
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.erase_user(&a, event("user.erase", "okta")).await.unwrap());
+        assert!(!s.erase_user(&a, event("user.erase", "okta")).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_counts_removals_trips_and_releases_and_job_leases_have_one_holder() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::Internal).await;
+        let settings = GuardSettings {
+            enabled: true,
+            share_percent: 20,
+            window_seconds: 600,
+            min_users: 5,
+        };
+        let guarded = Removal {
+            keep_until: None,
+            guard: Some(settings),
+        };
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            ids.push(user(&s, &p, &format!("g{i}@example.com")).await.unwrap());
+        }
+        for id in &ids[..2] {
+            s.delete_resource(
+                key(&p, ResourceKind::User, id),
+                None,
+                guarded,
+                event("user.delete", "okta"),
+            )
+            .await
+            .unwrap();
+        }
+        let e = s
+            .delete_resource(
+                key(&p, ResourceKind::User, &ids[2]),
+                None,
+                guarded,
+                event("user.delete", "okta"),
+            )
+            .await
+            .unwrap_err();
+        let CoreError::Guarded(refusal) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((refusal.removed, refusal.base, refusal.newly), (2, 10, true));
+        assert!(s.resource(&p.id, ResourceKind::User, &ids[2]).await.unwrap().is_some());
+        let trip = event("provider.guard.trip", "okta");
+        assert!(s.trip_guard(&refusal, &trip).await.unwrap());
+        assert!(!s.trip_guard(&refusal, &trip).await.unwrap(), "tripped once");
+        assert_eq!(s.tripped_guards().await.unwrap().len(), 1);
+        let e = s
+            .delete_resource(
+                key(&p, ResourceKind::User, &ids[3]),
+                None,
+                guarded,
+                event("user.delete", "okta"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::Guarded(ref r) if !r.newly), "{e:?}");
+        let release = event("provider.guard.release", "okta");
+        assert!(s.release_guard(&p.id, now(), &release).await.unwrap());
+        assert!(!s.release_guard(&p.id, now(), &release).await.unwrap());
+        let state = s.guard_state(&p.id).await.unwrap();
+        assert!(state.tripped.is_none() && state.released.is_some());
+        remove(&s, &p, ResourceKind::User, &ids[2], guarded).await;
+
+        let (t0, t1) = (now(), Timestamp(now().0 + 30_000));
+        assert!(s.take_job_lease("lifecycle", "a", t0, t1).await.unwrap());
+        assert!(!s.take_job_lease("lifecycle", "b", t0, t1).await.unwrap());
+        assert!(
+            s.take_job_lease("lifecycle", "a", t0, t1).await.unwrap(),
+            "renewed by its holder"
+        );
+        assert!(
+            s.take_job_lease("lifecycle", "b", Timestamp(t1.0 + 1), Timestamp(t1.0 + 30_000))
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_end_dates_are_announced_once_and_renewed() {
+    each_backend(|s| async move {
+        let p = add_provider(&s, "okta", Population::ThirdParty).await;
+        let end = Timestamp(now().0 + 20 * 86_400_000);
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "v@example.com"});
+        let new = NewResource {
+            access_end: Some(end),
+            ..new_resource(&p, ResourceKind::User, body, &[])
+        };
+        let rec = s.create_resource(new, event("user.create", "okta")).await.unwrap();
+        assert_eq!(rec.access_end, Some(end));
+        let k = key(&p, ResourceKind::User, &rec.id);
+        let horizon = |t: Timestamp| Timestamp(t.0 + 14 * 86_400_000);
+        assert!(s.access_due(now(), horizon(now()), 10).await.unwrap().is_empty());
+        let soon = Timestamp(end.0 - 86_400_000);
+        let due = s.access_due(soon, horizon(soon), 10).await.unwrap();
+        assert_eq!(
+            due.iter().map(|(r, n)| (r.id.as_str(), *n)).collect::<Vec<_>>(),
+            [(rec.id.as_str(), Notice::None)]
+        );
+        assert!(
+            s.record_access_notice(k.clone(), end, Notice::Expiring, event("user.access.expiring", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.record_access_notice(k.clone(), end, Notice::Expiring, event("user.access.expiring", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.access_due(soon, horizon(soon), 10).await.unwrap().is_empty(),
+            "announced once"
+        );
+        assert_eq!(
+            s.access_ending_counts(soon, horizon(soon)).await.unwrap(),
+            [("okta".to_owned(), 1)]
+        );
+        let past = Timestamp(end.0 + 1);
+        assert!(
+            s.record_access_notice(k.clone(), end, Notice::Expired, event("user.access.expire", "okta"))
+                .await
+                .unwrap()
+        );
+        let expired = s.resource(&p.id, ResourceKind::User, &rec.id).await.unwrap().unwrap();
+        assert_eq!(
+            expired.version,
+            rec.version + 1,
+            "an expiry changes what the provider reads"
+        );
+        assert_eq!(
+            s.access_ending(Population::ThirdParty, horizon(past), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // A renewal from a stale end: the notice is not recorded against the new one.
+        let renewed = s
+            .renew_access(
+                k.clone(),
+                Timestamp(past.0 + 90 * 86_400_000),
+                past,
+                event("user.access.renew", "okta"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            !s.record_access_notice(k, end, Notice::Expired, event("user.access.expire", "okta"))
+                .await
+                .unwrap()
+        );
+        assert!(s.access_due(past, horizon(past), 10).await.unwrap().is_empty());
+        assert_eq!(renewed.version, expired.version + 1);
+        // A user without an end date has nothing to renew.
+        let plain = user(&s, &p, "plain@example.com").await.unwrap();
+        let e = s
+            .renew_access(
+                key(&p, ResourceKind::User, &plain),
+                past,
+                past,
+                event("user.access.renew", "okta"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::Invalid(_)), "{e:?}");
+    })
+    .await;
 }

@@ -65,12 +65,20 @@ pub enum Command {
     Token(TokenArgs),
     /// Provision users and groups from a CSV, JSON or LDIF file into any SCIM 2.0 server
     Push(PushArgs),
-    /// Users provisioned into a population
+    /// Users provisioned into a population: list, restore, renew access, erase
     #[command(subcommand)]
-    Users(PopulationCmd),
+    Users(UsersCmd),
     /// Groups provisioned into a population (third-party groups are vendor groups)
     #[command(subcommand)]
-    Groups(PopulationCmd),
+    Groups(GroupsCmd),
+    /// Purge soft-deleted users and groups past their provider's retention, now
+    Purge {
+        /// Only list what would be purged
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Administrators of the console and tokens of the admin API
     #[command(subcommand)]
     Admin(AdminCmd),
@@ -418,6 +426,9 @@ pub enum ProviderCmd {
     SetupLink(SetupLinkCmd),
     /// The provider's provisioning log: its authenticated SCIM requests, newest first
     Log(ProviderLogArgs),
+    /// The mass-deletion guard: whether it is tripped, and releasing it
+    #[command(subcommand)]
+    Guard(GuardCmd),
 }
 
 #[derive(Args, Debug)]
@@ -453,6 +464,18 @@ pub struct ProviderLogArgs {
     /// A JSON array (JSON lines with --follow)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GuardCmd {
+    /// Whether the provider's guard is tripped, and why
+    Status {
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a tripped guard: the deletes and deactivations it refused go through when retried
+    Release { provider: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -529,19 +552,59 @@ pub enum SchemaCmd {
     },
 }
 
+/// Which of a population's users or groups to list.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// internal (staff) or third-party (vendors)
+    #[arg(long)]
+    pub population: String,
+    /// At most this many
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Subcommand, Debug)]
-pub enum PopulationCmd {
-    /// List them, oldest first
-    List {
-        /// internal (staff) or third-party (vendors)
+pub enum UsersCmd {
+    /// List them, oldest first (with --json: each user's access_state)
+    List(ListArgs),
+    /// List the soft-deleted ones, newest deletion first
+    Deleted(ListArgs),
+    /// Bring a soft-deleted user back (same id and attributes; it rejoins its groups that still exist)
+    Restore { id: String },
+    /// Renew a user's access for a period from now
+    Renew(RenewArgs),
+    /// Users whose access ends within two weeks, or ended
+    Expiring(ListArgs),
+    /// Erase a user for good (a data subject's request): live or soft-deleted, with the values
+    /// change events kept of it
+    Erase {
+        id: String,
+        /// Confirm the erasure
         #[arg(long)]
-        population: String,
-        /// At most this many
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
+        yes: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCmd {
+    /// List them, oldest first
+    List(ListArgs),
+    /// List the soft-deleted ones, newest deletion first
+    Deleted(ListArgs),
+    /// Bring a soft-deleted group back (same id and attributes, with its members that still exist)
+    Restore { id: String },
+    /// Renew the access of every user in the group for a period from now
+    Renew(RenewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RenewArgs {
+    pub id: String,
+    /// How long from now, e.g. 90d
+    #[arg(long = "for", value_name = "DURATION")]
+    pub period: String,
 }
 
 #[derive(Args, Debug)]
@@ -581,6 +644,17 @@ pub struct ProviderAddArgs {
     pub undeclared: String,
     #[command(flatten)]
     pub log: ProviderLogSettings,
+    /// What a DELETE does: soft (kept, restorable, for --retention) or hard (gone for good)
+    #[arg(long, value_name = "soft|hard", default_value = "soft")]
+    pub on_delete: String,
+    /// How long soft-deleted users and groups are kept before they are purged, e.g. 30d, 12h, 2s
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub retention: String,
+    /// Users get an access end date this long after they are created, e.g. 90d (none by default)
+    #[arg(long, value_name = "DURATION")]
+    pub access_ttl: Option<String>,
+    #[command(flatten)]
+    pub guard: GuardArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -597,6 +671,24 @@ pub struct ProviderLogSettings {
     /// The last this many successful requests are kept, or default [default: the server's, 10000]
     #[arg(long, value_name = "N|default")]
     pub log_success_max: Option<String>,
+}
+
+/// The mass-deletion guard's flags, for `provider add` and `provider update`.
+#[derive(Args, Debug, Default)]
+pub struct GuardArgs {
+    /// The mass-deletion guard: on (default) or off
+    #[arg(long, value_name = "on|off")]
+    pub guard: Option<String>,
+    /// The guard trips when the provider deletes or deactivates more than this share of its
+    /// users (or groups) within --guard-window [default: 20%]
+    #[arg(long, value_name = "PERCENT")]
+    pub guard_share: Option<String>,
+    /// The guard's window, e.g. 10m [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub guard_window: Option<String>,
+    /// Below this many users (or groups) the guard does not trip [default: 50]
+    #[arg(long, value_name = "N")]
+    pub guard_min_users: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -630,6 +722,18 @@ pub struct ProviderUpdateArgs {
     pub undeclared: Option<String>,
     #[command(flatten)]
     pub log: ProviderLogSettings,
+    /// What a DELETE does: soft (kept, restorable, for --retention) or hard (gone for good)
+    #[arg(long, value_name = "soft|hard")]
+    pub on_delete: Option<String>,
+    /// How long soft-deleted users and groups are kept (also those deleted already), e.g. 7d
+    #[arg(long, value_name = "DURATION")]
+    pub retention: Option<String>,
+    /// Users created from now on get an access end date this long after; none to stop (users
+    /// keep the end dates they have)
+    #[arg(long, value_name = "DURATION|none")]
+    pub access_ttl: Option<String>,
+    #[command(flatten)]
+    pub guard: GuardArgs,
     #[arg(long)]
     pub json: bool,
 }

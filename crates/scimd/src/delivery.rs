@@ -29,15 +29,19 @@ const BUSY_RATE: f64 = 1000.0;
 const YIELD: Duration = Duration::from_millis(500);
 
 /// Start delivering; runs until the process ends.
-pub fn start(core: Arc<Core>, metrics: Arc<Metrics>) -> JoinHandle<()> {
-    // Host and process id say in the database which instance delivers (see `subscription`).
-    let holder = format!(
+pub fn start(core: Arc<Core>, metrics: Arc<Metrics>, holder: String) -> JoinHandle<()> {
+    tokio::spawn(supervise(core, metrics, holder))
+}
+
+/// This instance's name in the database's leases: host and process id say which instance
+/// delivers a subscription or runs a job.
+pub fn holder() -> String {
+    format!(
         "{}:{}:{}",
         hostname(),
         std::process::id(),
         scimd_core::crypto::random_alphanumeric(6)
-    );
-    tokio::spawn(supervise(core, metrics, holder))
+    )
 }
 
 fn hostname() -> String {

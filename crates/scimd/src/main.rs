@@ -1,11 +1,13 @@
 //! `scimd`: the server and its command line.
 
 mod cli;
+mod clock;
 mod commands;
 mod config;
 mod connections;
 mod delivery;
 mod keys;
+mod lifecycle;
 mod request_log;
 mod serve;
 mod table;
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use scimd_core::{Actor, Core, SecretBox, SystemClock};
+use scimd_core::{Actor, Core, SecretBox};
 
 use cli::{Cli, Command, KeyCmd};
 use config::Settings;
@@ -102,11 +104,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(cmd) => {
             let core = open_core(&settings).await?;
-            commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::User, cmd).await
+            commands::population::users(&core, &settings, cmd).await
         }
         Command::Groups(cmd) => {
             let core = open_core(&settings).await?;
-            commands::population::run(&core, &settings, scim_proto::schema::ResourceKind::Group, cmd).await
+            commands::population::groups(&core, &settings, cmd).await
+        }
+        Command::Purge { dry_run, json } => {
+            let core = open_core(&settings).await?;
+            commands::lifecycle::purge(&core, &settings, dry_run, json).await
         }
         Command::Admin(cmd) => {
             let core = open_core(&settings).await?;
@@ -196,7 +202,7 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Arc<Core>> {
     config::load_or_create_key(&settings.key_file)?;
     let (keys, source) = keys::KeyFiles::open(&settings.key_file)?;
     let secrets = SecretBox::from_source(&keys, Box::new(source));
-    let core = Arc::new(Core::new(store, Arc::new(SystemClock), secrets));
+    let core = Arc::new(Core::new(store, clock::clock(&settings.key_file), secrets));
     if sealed > 0 {
         let n = core.mark_secrets_lost(&Actor::System).await?;
         tracing::warn!(

@@ -42,12 +42,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("Register a first identity provider with:");
     println!("  scimd provider add --name \"Okta\" --population internal");
     tracing::info!(address = %local, "serving");
-    let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics));
+    let holder = crate::delivery::holder();
+    let deliverer = crate::delivery::start(Arc::clone(&core), Arc::clone(&state.metrics), holder.clone());
+    let lifecycle = crate::lifecycle::start(Arc::clone(&core), holder);
     let watcher = certificate.map(crate::tls::Certificate::watch);
     let log_writer = crate::request_log::start(Arc::clone(&core), Arc::clone(&state.metrics));
 
     crate::connections::serve(listener, app(state), settings.connections, tls, shutdown_signal()).await;
     deliverer.abort();
+    lifecycle.abort();
     if let Some(w) = watcher {
         w.abort();
     }

@@ -262,6 +262,8 @@ const M_REMOVED: usize = 10;
 pub struct Outcome {
     pub tally: Tally,
     pub failures: Vec<String>,
+    /// The server's mass-deletion guard refused a removal (its detail): the push stopped.
+    pub guarded: Option<String>,
 }
 
 struct Exec<'a> {
@@ -274,6 +276,7 @@ struct Exec<'a> {
     ids: Mutex<HashMap<String, String>>,
     counters: Counters,
     failures: Mutex<Vec<String>>,
+    guarded: Mutex<Option<String>>,
     progress: Progress,
 }
 
@@ -312,6 +315,7 @@ pub fn execute(
         ids: Mutex::new(plan.user_ids.clone()),
         counters: Counters::default(),
         failures: Mutex::new(Vec::new()),
+        guarded: Mutex::new(None),
         progress: Progress::new(plan.writes() as u64, opts.progress),
     };
     x.counters.add(U_UNCHANGED, plan.unchanged_users);
@@ -347,6 +351,9 @@ pub fn execute(
         .collect();
     x.progress.message("groups");
     parallel(opts.jobs, &groups, |t| {
+        if x.stopped() {
+            return;
+        }
         match t {
             GroupTask::Create(g) => x.group_create(g),
             GroupTask::Update(g) => x.group_update(g),
@@ -361,9 +368,13 @@ pub fn execute(
         .chain(plan.group_deletions.iter().map(|n| ("Groups", G_DELETED, n)))
         .collect();
     parallel(opts.jobs, &deletions, |(endpoint, counter, n)| {
+        if x.stopped() {
+            return;
+        }
         match client.call(Method::Delete, &format!("/{endpoint}/{}", n.id), None) {
             Ok(_) => x.counters.add(*counter, 1),
             Err(e) if e.status() == Some(404) => x.counters.add(*counter, 1),
+            Err(ClientError::Guarded { detail, .. }) => x.stop(detail),
             Err(e) => x.fail(format!(
                 "delete {} {}: {e}",
                 endpoint.trim_end_matches('s').to_lowercase(),
@@ -376,10 +387,22 @@ pub fn execute(
     Outcome {
         tally: x.counters.tally(),
         failures: x.failures.into_inner().unwrap_or_default(),
+        guarded: x.guarded.into_inner().unwrap_or_default(),
     }
 }
 
 impl Exec<'_> {
+    /// The server's mass-deletion guard refused a removal: make no more.
+    fn stop(&self, detail: String) {
+        if let Ok(mut g) = self.guarded.lock() {
+            g.get_or_insert(detail);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.guarded.lock().map(|g| g.is_some()).unwrap_or(true)
+    }
+
     fn fail(&self, msg: String) {
         if let Ok(mut f) = self.failures.lock() {
             f.push(msg);
@@ -400,6 +423,7 @@ impl Exec<'_> {
                 Ok(()) => self.counters.add(U_UPDATED, 1),
                 Err(e) => self.fail(format!("update user {}: {e}", u.user_name)),
             },
+            UserTask::Deactivate(_) if self.stopped() => {}
             UserTask::Deactivate(n) => {
                 let ch = [Change {
                     attr: Attr::Active,
@@ -408,6 +432,7 @@ impl Exec<'_> {
                 }];
                 match self.user_update(&n.id, &ch) {
                     Ok(()) => self.counters.add(U_DEACTIVATED, 1),
+                    Err(ClientError::Guarded { detail, .. }) => self.stop(detail),
                     Err(e) => self.fail(format!("deactivate user {}: {e}", n.name)),
                 }
             }

@@ -131,6 +131,8 @@ pub struct Report {
     pub seconds: f64,
     /// The plan, one line per change, for a dry run.
     pub plan_text: String,
+    /// The push stopped: the server's mass-deletion guard refused a removal (its detail).
+    pub guarded: Option<String>,
 }
 
 impl Report {
@@ -148,6 +150,7 @@ impl Report {
             "seconds": (self.seconds * 1000.0).round() / 1000.0,
             "failures": self.failures,
             "warnings": self.warnings,
+            "stopped_by_guard": self.guarded,
         })
     }
 
@@ -184,6 +187,13 @@ impl Report {
         ));
         if t.changes() == 0 && self.failures.is_empty() {
             s.push_str("no changes: the server already matches the source\n");
+        }
+        if let Some(detail) = &self.guarded {
+            s.push_str(&format!(
+                "stopped: the server's mass-deletion guard refused a delete or deactivation, so nothing more was \
+                 written; once an administrator releases the guard (scimd: `scimd provider guard release PROVIDER` \
+                 or the console), push again. The server said: {detail}\n"
+            ));
         }
         if !self.failures.is_empty() {
             s.push_str(&format!("{} failure(s):\n", self.failures.len()));
@@ -294,6 +304,7 @@ pub fn push(client: &Client, dir: &Directory, opts: &PushOptions) -> Result<Repo
         let out = exec::execute(client, &caps, dir, &fetched, &plan, opts);
         report.tally = out.tally;
         report.failures = out.failures;
+        report.guarded = out.guarded;
     }
     report.requests = client.counts();
     report.seconds = start.elapsed().as_secs_f64();

@@ -30,9 +30,14 @@ pub enum EventType {
     UserDeactivated,
     UserReactivated,
     UserDeleted,
+    UserRestored,
+    UserAccessExpiring,
+    UserAccessExpired,
+    UserAccessRenewed,
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
+    GroupRestored,
     GroupMemberAdded,
     GroupMemberRemoved,
     ProviderUpdated,
@@ -41,15 +46,20 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 18] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
         EventType::UserReactivated,
         EventType::UserDeleted,
+        EventType::UserRestored,
+        EventType::UserAccessExpiring,
+        EventType::UserAccessExpired,
+        EventType::UserAccessRenewed,
         EventType::GroupCreated,
         EventType::GroupUpdated,
         EventType::GroupDeleted,
+        EventType::GroupRestored,
         EventType::GroupMemberAdded,
         EventType::GroupMemberRemoved,
         EventType::ProviderUpdated,
@@ -64,9 +74,14 @@ impl EventType {
             EventType::UserDeactivated => "user.deactivated",
             EventType::UserReactivated => "user.reactivated",
             EventType::UserDeleted => "user.deleted",
+            EventType::UserRestored => "user.restored",
+            EventType::UserAccessExpiring => "user.access_expiring",
+            EventType::UserAccessExpired => "user.access_expired",
+            EventType::UserAccessRenewed => "user.access_renewed",
             EventType::GroupCreated => "group.created",
             EventType::GroupUpdated => "group.updated",
             EventType::GroupDeleted => "group.deleted",
+            EventType::GroupRestored => "group.restored",
             EventType::GroupMemberAdded => "group.member_added",
             EventType::GroupMemberRemoved => "group.member_removed",
             EventType::ProviderUpdated => "provider.updated",
@@ -200,7 +215,8 @@ impl ChangeEvent {
 
     fn showing(mut self, rec: &ResourceRecord) -> Self {
         // Relative location: the deliverer makes it absolute with the provider's base URL.
-        self.resource = Some(scim_resource("", rec));
+        // The access state is the one at the change's time.
+        self.resource = Some(scim_resource("", rec, self.time));
         self
     }
 }
@@ -296,6 +312,48 @@ pub fn resource_deleted(audit: &AuditEvent, kind: ResourceKind, id: &str, left: 
         e
     });
     identified(audit, std::iter::once(own).chain(leaves))
+}
+
+/// A soft-deleted user or group came back, and the memberships it got back: `members`
+/// joined it (a group), it joined `groups`.
+pub fn resource_restored(
+    audit: &AuditEvent,
+    rec: &ResourceRecord,
+    members: &[String],
+    groups: &[String],
+) -> Vec<ChangeEvent> {
+    let restored = match rec.kind {
+        ResourceKind::User => EventType::UserRestored,
+        ResourceKind::Group => EventType::GroupRestored,
+    };
+    let own = ChangeEvent::of(audit, restored, Verb::Create, &rec.id)
+        .about(rec.kind)
+        .showing(rec);
+    let joined_groups = groups
+        .iter()
+        .flat_map(|g| member_events(audit, g, std::slice::from_ref(&rec.id), &[]));
+    let joined_groups: Vec<ChangeEvent> = joined_groups.collect();
+    identified(
+        audit,
+        std::iter::once(own)
+            .chain(member_events(audit, &rec.id, members, &[]))
+            .chain(joined_groups),
+    )
+}
+
+/// A user's access is about to end, ended, or was renewed (`attributes` names the access
+/// attributes that changed: the end date, and the state when it flipped).
+pub fn access_changed(
+    audit: &AuditEvent,
+    event_type: EventType,
+    rec: &ResourceRecord,
+    attributes: &[String],
+) -> Vec<ChangeEvent> {
+    let e = ChangeEvent::of(audit, event_type, Verb::Other, &rec.id)
+        .about(ResourceKind::User)
+        .attributes(attributes)
+        .showing(rec);
+    identified(audit, std::iter::once(e))
 }
 
 /// A provider's settings changed, it was enabled or disabled (`attributes` names what), or

@@ -44,6 +44,22 @@ pub const EVENT_URIS: [&str; 9] = [
 
 const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// The `reason` claim of a deactivation because the user's access ended.
+pub const ACCESS_EXPIRED: &str = "access_expired";
+/// The `reason` claim of an activation because an administrator renewed expired access.
+pub const ACCESS_RENEWED: &str = "access_renewed";
+
+/// Did this renewal bring an expired user back to active (its access state changed, and
+/// the user is active now)?
+fn renewal_activates(event: &ChangeEvent) -> bool {
+    let state = format!("{}:state", crate::lifecycle::ACCESS_SCHEMA);
+    event.attributes.iter().any(|a| a.eq_ignore_ascii_case(&state))
+        && event
+            .resource
+            .as_ref()
+            .is_some_and(|r| crate::lifecycle::AccessState::of_view(r) == crate::lifecycle::AccessState::Active)
+}
+
 /// The server's ES256 key for signing SETs, named by its `kid`.
 pub struct SigningKey {
     kid: String,
@@ -164,8 +180,11 @@ pub fn claims(event: &ChangeEvent, issuer: &str, audience: &[String], payload: P
 fn kind_of(event_type: EventType) -> Option<ResourceKind> {
     use EventType::*;
     match event_type {
-        UserCreated | UserUpdated | UserDeactivated | UserReactivated | UserDeleted => Some(ResourceKind::User),
-        GroupCreated | GroupUpdated | GroupDeleted | GroupMemberAdded | GroupMemberRemoved => Some(ResourceKind::Group),
+        UserCreated | UserUpdated | UserDeactivated | UserReactivated | UserDeleted | UserRestored
+        | UserAccessExpiring | UserAccessExpired | UserAccessRenewed => Some(ResourceKind::User),
+        GroupCreated | GroupUpdated | GroupDeleted | GroupRestored | GroupMemberAdded | GroupMemberRemoved => {
+            Some(ResourceKind::Group)
+        }
         ProviderUpdated | ProviderDeleted | TokenRevoked => None,
     }
 }
@@ -202,7 +221,9 @@ enum FullData {
 fn event_member(event: &ChangeEvent, payload: Payload) -> Option<(&'static str, Value)> {
     use EventType::*;
     let (shape, full, notice) = match event.event_type {
-        UserCreated | GroupCreated => (FullData::Resource, CREATE_FULL, CREATE_NOTICE),
+        // A restored resource exists again under its id, as if created (RFC 9967 has no
+        // restore event).
+        UserCreated | GroupCreated | UserRestored | GroupRestored => (FullData::Resource, CREATE_FULL, CREATE_NOTICE),
         UserUpdated | GroupUpdated if event.verb == Verb::Put => (FullData::Resource, PUT_FULL, PUT_NOTICE),
         UserUpdated | GroupUpdated => (FullData::UpdatePatch, PATCH_FULL, PATCH_NOTICE),
         GroupMemberAdded | GroupMemberRemoved => (FullData::MembershipPatch, PATCH_FULL, PATCH_NOTICE),
@@ -210,6 +231,15 @@ fn event_member(event: &ChangeEvent, payload: Payload) -> Option<(&'static str, 
         UserDeleted | GroupDeleted => return Some((DELETE, json!({}))),
         UserDeactivated => return Some((DEACTIVATE, json!({}))),
         UserReactivated => return Some((ACTIVATE, json!({}))),
+        // The access ended: the user is deactivated for the receiver, with the reason as an
+        // event claim (the SCIM `active` the identity provider set has not changed).
+        UserAccessExpired => return Some((DEACTIVATE, json!({"reason": ACCESS_EXPIRED}))),
+        // A renewal that ended an expiry activates the user again; any other renewal (or an
+        // announcement) changes nothing a SET receiver acts on.
+        UserAccessRenewed if renewal_activates(event) => {
+            return Some((ACTIVATE, json!({"reason": ACCESS_RENEWED})));
+        }
+        UserAccessRenewed | UserAccessExpiring => return None,
         ProviderUpdated | ProviderDeleted | TokenRevoked => return None,
     };
     let mut body = Map::new();

@@ -108,6 +108,11 @@ pub fn body(event: &ChangeEvent, payload: Payload) -> Vec<u8> {
         && let Some(resource) = &event.resource
     {
         data.insert("resource".into(), resource.clone());
+        // The effective state (active and not expired) next to what the provider set.
+        if event.resource_kind == Some(scim_proto::schema::ResourceKind::User) {
+            let state = crate::lifecycle::AccessState::of_view(resource);
+            data.insert("access_state".into(), json!(state.as_str()));
+        }
     }
     data.insert("attributes".into(), json!(event.attributes));
     let envelope = json!({
@@ -284,6 +289,7 @@ mod tests {
                         "userName": "bjensen@example.com",
                         "emails": [{"value": "bjensen@example.com"}],
                     },
+                    "access_state": "active",
                     "attributes": ["userName", "emails"],
                 },
             })

@@ -13,6 +13,8 @@ pub enum Section {
     ThirdPartyUsers,
     InternalGroups,
     ThirdPartyGroups,
+    Deleted,
+    Access,
     Audit,
     Subscriptions,
     None,
@@ -28,6 +30,8 @@ const NAV: &[(Section, &str, &str)] = &[
     ),
     (Section::InternalGroups, "/admin/groups/internal", "User groups"),
     (Section::ThirdPartyGroups, "/admin/groups/third-party", "Vendors"),
+    (Section::Deleted, "/admin/deleted/internal", "Deleted"),
+    (Section::Access, "/admin/access/third-party", "Access ending"),
     (Section::Audit, "/admin/audit", "Audit log"),
     (Section::Subscriptions, "/admin/subscriptions", "Subscriptions"),
 ];

@@ -44,8 +44,9 @@ pub async fn resources(
         _ => ("", HashMap::new()),
     };
     let mut out = Vec::with_capacity(records.len());
+    let now = core.now();
     for rec in records {
-        let mut doc = scim_resource(base, rec);
+        let mut doc = scim_resource(base, rec, now);
         if let Some(list) = links.get(&rec.seq)
             && !list.is_empty()
             && let Some(o) = doc.as_object_mut()

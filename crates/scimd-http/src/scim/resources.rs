@@ -174,7 +174,7 @@ async fn read(
 async fn whole_group(state: &AppState, p: &Provider, base: &str, rec: &ResourceRecord) -> Result<Response> {
     let mut members = state.core.members_of(&[rec.seq]).await?;
     let list = members.remove(&rec.seq).unwrap_or_default();
-    let mut doc = scimd_core::views::scim_resource(base, rec);
+    let mut doc = scimd_core::views::scim_resource(base, rec, state.core.now());
     Projection::default().apply(&p.schemas(rec.kind), &mut doc);
     let body = render::group_with_members(base, &doc, &list).map_err(|e| {
         tracing::error!(error = %e, "cannot render a group");

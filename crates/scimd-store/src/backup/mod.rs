@@ -126,6 +126,57 @@ pub(crate) const TABLES: &[Table] = &[
             ("modified", Int),
             ("version", Int),
             ("data", Json),
+            ("access_end", Int),
+            ("access_notice", Int),
+        ],
+        defaults: &[("access_notice", "0")],
+    },
+    Table {
+        name: "deleted_resource",
+        key: &["id"],
+        identity: false,
+        columns: &[
+            ("id", Text),
+            ("provider_id", Text),
+            ("population", Text),
+            ("kind", Text),
+            ("user_name", Text),
+            ("display_name", Text),
+            ("external_id", Text),
+            ("created", Int),
+            ("modified", Int),
+            ("version", Int),
+            ("data", Json),
+            ("access_end", Int),
+            ("deleted", Int),
+            ("deleted_by", Text),
+            ("purge_after", Int),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "deleted_membership",
+        key: &["resource_id", "group_id", "member_id"],
+        identity: false,
+        columns: &[
+            ("resource_id", Text),
+            ("group_id", Text),
+            ("member_id", Text),
+            ("display", Text),
+        ],
+        defaults: &[],
+    },
+    Table {
+        name: "provider_guard",
+        key: &["provider_id"],
+        identity: false,
+        columns: &[
+            ("provider_id", Text),
+            ("counts", Text),
+            ("tripped_at", Int),
+            ("tripped", Text),
+            ("released_at", Int),
+            ("released_by", Text),
         ],
         defaults: &[],
     },
@@ -346,8 +397,15 @@ pub(crate) fn exported(with_logs: bool) -> impl Iterator<Item = &'static Table> 
 
 /// Tables that are bookkeeping, not data. Console sessions are not carried over: a restored
 /// server starts with everyone signed out; nor is the log of delivery attempts, nor what the
-/// last server to run recorded about itself (the next one to start records it anew).
-const NOT_DATA: &[&str] = &["scimd_schema", "admin_session", "delivery_attempt", "server_state"];
+/// last server to run recorded about itself (the next one to start records it anew), nor
+/// which instance ran a background job last.
+const NOT_DATA: &[&str] = &[
+    "scimd_schema",
+    "admin_session",
+    "delivery_attempt",
+    "server_state",
+    "job_lease",
+];
 
 /// What a backup or restore moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -561,6 +619,8 @@ fn cell(kind: Kind, v: &Value) -> Option<Cell> {
         (Text, Value::String(s)) => Cell::Text(s.clone()),
         (Json, Value::String(s)) => Cell::Json(serde_json::from_str(s).ok()?),
         (Int, Value::Number(n)) => Cell::Int(n.as_i64()?),
+        // A default for a column an older backup lacks (see `Table::defaults`).
+        (Int, Value::String(s)) => Cell::Int(s.parse().ok()?),
         (Bool, Value::Bool(b)) => Cell::Bool(*b),
         (Bytes, Value::String(s)) => Cell::Bytes(base64::engine::general_purpose::STANDARD.decode(s).ok()?),
         _ => return None,

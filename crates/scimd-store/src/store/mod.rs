@@ -3,8 +3,12 @@
 //! memberships (`resources`), administrators and the console's reads (`admins`); every
 //! change appends to the audit chain (`crate::audit`) in its transaction.
 
+pub(crate) mod access;
 pub(crate) mod admins;
+pub(crate) mod deleted;
 pub(crate) mod events;
+pub(crate) mod guard;
+pub(crate) mod lifecycle;
 pub(crate) mod log;
 pub(crate) mod providers;
 pub(crate) mod resources;

@@ -302,6 +302,13 @@ impl ProviderStore for SqlStore {
                     if n == 0 {
                         return Err(StoreError::Stale);
                     }
+                    // A changed retention applies to what is already soft-deleted too.
+                    x.execute(
+                        "UPDATE deleted_resource SET purge_after = deleted + ? WHERE provider_id = ? \
+                         AND purge_after <> deleted + ?",
+                        args![p.settings.retention_seconds * 1000, p.id.as_str(), p.settings.retention_seconds * 1000],
+                    )
+                    .await?;
                     Ok(())
                 })
             },

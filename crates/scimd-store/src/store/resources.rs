@@ -11,13 +11,14 @@ use scim_proto::filter::{CompareOp, Filter};
 use scim_proto::patch::{MemberOp, NewMember};
 use scim_proto::schema::{ResourceKind, ResourceSchemas};
 use scimd_core::events;
+use scimd_core::lifecycle::Removal;
 use scimd_core::resource::{
     Discovered, IndexEntry, Kept, ListQuery, MemberRef, NewResource, Page, ResourceKey, ResourceRecord, UpdateFn,
 };
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, CoreError, Population, ProviderId, ResourceStore, StoreError, Timestamp};
 
-use super::SqlStore;
+use super::{SqlStore, lifecycle};
 use crate::audit;
 use crate::db::{Arg, DbError, Exec, Row, args, work};
 use crate::filter::member_filter_sql;
@@ -37,6 +38,7 @@ pub(crate) fn record_from_row(mut row: Row) -> Result<ResourceRecord, StoreError
         created: Timestamp(row.int(6)?),
         modified: Timestamp(row.int(7)?),
         version: row.int(8)?,
+        access_end: row.opt_int(9)?.map(Timestamp),
     })
 }
 
@@ -45,7 +47,7 @@ pub(crate) fn records(rows: Vec<Row>) -> Result<Vec<ResourceRecord>, StoreError>
 }
 
 /// A unique-index violation named in the domain's words; anything else stays a backend error.
-fn write_error(e: DbError, kind: ResourceKind, cols: &Columns) -> CoreError {
+pub(crate) fn write_error(e: DbError, kind: ResourceKind, cols: &Columns) -> CoreError {
     if e.violates("user_name") {
         return cols.conflict(Unique::UserName);
     }
@@ -55,7 +57,7 @@ fn write_error(e: DbError, kind: ResourceKind, cols: &Columns) -> CoreError {
     e.into()
 }
 
-async fn load(
+pub(crate) async fn load(
     x: &mut dyn Exec,
     provider: &ProviderId,
     kind: ResourceKind,
@@ -214,7 +216,7 @@ async fn apply_member_ops(
 /// Replace the index rows of resource `seq` for the attributes `scope` (all of them when
 /// `None`) with `entries`. A value another resource holds for a `uniqueness: server`
 /// attribute is the client's 409.
-async fn write_index(
+pub(crate) async fn write_index(
     x: &mut dyn Exec,
     provider: &ProviderId,
     kind: ResourceKind,
@@ -280,35 +282,48 @@ async fn record_kept(
     Ok(())
 }
 
-async fn create(x: &mut dyn Exec, new: NewResource, mut event: AuditEvent) -> Result<ResourceRecord, CoreError> {
-    let cols = Columns::of(new.kind, &new.data);
-    let seq = x
-        .insert(
-            "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
-             display_name, display_name_folded, active, created, modified, version, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1, ?12)",
-            args![
-                &new.id,
-                new.provider.as_str(),
-                new.population.as_str(),
-                new.kind.name(),
-                &cols.user_name,
-                &cols.user_name_folded,
-                &cols.external_id,
-                &cols.display_name,
-                &cols.display_name_folded,
-                cols.active,
-                new.created.0,
-                &new.data
-            ],
-        )
-        .await
-        .map_err(|e| write_error(e, new.kind, &cols))?;
+/// Insert `rec`'s row with its extracted columns (its `seq` is ignored); the new `seq`. A
+/// name another resource holds is the uniqueness rule's 409.
+pub(crate) async fn insert_row(x: &mut dyn Exec, rec: &ResourceRecord) -> Result<i64, CoreError> {
+    let cols = Columns::of(rec.kind, &rec.data);
+    x.insert(
+        "INSERT INTO resource (id, provider_id, population, kind, user_name, user_name_folded, external_id, \
+         display_name, display_name_folded, active, created, modified, version, data, access_end) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        args![
+            rec.id.as_str(),
+            rec.provider.as_str(),
+            rec.population.as_str(),
+            rec.kind.name(),
+            &cols.user_name,
+            &cols.user_name_folded,
+            &cols.external_id,
+            &cols.display_name,
+            &cols.display_name_folded,
+            cols.active,
+            rec.created.0,
+            rec.modified.0,
+            rec.version,
+            &rec.data,
+            rec.access_end.map(|t| t.0)
+        ],
+    )
+    .await
+    .map_err(|e| write_error(e, rec.kind, &cols))
+}
+
+async fn create(x: &mut dyn Exec, mut new: NewResource, mut event: AuditEvent) -> Result<ResourceRecord, CoreError> {
+    let (members, index, kept) = (
+        std::mem::take(&mut new.members),
+        std::mem::take(&mut new.index),
+        std::mem::take(&mut new.kept),
+    );
+    let mut rec = created(new, 0);
+    rec.seq = insert_row(x, &rec).await?;
     let mut delta = Delta::default();
-    add_members(x, &new.provider, seq, &new.members, &mut delta).await?;
-    write_index(x, &new.provider, new.kind, seq, None, &new.index).await?;
-    record_kept(x, &new.provider, new.kind, &new.kept, new.created).await?;
-    let rec = created(new, seq);
+    add_members(x, &rec.provider, rec.seq, &members, &mut delta).await?;
+    write_index(x, &rec.provider, rec.kind, rec.seq, None, &index).await?;
+    record_kept(x, &rec.provider, rec.kind, &kept, rec.created).await?;
     event.changes = events::resource_created(&event, &rec, &delta.added);
     audit::append(x, &event).await?;
     Ok(rec)
@@ -332,6 +347,14 @@ async fn update(
         return Ok(rec);
     }
     let cols = Columns::of(kind, &change.data);
+    // A deactivation by the provider counts against its mass-deletion guard.
+    if let Some(guard) = &change.guard
+        && kind == ResourceKind::User
+        && rec.data.get("active").and_then(serde_json::Value::as_bool) != Some(false)
+        && cols.active == Some(false)
+    {
+        lifecycle::guard_admit(x, &provider, kind, guard, modified).await?;
+    }
     let version = rec.version + 1;
     x.execute(
         "UPDATE resource SET user_name = ?, user_name_folded = ?, external_id = ?, display_name = ?, \
@@ -370,13 +393,27 @@ async fn delete(
     x: &mut dyn Exec,
     key: ResourceKey,
     if_match: Option<i64>,
-    mut event: AuditEvent,
+    how: Removal,
+    event: AuditEvent,
 ) -> Result<(), CoreError> {
     let ResourceKey { provider, kind, id } = key;
     let rec = load(x, &provider, kind, &id, true)
         .await?
         .ok_or_else(|| not_found(kind, &id))?;
     check_version(&rec, if_match)?;
+    if let Some(guard) = &how.guard {
+        lifecycle::guard_admit(x, &provider, kind, guard, event.time).await?;
+    }
+    if let Some(purge_after) = how.keep_until {
+        lifecycle::keep_deleted(x, &rec, &event, purge_after).await?;
+    }
+    remove(x, rec, event).await
+}
+
+/// Delete a resource's row (its memberships and index rows go with it), with the events of
+/// a delete: a user also leaves each group it was in.
+pub(crate) async fn remove(x: &mut dyn Exec, rec: ResourceRecord, mut event: AuditEvent) -> Result<(), CoreError> {
+    let (kind, id) = (rec.kind, rec.id.as_str());
     // The groups a user leaves with it, for their member_removed events.
     let left = match kind {
         ResourceKind::User => x
@@ -392,7 +429,7 @@ async fn delete(
         ResourceKind::Group => Vec::new(),
     };
     x.execute("DELETE FROM resource WHERE seq = ?", args![rec.seq]).await?;
-    event.changes = events::resource_deleted(&event, kind, &id, &left);
+    event.changes = events::resource_deleted(&event, kind, id, &left);
     audit::append(x, &event).await?;
     Ok(())
 }
@@ -480,10 +517,11 @@ impl ResourceStore for SqlStore {
         &self,
         key: ResourceKey,
         if_match: Option<i64>,
+        how: Removal,
         event: AuditEvent,
     ) -> Result<(), CoreError> {
         self.db
-            .write(move |x| Box::pin(async move { delete(x, key, if_match, event).await }))
+            .write(move |x| Box::pin(async move { delete(x, key, if_match, how, event).await }))
             .await
     }
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod backup;
 pub mod events;
 pub mod key;
+pub mod lifecycle;
 pub mod log;
 pub mod population;
 pub mod provider;

@@ -9,7 +9,7 @@ use scimd_core::views::{Urls, human_duration, log_health_json, provider_json, to
 use scimd_core::{Actor, Core, Provider};
 use serde_json::Value;
 
-use crate::cli::{ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
+use crate::cli::{GuardArgs, ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
 use crate::config::Settings;
 use crate::table;
 
@@ -41,6 +41,21 @@ fn add_input(a: ProviderAddArgs) -> ProviderInput {
         log_failure_retention: a.log.log_failure_retention,
         log_failure_max: a.log.log_failure_max.map(NumberOrText::Text),
         log_success_max: a.log.log_success_max.map(NumberOrText::Text),
+        on_delete: Some(a.on_delete),
+        retention: Some(a.retention),
+        access_ttl: a.access_ttl,
+        ..guard_input(a.guard)
+    }
+}
+
+/// The guard's flags as input.
+fn guard_input(g: GuardArgs) -> ProviderInput {
+    ProviderInput {
+        guard: g.guard,
+        guard_share: g.guard_share,
+        guard_window: g.guard_window,
+        guard_min_users: g.guard_min_users.map(NumberOrText::Number),
+        ..ProviderInput::default()
     }
 }
 
@@ -64,7 +79,10 @@ fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
         log_failure_retention: u.log.log_failure_retention,
         log_failure_max: u.log.log_failure_max.map(NumberOrText::Text),
         log_success_max: u.log.log_success_max.map(NumberOrText::Text),
-        ..ProviderInput::default()
+        on_delete: u.on_delete,
+        retention: u.retention,
+        access_ttl: u.access_ttl,
+        ..guard_input(u.guard)
     }
 }
 
@@ -90,6 +108,25 @@ fn print_details(urls: &Urls, p: &Provider, secret: Option<&str>) {
     println!("  Group PATCH    {}", p.settings.group_patch_response.as_str());
     println!("  Undeclared     {}", p.settings.undeclared.as_str());
     println!("  Log kept       {}", log_retention(p));
+    let s = &p.settings;
+    println!(
+        "  On delete      {} (kept {} before purged)",
+        s.on_delete,
+        human_duration(s.retention_seconds)
+    );
+    if let Some(ttl) = s.access_ttl_seconds {
+        println!("  Access ends    {} after a user is created", human_duration(ttl));
+    }
+    if s.guard.enabled {
+        println!(
+            "  Guard          more than {}% of its users or groups deleted or deactivated within {} (from {})",
+            s.guard.share_percent,
+            human_duration(s.guard.window_seconds),
+            s.guard.min_users
+        );
+    } else {
+        println!("  Guard          off");
+    }
     if p.settings.secret_lost {
         println!(
             "  ! The client secret was lost with the old key file: rotate it (scimd provider rotate-secret {})",
@@ -287,6 +324,7 @@ pub async fn run(core: &Core, settings: &Settings, cmd: ProviderCmd) -> anyhow::
         ProviderCmd::Schema(cmd) => return crate::commands::schema::run(core, cmd).await,
         ProviderCmd::SetupLink(cmd) => return crate::commands::setup_link::run(core, &urls, cmd).await,
         ProviderCmd::Log(args) => return crate::commands::log::run(core, args).await,
+        ProviderCmd::Guard(cmd) => return crate::commands::lifecycle::guard(core, cmd).await,
         ProviderCmd::Postman { id, output } => {
             let (_, collection) = core.postman_collection(&id, &urls, &who).await?;
             let text = serde_json::to_string_pretty(&collection)?;

@@ -86,6 +86,11 @@ pub fn run(args: PushArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", report.summary());
     }
+    if report.guarded.is_some() {
+        bail!(
+            "the push stopped: the server's mass-deletion guard refuses its deletes and deactivations until an administrator releases it"
+        );
+    }
     if !report.failures.is_empty() {
         bail!("{} change(s) failed", report.failures.len());
     }

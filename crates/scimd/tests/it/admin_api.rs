@@ -131,7 +131,10 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "DELETE /admin/api/v1/providers/okta/tokens",
         "DELETE /admin/api/v1/providers/okta/tokens/abc",
         "DELETE /admin/api/v1/subscriptions/okta",
+        "GET /admin/api/v1/access/internal",
         "GET /admin/api/v1/audit",
+        "GET /admin/api/v1/deleted/groups/internal",
+        "GET /admin/api/v1/deleted/users/internal",
         "GET /admin/api/v1/groups/internal",
         "GET /admin/api/v1/groups/internal/okta",
         "GET /admin/api/v1/groups/internal/okta/members",
@@ -150,9 +153,12 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "GET /admin/api/v1/users/internal",
         "GET /admin/api/v1/users/internal/okta",
         "PATCH /admin/api/v1/providers/okta",
+        "POST /admin/api/v1/groups/okta/renew",
+        "POST /admin/api/v1/groups/okta/restore",
         "POST /admin/api/v1/providers",
         "POST /admin/api/v1/providers/okta/disable",
         "POST /admin/api/v1/providers/okta/enable",
+        "POST /admin/api/v1/providers/okta/guard/release",
         "POST /admin/api/v1/providers/okta/reveal",
         "POST /admin/api/v1/providers/okta/rotate",
         "POST /admin/api/v1/providers/okta/schemas",
@@ -164,6 +170,9 @@ fn every_admin_route_is_documented_and_refuses_requests_without_an_admin_token()
         "POST /admin/api/v1/subscriptions/okta/resume",
         "POST /admin/api/v1/subscriptions/okta/retry",
         "POST /admin/api/v1/subscriptions/okta/rotate-secret",
+        "POST /admin/api/v1/users/okta/erase",
+        "POST /admin/api/v1/users/okta/renew",
+        "POST /admin/api/v1/users/okta/restore",
     ];
     assert_eq!(names, expected);
     for (method, path) in routes.iter().filter(|(_, p)| !p.ends_with("openapi.json")) {

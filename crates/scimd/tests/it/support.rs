@@ -202,6 +202,33 @@ impl Server {
         read(&self.path().join("server.log"))
     }
 
+    /// Move this server's time (and its command line's) `secs` further ahead: debug builds
+    /// read the offset from `scimd-test-clock` next to the key file, at every reading of the
+    /// clock. Release builds have no such seam.
+    pub fn advance_clock(&self, secs: i64) {
+        let file = self.db_dir.join("scimd-test-clock");
+        let now: i64 = read(&file).trim().parse().unwrap_or(0);
+        std::fs::write(&file, (now + secs).to_string()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// An admin API token (`scimd admin token create`).
+    pub fn admin_token(&self, name: &str) -> String {
+        let out = self.cli(&["admin", "token", "create", name]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// An admin API call with `token`.
+    pub fn api(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        let auth = format!("Bearer {token}");
+        call(
+            method,
+            &format!("{}/admin/api/v1{path}", self.url),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            body.map(Value::to_string).as_deref(),
+        )
+    }
+
     /// Stop the server and wait for it, so its log is complete.
     pub fn stop(&mut self) {
         let _ = Command::new("kill")
@@ -575,11 +602,22 @@ impl Scim {
         Scim { server, token, base }
     }
 
+    /// A server with one provider registered with these `provider add` flags, and a token.
+    pub fn start_with(population: &str, provider_flags: &[&str]) -> Scim {
+        Self::start_serving_with(population, &[], provider_flags)
+    }
+
     /// A server started with `scimd serve` options, one provider and a token.
     pub fn start_serving(population: &str, serve_extra: &[&str]) -> Scim {
+        Self::start_serving_with(population, serve_extra, &[])
+    }
+
+    /// A server started with `scimd serve` options, one provider registered with these
+    /// `provider add` flags, and a token.
+    pub fn start_serving_with(population: &str, serve_extra: &[&str], provider_flags: &[&str]) -> Scim {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let server = Server::start_serving(dir, serve_extra);
-        let provider = server.add_provider("Okta", population, &[]);
+        let provider = server.add_provider("Okta", population, provider_flags);
         let token = server.token_for(&provider);
         let base = str_of(&provider, "base_url").to_owned();
         Scim { server, token, base }
@@ -728,6 +766,19 @@ pub fn eventually_status(url: &str, token: &str, status: u16) -> Reply {
             return r;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Wait for background work (the lifecycle job runs every few seconds): poll `f` until it
+/// gives a value, and fail naming `what` if a minute passes without one.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "waited a minute for {what}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -217,7 +217,7 @@ fn provider_and_token_events_have_no_set() {
         assert_eq!(claims(&event, ISSUER, &audience(), Payload::Full), None);
     }
     let covered = EventType::ALL.iter().filter(|t| kind_of(**t).is_some()).count();
-    assert_eq!(covered, 10, "every user and group event has a SET");
+    assert_eq!(covered, 15, "every user and group event has a SET");
 }
 
 #[test]

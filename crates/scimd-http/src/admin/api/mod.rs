@@ -2,6 +2,7 @@
 //! automation; authenticated with admin API tokens. The routes are one table from which
 //! both the router and the OpenAPI document are built, so the document cannot miss one.
 
+mod lifecycle;
 mod openapi;
 mod provider_log;
 mod providers;
@@ -327,6 +328,7 @@ fn table() -> Vec<Route> {
             ..r(Method::GET, "/audit", "The audit log, newest first", get(audit_list))
         },
     ];
+    table.extend(lifecycle::table());
     table.extend(setup_links::table());
     table.extend(provider_log::table());
     table.extend(subscriptions::table());

@@ -66,7 +66,17 @@ pub fn document() -> Value {
                     "undeclared": {"type": "string", "enum": ["keep", "reject"], "description": "attributes no schema declares: kept as sent, or refused"},
                     "log_failure_retention": {"type": "string", "description": "how long the provisioning log keeps failed requests, e.g. 30d; \"default\" (or empty): the server's"},
                     "log_failure_max": {"type": ["integer", "string"], "description": "at most this many failed requests are kept; \"default\": the server's"},
-                    "log_success_max": {"type": ["integer", "string"], "description": "the last this many successful requests are kept; \"default\": the server's"}
+                    "log_success_max": {"type": ["integer", "string"], "description": "the last this many successful requests are kept; \"default\": the server's"},
+                    "on_delete": {"type": "string", "enum": ["soft", "hard"], "description": "what a DELETE does: kept and restorable for the retention (default), or gone for good"},
+                    "retention": {"type": "string", "description": "how long soft-deleted resources are kept, e.g. 30d (default), 12h, 2s"},
+                    "access_ttl": {"type": "string", "description": "users get an access end date this long after creation, e.g. 90d; none: no end date (default)"},
+                    "guard": {"type": "string", "enum": ["on", "off"], "description": "the mass-deletion guard (default on)"},
+                    "guard_share": {"type": "string", "description": "the share of live users (or groups) the provider may delete or deactivate within the window, e.g. 20% (default)"},
+                    "guard_window": {"type": "string", "description": "the guard's window, e.g. 10m (default)"},
+                    "guard_min_users": {"type": ["integer", "string"], "description": "below this many users (or groups) the guard does not trip (default 50)"}
+                }},
+                "RenewInput": {"type": "object", "additionalProperties": false, "required": ["for"], "properties": {
+                    "for": {"type": "string", "description": "how long from now the access lasts, e.g. 90d"}
                 }},
                 "SubscriptionInput": {"type": "object", "additionalProperties": false, "required": ["format"], "properties": {
                     "format": {"type": "string", "enum": ["webhook", "set"], "description": "Standard Webhooks, or RFC 9967 Security Event Tokens"},

@@ -14,7 +14,7 @@ use super::{ApiResult, Body, ok};
 use crate::AppState;
 use crate::admin::auth::ApiAdmin;
 use scimd_core::input::ProviderInput;
-use scimd_core::views::{TokenStatus, issued_json, log_health_json, provider_json, token_json};
+use scimd_core::views::{TokenStatus, guard_json, issued_json, log_health_json, provider_json, token_json};
 
 pub(super) async fn providers_list(State(state): State<AppState>) -> ApiResult {
     let now = state.core.now();
@@ -45,6 +45,7 @@ pub(super) async fn provider_with_status(state: &AppState, id: &str) -> ApiResul
     let tokens = state.core.tokens(id).await?;
     let mut v = provider_json(&state.urls, &p, Some(&TokenStatus::of(&tokens, state.core.now())), None);
     v["requests"] = log_health_json(&state.core.log_health(id).await?);
+    v["guard_state"] = guard_json(&state.core.guard_state(id).await?);
     ok(v)
 }
 

@@ -28,10 +28,11 @@ async fn list(state: &AppState, kind: ResourceKind, population: &str, p: ListPar
         limit: p.count.unwrap_or(100),
     };
     let (total, items) = state.core.population_page(query).await?;
+    let now = state.core.now();
     ok(json!({
         "total": total,
         "offset": p.offset.unwrap_or(0),
-        "items": items.iter().map(|v| resource_json(&state.urls, v)).collect::<Vec<_>>(),
+        "items": items.iter().map(|v| resource_json(&state.urls, v, now)).collect::<Vec<_>>(),
     }))
 }
 
@@ -60,7 +61,7 @@ async fn show(state: &AppState, kind: ResourceKind, population: &str, id: &str) 
         count: d.member_count,
         record: d.record,
     };
-    let mut v = resource_json(&state.urls, &view);
+    let mut v = resource_json(&state.urls, &view, state.core.now());
     if kind == ResourceKind::User {
         v["groups"] = d
             .groups

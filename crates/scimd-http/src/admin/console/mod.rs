@@ -2,6 +2,7 @@
 //! and one small script of our own (reveal, copy, confirm) served from the binary.
 
 mod audit;
+mod lifecycle;
 mod provider_log;
 mod provider_page;
 mod provider_schemas;
@@ -38,6 +39,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(providers::routes())
         .merge(resources::routes())
         .merge(audit::routes())
+        .merge(lifecycle::routes())
         .merge(subscriptions::routes())
         .layer(axum::middleware::from_fn_with_state(state, auth::console_session));
     Router::new()

@@ -84,7 +84,9 @@ async fn details_with_log(
         Once::Registered(s) | Once::Secret(s) | Once::Rotated(s) => Some(s.as_str()),
         _ => None,
     };
+    let banner = super::lifecycle::guard_banner(state, csrf, Some(p.id.as_str())).await?;
     let h = html! {
+        (banner)
         @if status.expiring_soon {
             p.warning role="alert" {
                 "This provider's tokens expire within 14 days ("
@@ -124,6 +126,7 @@ async fn details_with_log(
                 dt { "Group PATCH answer" } dd { (p.settings.group_patch_response.as_str()) }
                 dt { "Undeclared attributes" } dd #undeclared { (p.settings.undeclared.as_str()) }
                 dt { "Log retention" } dd #log-retention { (own_log_settings(&p.settings.log)) }
+                (super::lifecycle::facts(&p))
                 dt { "Created" } dd { (p.created.to_rfc3339()) }
             }
             (copy_field("base-url", "Base URL", &state.base_url(p.id.as_str())))

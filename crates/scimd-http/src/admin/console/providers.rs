@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Extension, Form, Router};
 use scimd_core::Provider;
+use scimd_core::provider::ProviderSettings;
 use serde::Deserialize;
 
 use super::provider_page::{self, Once, details};
@@ -16,7 +17,7 @@ use crate::admin::html::{Section, confirm_form, csrf, select};
 use maud::{Markup, html};
 use scimd_core::input::{NumberOrText, ProviderInput, split_list};
 use scimd_core::request_log::{LogHealth, LogLimits};
-use scimd_core::views::{TokenStatus, human_duration};
+use scimd_core::views::{TokenStatus, human_duration, typed_duration};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -66,7 +67,9 @@ async fn providers_list(
         let h = health.get(p.id.as_str()).copied().unwrap_or_default();
         rows.push((p, TokenStatus::of(&tokens, now), h));
     }
+    let banner = super::lifecycle::guard_banner(&state, &admin.session.csrf, None).await?;
     let h = html! {
+        (banner)
         div.actions { a.button.primary href="/admin/providers/new" { "New provider" } }
         form method="get" class="filters" role="search" {
             label for="name" { "Name" }
@@ -191,6 +194,36 @@ fn settings_fields(p: Option<&Provider>, server: LogLimits) -> Markup {
             input id="log_success_max" name="log_success_max" inputmode="numeric"
                 placeholder=(server.success_max) value=(shown(own.success_max.map(|n| n.to_string())));
         }
+        (lifecycle_fields(p))
+    }
+}
+
+/// Deletes, retention, access lifetime and the mass-deletion guard.
+fn lifecycle_fields(p: Option<&Provider>) -> Markup {
+    let defaults = ProviderSettings::default();
+    let s = p.map_or(&defaults, |p| &p.settings);
+    html! {
+        fieldset #lifecycle {
+            legend { "Lifecycle" }
+            label for="on_delete" { "When the identity provider deletes a user or group" }
+            (select("on_delete", Some(s.on_delete.as_str()), &[
+                ("soft", "Keep it, restorable, for the retention (soft delete)"),
+                ("hard", "Delete it for good"),
+            ]))
+            label for="retention" { "Retention of deleted users and groups (e.g. 30d, 12h)" }
+            input id="retention" name="retention" value=(typed_duration(s.retention_seconds));
+            label for="access_ttl" { "Access lifetime (e.g. 90d; empty: access never ends)" }
+            input id="access_ttl" name="access_ttl" placeholder="90d"
+                value=(s.access_ttl_seconds.map(typed_duration).unwrap_or_default());
+            p.hint { "Suggested for third-party providers (vendors, contractors): their users' access then ends                       unless an administrator renews it." }
+            label.check { input type="checkbox" name="guard" value="on" checked[s.guard.enabled]; " Mass-deletion guard" }
+            label for="guard_share" { "Refuse deletes and deactivations past this share of users (or groups)" }
+            input id="guard_share" name="guard_share" value=(format!("{}%", s.guard.share_percent));
+            label for="guard_window" { "within (e.g. 10m)" }
+            input id="guard_window" name="guard_window" value=(typed_duration(s.guard.window_seconds));
+            label for="guard_min_users" { "from this many users (or groups)" }
+            input id="guard_min_users" name="guard_min_users" value=(s.guard.min_users);
+        }
     }
 }
 
@@ -252,6 +285,14 @@ struct ProviderForm {
     log_failure_retention: Option<String>,
     log_failure_max: Option<String>,
     log_success_max: Option<String>,
+    on_delete: Option<String>,
+    retention: Option<String>,
+    access_ttl: Option<String>,
+    /// The checkbox: present when on.
+    guard: Option<String>,
+    guard_share: Option<String>,
+    guard_window: Option<String>,
+    guard_min_users: Option<String>,
 }
 
 impl ProviderForm {
@@ -272,6 +313,18 @@ impl ProviderForm {
             log_failure_retention: self.log_failure_retention,
             log_failure_max: self.log_failure_max.map(NumberOrText::Text),
             log_success_max: self.log_success_max.map(NumberOrText::Text),
+            on_delete: self.on_delete,
+            retention: self.retention,
+            // Empty: no access lifetime.
+            access_ttl: Some(
+                self.access_ttl
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            guard: Some(if self.guard.is_some() { "on" } else { "off" }.to_owned()),
+            guard_share: self.guard_share,
+            guard_window: self.guard_window,
+            guard_min_users: self.guard_min_users.map(NumberOrText::Text),
         }
     }
 }

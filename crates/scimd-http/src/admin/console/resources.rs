@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use scim_proto::schema::ResourceKind;
 use scim_proto::value::kept_attributes;
+use scimd_core::lifecycle::AccessState;
 use scimd_core::{Population, PopulationQuery, Provider, ResourceRecord};
 use serde::Deserialize;
 use serde_json::Value;
@@ -98,6 +99,7 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
         limit: PAGE,
     };
     let (total, items) = state.core.population_page(query).await?;
+    let now = state.core.now();
     let (sec, title, base) = section(kind, population);
     let placeholder = match kind {
         ResourceKind::User => "userName, name, email or externalId",
@@ -105,7 +107,9 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
     };
     let at = |n: u64| format!("{base}?q={}&page={n}", urlencode(&q));
     let more = page * u64::from(PAGE) < total;
+    let banner = super::lifecycle::guard_banner(&state, &admin.session.csrf, None).await?;
     let h = html! {
+        (banner)
         form method="get" class="filters" role="search" {
             label for="q" { "Search" }
             input id="q" name="q" type="search" value=(q) placeholder=(placeholder);
@@ -119,7 +123,7 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
                 thead { tr {
                     @match kind {
                         ResourceKind::User => {
-                            th { "userName" } th { "Name" } th { "Email" } th { "externalId" } th { "Active" } th { "Provider" }
+                            th { "userName" } th { "Name" } th { "Email" } th { "externalId" } th { "State" } th { "Provider" }
                         }
                         ResourceKind::Group => {
                             th { "displayName" } th { "externalId" } th { "Members" } th { "Provider" }
@@ -137,7 +141,7 @@ async fn list(state: AppState, admin: ConsoleAdmin, kind: ResourceKind, populati
                                     td { (full_name(r)) }
                                     td { (email(r)) }
                                     td { (text(r, "externalId")) }
-                                    td { (if active(r) { "yes" } else { "no" }) }
+                                    td { (AccessState::of(r, now).as_str()) }
                                 }
                                 ResourceKind::Group => {
                                     td { a href=(href) { (text(r, "displayName")) } }
@@ -213,13 +217,16 @@ async fn show(
                 dt { "Provider" } dd { a href=(format!("/admin/providers/{}", r.provider)) { (r.provider.as_str()) } }
                 dt { "Population" } dd { (r.population.as_str()) }
                 @if kind == ResourceKind::User {
-                    dt { "Active" } dd { (if active(r) { "yes" } else { "no" }) }
+                    dt { "Active (as the provider set it)" } dd #active { (if active(r) { "yes" } else { "no" }) }
                 }
                 dt { "Created" } dd { (r.created.to_rfc3339()) }
                 dt { "Modified" } dd { (r.modified.to_rfc3339()) }
             }
             h2 { "Attributes" }
             pre.json { (serde_json::to_string_pretty(&r.data).unwrap_or_default()) }
+        }
+        @if kind == ResourceKind::User {
+            (super::lifecycle::access_section(r, state.core.now(), &admin.session.csrf))
         }
         @if !custom.is_empty() {
             section.card {
