@@ -3,8 +3,9 @@
 -- a batch a second (a crash loses at most the last second: it is a diagnostic, not the
 -- audit log). A failure keeps the SCIM error and the request body with its secrets masked;
 -- a success keeps no body. Failures and successes have budgets of their own, pruned in the
--- background by `failed` and `seq`, so successes never push failures out. Entries go with
--- their provider.
+-- background by `failed` and `seq`, so successes never push failures out; one index
+-- serves them and the reads (each kind read apart and merged). Entries go with their
+-- provider.
 CREATE TABLE request_log (
     seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     provider_id text COLLATE "C" NOT NULL REFERENCES provider (id) ON DELETE CASCADE,
@@ -21,7 +22,6 @@ CREATE TABLE request_log (
     detail      text,
     body        text
 );
-CREATE INDEX request_log_by_provider ON request_log (provider_id, seq);
 CREATE INDEX request_log_by_outcome ON request_log (provider_id, failed, seq);
 
 -- Per provider: requests refused before authentication (counted, never logged one by one,

@@ -3,7 +3,8 @@
 -- last second: it is a diagnostic, not the audit log). A failure keeps the SCIM error and
 -- the request body with its secrets masked; a success keeps no body. Failures and
 -- successes have budgets of their own, pruned in the background by `failed` and `seq`, so
--- successes never push failures out. Entries go with their provider.
+-- successes never push failures out; one index serves them and the reads (each kind
+-- read apart and merged). Entries go with their provider.
 CREATE TABLE request_log (
     seq         INTEGER PRIMARY KEY,
     provider_id TEXT NOT NULL REFERENCES provider (id) ON DELETE CASCADE,
@@ -20,7 +21,6 @@ CREATE TABLE request_log (
     detail      TEXT,
     body        TEXT
 ) STRICT;
-CREATE INDEX request_log_by_provider ON request_log (provider_id, seq);
 CREATE INDEX request_log_by_outcome ON request_log (provider_id, failed, seq);
 
 -- Per provider: requests refused before authentication (counted, never logged one by one,

@@ -1,6 +1,8 @@
 //! The provisioning log: a flush's entries written with multi-row inserts in one
 //! transaction, read by provider a page at a time, pruned a bounded number of rows per
-//! statement; and the per-provider counters (refused requests, the last ten outcomes).
+//! statement; and the per-provider counters (refused requests, the last ten outcomes). One
+//! index, `(provider_id, failed, seq)`, serves writes, reads and both budgets: every entry
+//! written is also deleted later, so each index costs twice.
 
 use async_trait::async_trait;
 use scimd_core::request_log::{LogBatch, LogEntry, LogFilter, LogHealth, LogLimits, RECENT};
@@ -16,18 +18,12 @@ const WIDTH: usize = 13;
 /// Rows per INSERT statement: few statement texts, few round trips.
 const ROWS_PER_INSERT: usize = 100;
 
-/// `INSERT` of `rows` entries in their order (each row's last value is its place: the
-/// filter's join may reorder rows), skipping those whose provider is gone (deleted after the
-/// flush read the providers): one missing provider must not cost the whole batch.
+/// A multi-row `INSERT` of `rows` entries, in their order.
 fn insert_sql(rows: usize) -> String {
-    let row = format!("({}, ?)", vec!["?"; WIDTH].join(", "));
-    let picked: Vec<String> = (1..=WIDTH).map(|i| format!("v.column{i}")).collect();
+    let row = format!("({})", vec!["?"; WIDTH].join(", "));
     format!(
-        "INSERT INTO request_log ({COLUMNS}) SELECT {} FROM (VALUES {}) AS v \
-         WHERE v.column1 IN (SELECT id FROM provider) ORDER BY v.column{}",
-        picked.join(", "),
-        vec![row; rows].join(", "),
-        WIDTH + 1
+        "INSERT INTO request_log ({COLUMNS}) VALUES {}",
+        vec![row; rows].join(", ")
     )
 }
 
@@ -81,13 +77,20 @@ const STATS_UPSERT: &str = "INSERT INTO request_log_stats \
      ELSE request_log_stats.recent_count + excluded.recent_count END";
 
 async fn append(x: &mut dyn Exec, batch: &LogBatch) -> Result<u64, StoreError> {
+    // Entries of a provider deleted since the flush read the providers are left out (one
+    // must not cost the batch its foreign key check); on PostgreSQL the providers stay
+    // until this commits.
+    let lock = if x.is_postgres() { " FOR KEY SHARE" } else { "" };
+    let known: std::collections::HashSet<String> = x
+        .query(&format!("SELECT id FROM provider{lock}"), &[])
+        .await?
+        .into_iter()
+        .map(|mut r| r.take_text(0))
+        .collect::<Result<_, _>>()?;
+    let kept: Vec<&LogEntry> = batch.entries.iter().filter(|e| known.contains(&e.provider)).collect();
     let mut written = 0;
-    for chunk in batch.entries.chunks(ROWS_PER_INSERT) {
-        let bound: Vec<Arg<'_>> = chunk
-            .iter()
-            .zip(0i64..)
-            .flat_map(|(e, place)| entry_args(e).into_iter().chain([Arg::from(place)]))
-            .collect();
+    for chunk in kept.chunks(ROWS_PER_INSERT) {
+        let bound: Vec<Arg<'_>> = chunk.iter().flat_map(|e| entry_args(e)).collect();
         written += x.execute(&insert_sql(chunk.len()), &bound).await?;
     }
     for s in &batch.stats {
@@ -110,40 +113,53 @@ async fn append(x: &mut dyn Exec, batch: &LogBatch) -> Result<u64, StoreError> {
     Ok(written)
 }
 
+/// The filters of a read, for one kind of entry (failed or not): SQL conditions and values.
+fn conditions<'a>(provider: &'a str, failed: bool, f: &LogFilter, pattern: Option<&'a str>) -> (String, Vec<Arg<'a>>) {
+    let mut sql = "provider_id = ? AND failed = ?".to_owned();
+    let mut bound: Vec<Arg<'a>> = vec![Arg::from(provider), Arg::from(failed)];
+    if let Some((from, to)) = f.status {
+        sql.push_str(" AND status >= ? AND status < ?");
+        bound.extend([Arg::from(i64::from(from)), Arg::from(i64::from(to))]);
+    }
+    if let Some(p) = pattern {
+        sql.push_str(" AND lower(path) LIKE ? ESCAPE '\\'");
+        bound.push(Arg::from(p));
+    }
+    for (clause, value) in [
+        (" AND time >= ?", f.since.map(|t| t.0)),
+        (" AND time < ?", f.until.map(|t| t.0)),
+        (" AND seq < ?", f.before),
+        (" AND seq > ?", f.after),
+    ] {
+        if let Some(v) = value {
+            sql.push_str(clause);
+            bound.push(Arg::from(v));
+        }
+    }
+    (sql, bound)
+}
+
+/// Failures and successes are read apart, each along its own index range, and merged: the
+/// table needs no third index for the reads of both.
 async fn entries(x: &mut dyn Exec, provider: &str, f: &LogFilter) -> Result<Vec<LogEntry>, StoreError> {
     // A path prefix in any case, compared the same way in both databases (LIKE is not).
     let pattern = f
         .path
         .as_ref()
         .map(|p| format!("{}%", like_escape(&p.to_ascii_lowercase())));
-    let mut sql = format!("SELECT seq, {COLUMNS} FROM request_log WHERE provider_id = ?");
-    let mut bound: Vec<Arg<'_>> = vec![Arg::from(provider)];
-    if f.failed {
-        sql.push_str(" AND failed = ?");
-        bound.push(Arg::from(true));
-    }
-    if let Some((from, to)) = f.status {
-        sql.push_str(" AND status >= ? AND status < ?");
-        bound.extend([Arg::from(i64::from(from)), Arg::from(i64::from(to))]);
-    }
-    if let Some(p) = &pattern {
-        sql.push_str(" AND lower(path) LIKE ? ESCAPE '\\'");
-        bound.push(Arg::from(p.as_str()));
-    }
-    for (clause, value) in [
-        ("time >= ?", f.since.map(|t| t.0)),
-        ("time < ?", f.until.map(|t| t.0)),
-        ("seq < ?", f.before),
-        ("seq > ?", f.after),
-    ] {
-        if let Some(v) = value {
-            sql.push_str(" AND ");
-            sql.push_str(clause);
-            bound.push(Arg::from(v));
-        }
-    }
     let order = if f.after.is_some() { "ASC" } else { "DESC" };
-    sql.push_str(&format!(" ORDER BY seq {order} LIMIT ?"));
+    let kinds: &[bool] = if f.failed { &[true] } else { &[false, true] };
+    let mut parts = Vec::new();
+    let mut bound: Vec<Arg<'_>> = Vec::new();
+    for (i, failed) in kinds.iter().enumerate() {
+        let (cond, values) = conditions(provider, *failed, f, pattern.as_deref());
+        parts.push(format!(
+            "SELECT * FROM (SELECT seq, {COLUMNS} FROM request_log WHERE {cond} ORDER BY seq {order} LIMIT ?) k{i}"
+        ));
+        bound.extend(values);
+        bound.push(Arg::from(f.limit));
+    }
+    let sql = format!("{} ORDER BY seq {order} LIMIT ?", parts.join(" UNION ALL "));
     bound.push(Arg::from(f.limit));
     x.query(&sql, &bound).await?.into_iter().map(entry_from_row).collect()
 }
