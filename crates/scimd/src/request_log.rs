@@ -1,8 +1,11 @@
-//! The provisioning log's background work in `scimd serve`: write what requests queued, a
-//! second apart; after each write prune the providers written to (their budgets), and every
-//! minute all of them (failures age out of idle providers too); at shutdown, write what is
-//! left once the last request has been answered.
+//! The provisioning log's background work in `scimd serve`: write what requests queued, at
+//! least every second, and sooner once a thousand entries wait (a busy server writes
+//! smaller batches more often: each holds SQLite's writer, or a PostgreSQL connection, for
+//! less time); then, at most once a second, prune the providers written to (their
+//! budgets), and every minute all of them (failures age out of idle providers too); at
+//! shutdown, write what is left once the last request has been answered.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +13,14 @@ use scimd_core::{Core, ProviderId};
 use scimd_http::metrics::Metrics;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Entries that make a batch worth writing before the second is up.
+const FLUSH_AT: usize = 1000;
+/// How often the queue's length is looked at.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 const PRUNE_ALL_EVERY: Duration = Duration::from_secs(60);
 
 /// The running writer: stop it with [`Writer::finish`], which writes what is left.
@@ -37,22 +46,30 @@ impl Writer {
 }
 
 async fn run(core: Arc<Core>, metrics: Arc<Metrics>, mut stopped: watch::Receiver<bool>) {
-    let mut pruned_all = tokio::time::Instant::now();
+    let (mut flushed, mut pruned, mut pruned_all) = (Instant::now(), Instant::now(), Instant::now());
+    let mut touched: BTreeSet<ProviderId> = BTreeSet::new();
     loop {
         let stopping = tokio::select! {
-            () = tokio::time::sleep(FLUSH_EVERY) => false,
+            () = tokio::time::sleep(LOOK_EVERY) => false,
             _ = stopped.changed() => true,
         };
+        if !stopping && flushed.elapsed() < FLUSH_EVERY && core.log_queued() < FLUSH_AT {
+            continue;
+        }
+        flushed = Instant::now();
         // Never interrupted: a flush holds the entries it took until they are written.
-        let touched = flush(&core, &metrics).await;
+        touched.extend(flush(&core, &metrics).await);
         if stopping {
             return;
         }
         if pruned_all.elapsed() >= PRUNE_ALL_EVERY {
-            pruned_all = tokio::time::Instant::now();
+            (pruned_all, pruned) = (Instant::now(), Instant::now());
+            touched.clear();
             prune(&core, None).await;
-        } else if !touched.is_empty() {
-            prune(&core, Some(&touched)).await;
+        } else if pruned.elapsed() >= PRUNE_EVERY && !touched.is_empty() {
+            pruned = Instant::now();
+            let these: Vec<ProviderId> = std::mem::take(&mut touched).into_iter().collect();
+            prune(&core, Some(&these)).await;
         }
     }
 }

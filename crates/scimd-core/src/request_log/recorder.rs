@@ -173,6 +173,11 @@ impl Core {
         self.log.recording()
     }
 
+    /// Entries queued and not yet written.
+    pub fn log_queued(&self) -> usize {
+        self.log.pending().entries.len()
+    }
+
     /// Queue an authenticated request for the log. Never waits on the database.
     pub fn log_request(&self, r: &ObservedRequest<'_>) {
         if !self.log.recording() {

@@ -352,13 +352,13 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "request_log",
-        key: &["seq"],
-        identity: true,
+        key: &["provider_id", "failed", "seq"],
+        identity: false,
         columns: &[
-            ("seq", Int),
             ("provider_id", Text),
-            ("time", Int),
             ("failed", Bool),
+            ("seq", Int),
+            ("time", Int),
             ("method", Text),
             ("path", Text),
             ("status", Int),
@@ -378,6 +378,7 @@ pub(crate) const TABLES: &[Table] = &[
         identity: false,
         columns: &[
             ("provider_id", Text),
+            ("head", Int),
             ("unauthenticated", Int),
             ("last_unauthenticated", Int),
             ("recent", Int),
