@@ -1,7 +1,7 @@
 //! The provisioning log's background work in `scimd serve`: write what requests queued, at
 //! least every second, and sooner once a thousand entries wait (a busy server writes
 //! smaller batches more often: each holds SQLite's writer, or a PostgreSQL connection, for
-//! less time); then, at most once a second, prune the providers written to (their
+//! less time); then, at most every 5 seconds, prune the providers written to (their
 //! budgets), and every minute all of them (failures age out of idle providers too); at
 //! shutdown, write what is left once the last request has been answered.
 
@@ -20,7 +20,9 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_AT: usize = 1000;
 /// How often the queue's length is looked at.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
-const PRUNE_EVERY: Duration = Duration::from_secs(1);
+/// Pruning walks each budget's length of the index to find its edge: a few seconds past a
+/// budget cost nothing, a walk a second on a busy server does.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
 const PRUNE_ALL_EVERY: Duration = Duration::from_secs(60);
 
 /// The running writer: stop it with [`Writer::finish`], which writes what is left.
