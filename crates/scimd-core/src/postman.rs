@@ -146,16 +146,22 @@ impl Core {
     ) -> Result<(Provider, Value), CoreError> {
         let p = self.provider(id).await?;
         let secret = self.reveal_secret(id, actor).await?;
-        let doc = collection(&CollectionValues {
-            provider_name: &p.name,
-            server_url: urls.public(),
-            base_url: &urls.base(p.id.as_str()),
-            token_url: &urls.token(),
-            client_id: p.client_id.as_str(),
-            client_secret: &secret,
-        });
+        let doc = collection_for(&p, urls, &secret);
         Ok((p, doc))
     }
+}
+
+/// The collection of provider `p` at `urls`, with `secret` as its client secret (empty:
+/// left for its user to fill in).
+pub fn collection_for(p: &Provider, urls: &Urls, secret: &str) -> Value {
+    collection(&CollectionValues {
+        provider_name: &p.name,
+        server_url: urls.public(),
+        base_url: &urls.base(p.id.as_str()),
+        token_url: &urls.token(),
+        client_id: p.client_id.as_str(),
+        client_secret: secret,
+    })
 }
 
 /// The variables of a collection (`variable`) or an environment export (`values`, enabled

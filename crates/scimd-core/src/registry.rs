@@ -142,9 +142,15 @@ impl Core {
     /// The client secret in clear. Every reveal is an audit event.
     pub async fn reveal_secret(&self, id: &str, actor: &Actor) -> Result<String, CoreError> {
         let p = self.provider(id).await?;
-        let plain = self.secrets.open(&p.secret_sealed, p.id.as_str().as_bytes())?;
+        let secret = self.open_secret(&p)?;
         let event = self.provider_event(actor, "provider.secret.reveal", &p);
         self.store.record(&event).await?;
+        Ok(secret)
+    }
+
+    /// The provider's client secret in clear; the caller records the reveal.
+    pub(crate) fn open_secret(&self, p: &Provider) -> Result<String, CoreError> {
+        let plain = self.secrets.open(&p.secret_sealed, p.id.as_str().as_bytes())?;
         String::from_utf8(plain).map_err(|_| CoreError::Invalid("the stored secret is not text".into()))
     }
 

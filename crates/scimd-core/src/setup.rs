@@ -251,24 +251,21 @@ impl Core {
         Ok(OpenLink { link, provider })
     }
 
-    /// "Generate activation token" on a setup page: the provider's token, made by the link.
-    pub async fn setup_issue_token(&self, code: &str, ip: IpAddr) -> Result<(OpenLink, IssuedToken), CoreError> {
-        let open = self.open_setup_link(code, ip).await?;
+    /// "Generate activation token" on an opened link's page: the provider's token, made by
+    /// the link.
+    pub async fn setup_issue_token(&self, open: &OpenLink) -> Result<IssuedToken, CoreError> {
         if !open.provider.enabled {
             return Err(CoreError::Forbidden(format!(
                 "provider '{}' is disabled: ask the administrator who sent this link to enable it",
                 open.provider.id
             )));
         }
-        let issued = self
-            .mint_token(open.provider.clone(), &open.link.actor(), Some(&open.link.id))
-            .await?;
-        Ok((open, issued))
+        self.mint_token(open.provider.clone(), &open.link.actor(), Some(&open.link.id))
+            .await
     }
 
     /// The client secret, through a link made to reveal it, once (audited as a reveal).
-    pub async fn setup_reveal_secret(&self, code: &str, ip: IpAddr) -> Result<(OpenLink, String), CoreError> {
-        let open = self.open_setup_link(code, ip).await?;
+    pub async fn setup_reveal_secret(&self, open: &OpenLink) -> Result<String, CoreError> {
         let gone = || {
             CoreError::Forbidden(
                 "this link does not show the client secret, or already showed it once; ask the administrator \
@@ -280,9 +277,7 @@ impl Core {
             return Err(gone());
         }
         let p = &open.provider;
-        let plain = self.secrets.open(&p.secret_sealed, p.id.as_str().as_bytes())?;
-        let secret =
-            String::from_utf8(plain).map_err(|_| CoreError::Invalid("the stored secret is not text".into()))?;
+        let secret = self.open_secret(p)?;
         let event = self
             .provider_event(&open.link.actor(), "provider.secret.reveal", p)
             .attributes(vec![format!("SetupLink/{}", open.link.id)]);
@@ -294,47 +289,41 @@ impl Core {
         {
             return Err(gone());
         }
-        Ok((open, secret))
+        Ok(secret)
     }
 
     /// The provider's Postman collection for a link's page: every value but the client
     /// secret, which the page shows apart (or the administrator gives). Audited.
     pub async fn setup_postman(
         &self,
-        code: &str,
-        ip: IpAddr,
+        open: &OpenLink,
         urls: &crate::views::Urls,
-    ) -> Result<(OpenLink, serde_json::Value), CoreError> {
-        let open = self.open_setup_link(code, ip).await?;
-        let p = &open.provider;
-        let doc = crate::postman::collection(&crate::postman::CollectionValues {
-            provider_name: &p.name,
-            server_url: urls.public(),
-            base_url: &urls.base(p.id.as_str()),
-            token_url: &urls.token(),
-            client_id: p.client_id.as_str(),
-            client_secret: "",
-        });
+    ) -> Result<serde_json::Value, CoreError> {
         let event = self
-            .provider_event(&open.link.actor(), "setup_link.postman", p)
+            .provider_event(&open.link.actor(), "setup_link.postman", &open.provider)
             .resource(format!("SetupLink/{}", open.link.id));
         self.store.record(&event).await?;
-        Ok((open, doc))
+        Ok(crate::postman::collection_for(&open.provider, urls, ""))
     }
 
     /// The status panel of a link's page: users and groups received, the last 50 requests
     /// and the latest failure. Not audited (the panel refreshes every few seconds).
     pub async fn setup_status(&self, open: &OpenLink) -> Result<SetupStatus, CoreError> {
-        let id = open.provider.id.as_str();
+        // The provider is at hand: read its log directly, not through a lookup by id.
+        let id = &open.provider.id;
+        let latest = LogFilter {
+            limit: STATUS_REQUESTS,
+            ..LogFilter::default()
+        };
         let failures = LogFilter {
             failed: true,
             limit: 1,
             ..LogFilter::default()
         };
         Ok(SetupStatus {
-            received: self.store.received(&open.provider.id).await?,
-            requests: self.latest_requests(id, STATUS_REQUESTS).await?,
-            last_error: self.provider_log(id, &failures).await?.entries.into_iter().next(),
+            received: self.store.received(id).await?,
+            requests: self.store.log_entries(id, &latest).await?,
+            last_error: self.store.log_entries(id, &failures).await?.into_iter().next(),
         })
     }
 }

@@ -8,6 +8,8 @@
 //! code is a credential: it never reaches a log line ([`loggable_path`]), the page sends no
 //! referrer, and no cookie is set.
 
+use std::net::IpAddr;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -17,11 +19,12 @@ use maud::{Markup, html};
 use scimd_core::CoreError;
 use scimd_core::grants::IssuedToken;
 use scimd_core::setup::{OpenLink, form_token};
-use scimd_core::views::human_duration;
+use scimd_core::views::{human_duration, log_entry_json};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::admin::failure::api_error;
 use crate::admin::html::{copy_field, public_page};
 use crate::client_addr::ClientAddr;
 use crate::error::problem;
@@ -67,16 +70,6 @@ impl PageForm {
     }
 }
 
-/// The answer to a form that did not come from the page: nothing was done.
-fn not_came_from_page() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Reload the page",
-        "This form did not come from the setup page, so nothing was done. Open the link again and use \
-         the button on the page.",
-    )
-}
-
 async fn show(
     State(state): State<AppState>,
     Extension(ClientAddr(ip)): Extension<ClientAddr>,
@@ -88,19 +81,51 @@ async fn show(
     }
 }
 
+/// A form of the page, from `ip`: the link opened once for the whole action, or the answer
+/// that ends it (a form not from the page, a dead code).
+async fn opened(state: &AppState, code: &str, ip: IpAddr, form: &PageForm) -> Result<OpenLink, Response> {
+    if !form.came_from_page(code) {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "Reload the page",
+            "This form did not come from the setup page, so nothing was done. Open the link again and use \
+             the button on the page.",
+        ));
+    }
+    state.core.open_setup_link(code, ip).await.map_err(|e| failure(&e))
+}
+
+/// The page after an action: what it made, shown once, or why it was refused.
+fn answered<T>(
+    state: &AppState,
+    code: &str,
+    open: &OpenLink,
+    done: Result<T, CoreError>,
+    shown: impl FnOnce(T) -> Shown,
+) -> Response {
+    match done {
+        Ok(v) => page(state, code, open, shown(v)),
+        Err(e) => {
+            let p = problem(&e);
+            let mut resp = page(state, code, open, Shown::Refused(p.detail));
+            *resp.status_mut() = p.status;
+            resp
+        }
+    }
+}
+
 async fn token(
     State(state): State<AppState>,
     Extension(ClientAddr(ip)): Extension<ClientAddr>,
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if !form.came_from_page(&code) {
-        return not_came_from_page();
-    }
-    match state.core.setup_issue_token(&code, ip).await {
-        Ok((open, issued)) => page(&state, &code, &open, Shown::Token(Box::new(issued))),
-        Err(e) => refused(&state, &code, ip, e).await,
-    }
+    let open = match opened(&state, &code, ip, &form).await {
+        Ok(open) => open,
+        Err(answer) => return answer,
+    };
+    let done = state.core.setup_issue_token(&open).await;
+    answered(&state, &code, &open, done, |t| Shown::Token(Box::new(t)))
 }
 
 async fn secret(
@@ -109,13 +134,12 @@ async fn secret(
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if !form.came_from_page(&code) {
-        return not_came_from_page();
-    }
-    match state.core.setup_reveal_secret(&code, ip).await {
-        Ok((open, secret)) => page(&state, &code, &open, Shown::Secret(secret)),
-        Err(e) => refused(&state, &code, ip, e).await,
-    }
+    let open = match opened(&state, &code, ip, &form).await {
+        Ok(open) => open,
+        Err(answer) => return answer,
+    };
+    let done = state.core.setup_reveal_secret(&open).await;
+    answered(&state, &code, &open, done, Shown::Secret)
 }
 
 async fn postman(
@@ -124,23 +148,12 @@ async fn postman(
     Path(code): Path<String>,
     Form(form): Form<PageForm>,
 ) -> Response {
-    if !form.came_from_page(&code) {
-        return not_came_from_page();
-    }
-    match state.core.setup_postman(&code, ip, &state.urls).await {
-        Ok((open, doc)) => {
-            let body = serde_json::to_string_pretty(&doc).unwrap_or_default();
-            let disposition = format!("attachment; filename=\"{}.postman_collection.json\"", open.provider.id);
-            (
-                [
-                    (header::CONTENT_TYPE, "application/json".to_owned()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                    (header::CACHE_CONTROL, "no-store".to_owned()),
-                ],
-                body,
-            )
-                .into_response()
-        }
+    let open = match opened(&state, &code, ip, &form).await {
+        Ok(open) => open,
+        Err(answer) => return answer,
+    };
+    match state.core.setup_postman(&open, &state.urls).await {
+        Ok(doc) => crate::admin::postman_attachment(&open.provider.id, &doc),
         Err(e) => failure(&e),
     }
 }
@@ -151,56 +164,23 @@ async fn status(
     Extension(ClientAddr(ip)): Extension<ClientAddr>,
     Path(code): Path<String>,
 ) -> Response {
-    let open = match state.core.open_setup_link(&code, ip).await {
-        Ok(open) => open,
-        Err(e) => {
-            let p = problem(&e);
-            return p.with_retry_after((p.status, Json(json!({"error": p.detail}))).into_response());
-        }
+    let status = match state.core.open_setup_link(&code, ip).await {
+        Ok(open) => state.core.setup_status(&open).await,
+        Err(e) => Err(e),
     };
-    match state.core.setup_status(&open).await {
+    match status {
         Ok(status) => {
-            let requests: Vec<_> = status
-                .requests
-                .iter()
-                .map(|e| json!({"time": e.time, "method": e.method, "path": e.path, "status": e.status}))
-                .collect();
-            let last_error = status.last_error.as_ref().map(|e| {
-                json!({
-                    "time": e.time, "method": e.method, "path": e.path, "status": e.status,
-                    "scimType": e.scim_type, "detail": e.detail, "body": e.body,
-                })
-            });
             let mut resp = Json(json!({
                 "users": status.received.users,
                 "groups": status.received.groups,
-                "requests": requests,
-                "last_error": last_error,
+                "requests": status.requests.iter().map(log_entry_json).collect::<Vec<_>>(),
+                "last_error": status.last_error.as_ref().map(log_entry_json),
             }))
             .into_response();
             no_store(&mut resp);
             resp
         }
-        Err(e) => {
-            let p = problem(&e);
-            p.with_retry_after((p.status, Json(json!({"error": p.detail}))).into_response())
-        }
-    }
-}
-
-/// An action refused on a link that is still good: the page again, with the reason.
-async fn refused(state: &AppState, code: &str, ip: std::net::IpAddr, e: CoreError) -> Response {
-    let status = problem(&e).status;
-    if matches!(e, CoreError::NotFound(_) | CoreError::TooManyAttempts(_)) {
-        return failure(&e);
-    }
-    match state.core.open_setup_link(code, ip).await {
-        Ok(open) => {
-            let mut resp = page(state, code, &open, Shown::Refused(problem(&e).detail));
-            *resp.status_mut() = status;
-            resp
-        }
-        Err(e) => failure(&e),
+        Err(e) => api_error(&e),
     }
 }
 

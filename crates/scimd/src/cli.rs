@@ -644,19 +644,30 @@ pub struct ProviderAddArgs {
     pub undeclared: String,
     #[command(flatten)]
     pub log: ProviderLogSettings,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What happens to a provider's users and groups over time, for `provider add` and
+/// `provider update` (left out: the default on add, unchanged on update).
+#[derive(Args, Debug, Default)]
+pub struct LifecycleArgs {
     /// What a DELETE does: soft (kept, restorable, for --retention) or hard (gone for good)
-    #[arg(long, value_name = "soft|hard", default_value = "soft")]
-    pub on_delete: String,
-    /// How long soft-deleted users and groups are kept before they are purged, e.g. 30d, 12h, 2s
-    #[arg(long, value_name = "DURATION", default_value = "30d")]
-    pub retention: String,
-    /// Users get an access end date this long after they are created, e.g. 90d (none by default)
+    /// [default: soft]
+    #[arg(long, value_name = "soft|hard")]
+    pub on_delete: Option<String>,
+    /// How long soft-deleted users and groups are kept before they are purged (a change
+    /// applies to those deleted already), e.g. 30d, 12h, 2s [default: 30d]
     #[arg(long, value_name = "DURATION")]
+    pub retention: Option<String>,
+    /// Users created from now on get an access end date this long after, e.g. 90d; none to
+    /// stop (users keep the end dates they have) [default: none]
+    #[arg(long, value_name = "DURATION|none")]
     pub access_ttl: Option<String>,
     #[command(flatten)]
     pub guard: GuardArgs,
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A provider's own retention of its provisioning log; `default` is the server's.
@@ -722,18 +733,8 @@ pub struct ProviderUpdateArgs {
     pub undeclared: Option<String>,
     #[command(flatten)]
     pub log: ProviderLogSettings,
-    /// What a DELETE does: soft (kept, restorable, for --retention) or hard (gone for good)
-    #[arg(long, value_name = "soft|hard")]
-    pub on_delete: Option<String>,
-    /// How long soft-deleted users and groups are kept (also those deleted already), e.g. 7d
-    #[arg(long, value_name = "DURATION")]
-    pub retention: Option<String>,
-    /// Users created from now on get an access end date this long after; none to stop (users
-    /// keep the end dates they have)
-    #[arg(long, value_name = "DURATION|none")]
-    pub access_ttl: Option<String>,
     #[command(flatten)]
-    pub guard: GuardArgs,
+    pub lifecycle: LifecycleArgs,
     #[arg(long)]
     pub json: bool,
 }

@@ -9,7 +9,7 @@
 //! ([`Core::prune_log`]): failures and successes have separate budgets, so successes never
 //! push failures out. Administrators read it through [`Core::provider_log`] with a
 //! [`LogFilter`] (the console, the admin API and `scimd provider log` alike), and a setup
-//! page through [`Core::latest_requests`].
+//! page's status panel through `Core::setup_status`.
 
 pub mod mask;
 mod recorder;
@@ -326,16 +326,6 @@ impl Core {
             None
         };
         Ok(LogPage { entries, next_before })
-    }
-
-    /// A provider's latest `n` requests (at most [`MAX_PAGE`]), newest first, each failure
-    /// with its error and masked body: what a setup page shows as "the last 50 requests".
-    pub async fn latest_requests(&self, provider: &str, n: u32) -> Result<Vec<LogEntry>, CoreError> {
-        let filter = LogFilter {
-            limit: n,
-            ..LogFilter::default()
-        };
-        Ok(self.provider_log(provider, &filter).await?.entries)
     }
 
     /// A provider's requests refused before authentication, and its recent failures.

@@ -93,6 +93,26 @@ pub fn select(name: &str, current: Option<&str>, options: &[(&str, &str)]) -> Ma
     }
 }
 
+/// The document every page shares: its head (the console's styles and script, and `head`
+/// for what a kind of page adds) around `body`.
+fn document(title: &str, head: Markup, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · scimd" }
+                link rel="stylesheet" href="/admin/static/console.css";
+                script src="/admin/static/console.js" defer {}
+                (head)
+            }
+            (body)
+        }
+    }
+    .into_string()
+}
+
 /// The page shell: header with breadcrumb (Provisioning › Identity management › ...),
 /// navigation, sign-out, and the body.
 pub fn page(
@@ -102,85 +122,67 @@ pub fn page(
     crumbs: &[(&str, &str)],
     body: Markup,
 ) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · scimd" }
-                link rel="stylesheet" href="/admin/static/console.css";
-                script src="/admin/static/console.js" defer {}
+    let body = html! {
+        body {
+            header.top {
+                a.brand href="/admin/providers" { "scimd" }
+                @if let Some(v) = viewer {
+                    div.who {
+                        span.admin { (v.admin) }
+                        (post_button("/admin/logout", v.csrf, "Sign out", "link"))
+                    }
+                }
             }
-            body {
-                header.top {
-                    a.brand href="/admin/providers" { "scimd" }
-                    @if let Some(v) = viewer {
-                        div.who {
-                            span.admin { (v.admin) }
-                            (post_button("/admin/logout", v.csrf, "Sign out", "link"))
+            @if viewer.is_some() {
+                nav.side aria-label="Console" {
+                    p.group { "Provisioning" }
+                    p.sub { "Identity management" }
+                    ul {
+                        @for (s, href, label) in NAV {
+                            li class=[(*s == section).then_some("current")] { a href=(href) { (label) } }
                         }
                     }
                 }
+            }
+            main {
                 @if viewer.is_some() {
-                    nav.side aria-label="Console" {
-                        p.group { "Provisioning" }
-                        p.sub { "Identity management" }
-                        ul {
-                            @for (s, href, label) in NAV {
-                                li class=[(*s == section).then_some("current")] { a href=(href) { (label) } }
+                    ol.crumbs {
+                        li { "Provisioning" }
+                        li { "Identity management" }
+                        @for (label, href) in crumbs {
+                            @if href.is_empty() {
+                                li { (label) }
+                            } @else {
+                                li { a href=(href) { (label) } }
                             }
                         }
                     }
                 }
-                main {
-                    @if viewer.is_some() {
-                        ol.crumbs {
-                            li { "Provisioning" }
-                            li { "Identity management" }
-                            @for (label, href) in crumbs {
-                                @if href.is_empty() {
-                                    li { (label) }
-                                } @else {
-                                    li { a href=(href) { (label) } }
-                                }
-                            }
-                        }
-                    }
-                    h1 { (title) }
-                    (body)
-                }
+                h1 { (title) }
+                (body)
             }
         }
-    }
-    .into_string()
+    };
+    document(title, html! {}, body)
 }
 
 /// A page for someone who is not an administrator (a setup link's page): no navigation, no
 /// session, the console's styles, the copy buttons and the setup page's status panel.
 pub fn public_page(title: &str, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex, nofollow";
-                title { (title) " · scimd" }
-                link rel="stylesheet" href="/admin/static/console.css";
-                script src="/admin/static/console.js" defer {}
-                script src="/admin/static/setup.js" defer {}
-            }
-            body.public {
-                header.top { span.brand { "scimd" } }
-                main {
-                    h1 { (title) }
-                    (body)
-                }
+    let head = html! {
+        meta name="robots" content="noindex, nofollow";
+        script src="/admin/static/setup.js" defer {}
+    };
+    let body = html! {
+        body.public {
+            header.top { span.brand { "scimd" } }
+            main {
+                h1 { (title) }
+                (body)
             }
         }
-    }
-    .into_string()
+    };
+    document(title, head, body)
 }
 
 /// A page with just a message (errors, refusals), for when no session is at hand.

@@ -27,12 +27,20 @@ async fn postman_download(
     id: &str,
     actor: &scimd_core::Actor,
 ) -> Result<axum::response::Response, scimd_core::CoreError> {
+    let (p, collection) = state.core.postman_collection(id, &state.urls, actor).await?;
+    Ok(postman_attachment(&p.id, &collection))
+}
+
+/// A Postman collection as a file to save, `{provider}.postman_collection.json`, never cached.
+pub(crate) fn postman_attachment(
+    provider: &scimd_core::ProviderId,
+    collection: &serde_json::Value,
+) -> axum::response::Response {
     use axum::http::header;
     use axum::response::IntoResponse;
-    let (p, collection) = state.core.postman_collection(id, &state.urls, actor).await?;
-    let body = serde_json::to_string_pretty(&collection).unwrap_or_default();
-    let disposition = format!("attachment; filename=\"{}.postman_collection.json\"", p.id);
-    Ok((
+    let body = serde_json::to_string_pretty(collection).unwrap_or_default();
+    let disposition = format!("attachment; filename=\"{provider}.postman_collection.json\"");
+    (
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
@@ -40,5 +48,5 @@ async fn postman_download(
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }

@@ -14,20 +14,26 @@ use super::SqlStore;
 use crate::audit;
 use crate::db::{Arg, Cell, Db, Exec, Row, args, cells, conflict};
 
-pub(crate) const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
+const PROVIDER_COLUMNS: &str = "id, name, population, enabled, description, tags, token_ttl_seconds, \
      allowed_networks, client_id, secret_sealed, secret_hash, created, modified, settings";
 
 const TOKEN_COLUMNS: &str = "t.id, t.provider_id, t.hash, t.created, t.expires, t.last_used, t.revoked, t.setup_link";
+
+/// [`PROVIDER_COLUMNS`] of a provider joined as `p`, for reads that fetch a row and its
+/// provider at once.
+pub(crate) static JOINED_PROVIDER_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    PROVIDER_COLUMNS
+        .split(", ")
+        .map(|col| format!("p.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 /// A token and its provider in one indexed read: the hot path of every SCIM request.
 static TOKEN_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {TOKEN_COLUMNS}, {} FROM access_token t JOIN provider p ON p.id = t.provider_id WHERE t.hash = ?",
-        PROVIDER_COLUMNS
-            .split(", ")
-            .map(|col| format!("p.{col}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        *JOINED_PROVIDER_COLUMNS
     )
 });
 

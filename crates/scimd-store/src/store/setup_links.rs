@@ -1,18 +1,29 @@
 //! Setup links: made and revoked by administrators, opened through their code.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use scimd_core::setup::{Received, SetupLink};
 use scimd_core::store::StoreResult;
 use scimd_core::{AuditEvent, Provider, ProviderId, SetupStore, StoreError, Timestamp};
 
 use super::SqlStore;
-use super::providers::{PROVIDER_COLUMNS, corrupt, provider_from_row};
+use super::providers::{JOINED_PROVIDER_COLUMNS, corrupt, provider_from_row};
 use crate::db::{Row, args, cells, conflict};
 
 const LINK_COLUMNS: &str = "l.id, l.provider_id, l.hash, l.created, l.created_by, l.expires, l.revoked, l.reveal_secret, \
      l.secret_revealed, l.first_viewed";
 /// Columns of [`LINK_COLUMNS`]: where a joined provider starts.
 const LINK_WIDTH: usize = 10;
+
+/// A link and its provider in one read: every view of a setup page and every refresh of its
+/// status panel.
+static LINK_WITH_PROVIDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {LINK_COLUMNS}, {} FROM setup_link l JOIN provider p ON p.id = l.provider_id WHERE l.hash = ?",
+        *JOINED_PROVIDER_COLUMNS
+    )
+});
 
 fn link_from_row(row: &Row) -> Result<SetupLink, StoreError> {
     Ok(SetupLink {
@@ -65,16 +76,7 @@ impl SetupStore for SqlStore {
         self.db
             .read_now(move |x| {
                 Box::pin(async move {
-                    let provider_columns = PROVIDER_COLUMNS
-                        .split(", ")
-                        .map(|c| format!("p.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let sql = format!(
-                        "SELECT {LINK_COLUMNS}, {provider_columns} FROM setup_link l \
-                         JOIN provider p ON p.id = l.provider_id WHERE l.hash = ?"
-                    );
-                    match x.query_opt(&sql, args![&hash]).await? {
+                    match x.query_opt(&LINK_WITH_PROVIDER, args![&hash]).await? {
                         Some(r) => Ok(Some((link_from_row(&r)?, provider_from_row(&r, LINK_WIDTH)?))),
                         None => Ok(None),
                     }

@@ -9,7 +9,7 @@ use scimd_core::views::{Urls, human_duration, log_health_json, provider_json, to
 use scimd_core::{Actor, Core, Provider};
 use serde_json::Value;
 
-use crate::cli::{GuardArgs, ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
+use crate::cli::{LifecycleArgs, ProviderAddArgs, ProviderCmd, ProviderUpdateArgs, SetupLinkCmd};
 use crate::config::Settings;
 use crate::table;
 
@@ -41,20 +41,20 @@ fn add_input(a: ProviderAddArgs) -> ProviderInput {
         log_failure_retention: a.log.log_failure_retention,
         log_failure_max: a.log.log_failure_max.map(NumberOrText::Text),
         log_success_max: a.log.log_success_max.map(NumberOrText::Text),
-        on_delete: Some(a.on_delete),
-        retention: Some(a.retention),
-        access_ttl: a.access_ttl,
-        ..guard_input(a.guard)
+        ..lifecycle_input(a.lifecycle)
     }
 }
 
-/// The guard's flags as input.
-fn guard_input(g: GuardArgs) -> ProviderInput {
+/// The lifecycle flags as input.
+fn lifecycle_input(l: LifecycleArgs) -> ProviderInput {
     ProviderInput {
-        guard: g.guard,
-        guard_share: g.guard_share,
-        guard_window: g.guard_window,
-        guard_min_users: g.guard_min_users.map(NumberOrText::Number),
+        on_delete: l.on_delete,
+        retention: l.retention,
+        access_ttl: l.access_ttl,
+        guard: l.guard.guard,
+        guard_share: l.guard.guard_share,
+        guard_window: l.guard.guard_window,
+        guard_min_users: l.guard.guard_min_users.map(NumberOrText::Number),
         ..ProviderInput::default()
     }
 }
@@ -79,10 +79,7 @@ fn update_input(u: ProviderUpdateArgs) -> ProviderInput {
         log_failure_retention: u.log.log_failure_retention,
         log_failure_max: u.log.log_failure_max.map(NumberOrText::Text),
         log_success_max: u.log.log_success_max.map(NumberOrText::Text),
-        on_delete: u.on_delete,
-        retention: u.retention,
-        access_ttl: u.access_ttl,
-        ..guard_input(u.guard)
+        ..lifecycle_input(u.lifecycle)
     }
 }
 

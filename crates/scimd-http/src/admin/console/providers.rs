@@ -186,7 +186,7 @@ fn settings_fields(p: Option<&Provider>, server: LogLimits) -> Markup {
             label for="log_failure_retention" { "Keep failed requests for (e.g. 7d, 30d)" }
             input id="log_failure_retention" name="log_failure_retention"
                 placeholder=(human_duration(server.failure_retention_seconds))
-                value=(shown(own.failure_retention_seconds.map(seconds_typed)));
+                value=(shown(own.failure_retention_seconds.map(typed_duration)));
             label for="log_failure_max" { "Failed requests kept, at most" }
             input id="log_failure_max" name="log_failure_max" inputmode="numeric"
                 placeholder=(server.failure_max) value=(shown(own.failure_max.map(|n| n.to_string())));
@@ -224,16 +224,6 @@ fn lifecycle_fields(p: Option<&Provider>) -> Markup {
             label for="guard_min_users" { "from this many users (or groups)" }
             input id="guard_min_users" name="guard_min_users" value=(s.guard.min_users);
         }
-    }
-}
-
-/// Seconds as an administrator would type them back: `7d`, `12h`, `90m` or `45s`.
-fn seconds_typed(s: i64) -> String {
-    match s {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
     }
 }
 

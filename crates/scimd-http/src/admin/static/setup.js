@@ -29,7 +29,7 @@
     if (s.last_error) {
       const e = s.last_error;
       const lines = [`${new Date(e.time).toLocaleString()}  ${e.method} ${e.path}  →  ${e.status}`];
-      if (e.scimType) lines.push(`scimType: ${e.scimType}`);
+      if (e.scim_type) lines.push(`scimType: ${e.scim_type}`);
       if (e.detail) lines.push(e.detail);
       if (e.body) lines.push("", "Request body (secrets masked):", e.body);
       text("last-error-text", lines.join("\n"));
